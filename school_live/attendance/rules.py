@@ -1,0 +1,76 @@
+"""What counts as present, late or left early: the school's policy with a class's override.
+
+The verdicts themselves are computed in SQL by ``queries.py``; this module only names them and
+gathers the numbers they depend on.
+"""
+
+import dataclasses
+import datetime as dt
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from school_live.school.models import AttendancePolicy, Department
+
+
+class Verdict(models.TextChoices):
+    # Translators: 出勤
+    PRESENT = "present", _("present")
+    # Translators: 部分
+    PARTIAL = "partial", _("partial")
+    # Translators: 缺勤
+    ABSENT = "absent", _("absent")
+    # Did not watch and no parent follows 学校通知: WeCom cannot reach or count the family, so
+    # absence is not proven (WeCom doc 93742 lists only subscribed families as unwatched).
+    # Translators: 未触达
+    UNREACHABLE = "unreachable", _("unreachable")
+
+
+class Flag(models.TextChoices):
+    """The annotation names on ``class_attendance`` rows, with their labels."""
+
+    # Translators: 迟到
+    LATE = "is_late", _("late")
+    # Translators: 早退
+    LEFT_EARLY = "left_early", _("left early")
+    # Translators: 仅回放
+    REPLAY_ONLY = "replay_only", _("replay only")
+    # Translators: 评论
+    COMMENTED = "commented", _("commented")
+
+
+@dataclasses.dataclass(frozen=True)
+class AttendanceRules:
+    present_threshold: int  # percent of the living's duration
+    late_grace: dt.timedelta
+    early_grace: dt.timedelta
+
+    def present_seconds(self, duration: int) -> int | None:
+        """The fewest watched seconds that make a student present; None when nobody can be.
+
+        Integer arithmetic (a ceiling) so that 80% of 3600 s is exactly 2880 s on every database;
+        a living without a known duration proves nobody present.
+        """
+        if duration <= 0:
+            return None
+        return -(-self.present_threshold * duration // 100)
+
+
+def school_rules(policy: AttendancePolicy | None = None) -> AttendanceRules:
+    """The school defaults, before any class override."""
+    policy = policy or AttendancePolicy.current()
+    return AttendanceRules(
+        present_threshold=policy.present_threshold,
+        late_grace=dt.timedelta(minutes=policy.late_grace_minutes),
+        early_grace=dt.timedelta(minutes=policy.early_leave_grace_minutes),
+    )
+
+
+def rules_for(
+    department: Department | None, *, policy: AttendancePolicy | None = None
+) -> AttendanceRules:
+    """The rules for one class: the school policy, with the class's own present threshold if set."""
+    rules = school_rules(policy)
+    if department is not None and department.present_threshold is not None:
+        rules = dataclasses.replace(rules, present_threshold=department.present_threshold)
+    return rules

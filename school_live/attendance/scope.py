@@ -1,0 +1,126 @@
+"""Who may see what: the one place that decides. Every view, export and email goes through it.
+
+- staff and superusers see every class, living and student;
+- a teacher sees the active classes WeCom lists them for (班主任 or 任课老师, ``ClassAssignment``),
+  the students enrolled in them, and the livings that cover those classes or that they host;
+- anyone else (anonymous, a login without a Teacher, a teacher who left WeCom) sees nothing.
+
+Out of scope is a 404, never a 403: a teacher must not learn that another class's page exists.
+"""
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from school_live.school.models import (
+    ClassAssignment,
+    Department,
+    Enrollment,
+    Living,
+    Student,
+    Teacher,
+)
+
+
+def is_staff(user) -> bool:
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and (user.is_staff or user.is_superuser)
+    )
+
+
+def teacher_for(user) -> Teacher | None:
+    """The active Teacher behind a login, or None."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    try:
+        teacher = user.teacher
+    except Teacher.DoesNotExist:
+        return None
+    return teacher if teacher.is_active else None
+
+
+def _classes() -> QuerySet[Department]:
+    return Department.objects.filter(type=Department.Type.CLASS)
+
+
+def visible_classes(user) -> QuerySet[Department]:
+    """Active classes the user may see."""
+    if is_staff(user):
+        return _classes().filter(is_active=True)
+    teacher = teacher_for(user)
+    if teacher is None:
+        return Department.objects.none()
+    assigned = ClassAssignment.objects.filter(teacher=teacher, department=OuterRef("pk"))
+    return _classes().filter(Exists(assigned), is_active=True)
+
+
+def visible_livings(user) -> QuerySet[Living]:
+    """Livings covering one of the user's classes, or hosted by them."""
+    if is_staff(user):
+        return Living.objects.all()
+    teacher = teacher_for(user)
+    if teacher is None:
+        return Living.objects.none()
+    covers = Living.classes.through.objects.filter(
+        living=OuterRef("pk"), department__in=visible_classes(user)
+    )
+    return Living.objects.filter(Q(Exists(covers)) | Q(anchor_userid=teacher.userid))
+
+
+def visible_students(user) -> QuerySet[Student]:
+    """Students enrolled in one of the user's classes (staff: every student)."""
+    if is_staff(user):
+        return Student.objects.all()
+    if teacher_for(user) is None:
+        return Student.objects.none()
+    enrolled = Enrollment.objects.filter(
+        student=OuterRef("pk"), department__in=visible_classes(user)
+    )
+    return Student.objects.filter(Exists(enrolled))
+
+
+def living_classes(user, living: Living) -> QuerySet[Department]:
+    """The classes of a living whose attendance the user may read.
+
+    The host of a living reads every class it covers, even classes they are not assigned to;
+    anyone else reads only their own classes among them.
+    """
+    classes = living.classes.filter(type=Department.Type.CLASS)
+    if is_staff(user):
+        return classes
+    teacher = teacher_for(user)
+    if teacher is None:
+        return Department.objects.none()
+    if living.anchor_userid and living.anchor_userid == teacher.userid:
+        return classes
+    return classes.filter(pk__in=visible_classes(user).values("pk"))
+
+
+def class_or_404(user, class_id) -> Department:
+    # Staff may open a class that has left WeCom (old reports link to it); teachers may not.
+    queryset = _classes() if is_staff(user) else visible_classes(user)
+    return get_object_or_404(queryset, pk=_department_id(class_id))
+
+
+def living_or_404(user, livingid: str) -> Living:
+    return get_object_or_404(visible_livings(user), livingid=livingid)
+
+
+def living_class_or_404(user, living: Living, class_id) -> Department:
+    """One class of a living, for the living's attendance page (hosts included)."""
+    return get_object_or_404(living_classes(user, living), pk=_department_id(class_id))
+
+
+def _department_id(class_id) -> int:
+    # A hand-edited URL or query string is a missing page, not a server error.
+    try:
+        return int(class_id)
+    except (TypeError, ValueError):
+        raise Http404 from None
+
+
+def student_or_404(user, student_userid: str) -> Student:
+    return get_object_or_404(visible_students(user), student_userid=student_userid)
