@@ -1,0 +1,452 @@
+"""The one chokepoint for WeCom traffic: URLs, the access token, errcodes and pagination live here.
+
+Callers get frozen records (``records.py``) or typed errors (``errors.py``), never a raw dict.
+
+- One ``requests.Session``; urllib3 retries connection errors and HTTP 502/503/504 with a small
+  backoff, for POST too (the stat endpoints are reads). ``message/send`` has its own adapter that
+  only retries failed connects, so a message is never sent twice because a reply was lost.
+- The access token lives in Django's cache, shared by every process, keyed by a hash of the base
+  URL, corp id and secret. One process refreshes at a time (an atomic ``cache.add`` lock); the others
+  poll the cache. On 40001/40014/42001 the token is dropped, refetched once and the call retried once.
+- errcode -1 is retried with exponential backoff; 45009/45033 raise ``WeComTransientError`` with a
+  ``retry_after`` hint, since waiting out a WeCom block inside a request or task helps nobody.
+"""
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
+from urllib3.util.retry import Retry
+
+from school_live.wecom.errors import (
+    BUSY,
+    CONFIG_ERROR,
+    GETTOKEN,
+    GETTOKEN_CONFIG_ERRCODES,
+    HTTP_ERROR,
+    NETWORK_ERROR,
+    TOKEN_ERRCODES,
+    WeComConfigError,
+    WeComDataError,
+    WeComError,
+    WeComTransientError,
+)
+from school_live.wecom.errors import CONFIG_ERRCODES as _CONFIG_ERRCODES
+from school_live.wecom.errors import TRANSIENT_ERRCODES as _TRANSIENT_ERRCODES
+from school_live.wecom.records import (
+    DepartmentRecord,
+    LivingInfo,
+    MessageResult,
+    ParentRecord,
+    Reader,
+    SchoolUser,
+    StudentRecord,
+    UnwatchStatPage,
+    UserIdentity,
+    WatchStatPage,
+)
+from school_live.wecom.redact import install_filter, register_secret
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = (3.05, 20)
+# Refresh a little before WeCom's expiry so a token never dies between cache read and use.
+TOKEN_EXPIRY_MARGIN = 300
+TOKEN_MIN_TIMEOUT = 60
+# Longer than a normal gettoken; if a slow one outlives it, the cost is one extra gettoken.
+TOKEN_LOCK_TIMEOUT = 30
+TOKEN_LOCK_POLL = 0.05
+MAX_LIVINGID_LIMIT = 100
+
+
+class WeComClient:
+    """A WeCom app (corp id + secret) on one base URL. Cheap to create; not shared across threads."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        corp_id: str | None = None,
+        secret: str | None = None,
+        agent_id: int | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        cache=None,
+        retry_base_delay: float = 0.2,
+        busy_retries: int = 3,
+        http_retries: int = 3,
+        max_pages: int = 100_000,
+        token_lock_wait: float = TOKEN_LOCK_TIMEOUT + 5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        install_filter()
+        self.base_url = (base_url or settings.WECOM_API_BASE).rstrip("/")
+        self.corp_id = corp_id if corp_id is not None else settings.WECOM_CORP_ID
+        self.__secret = secret if secret is not None else settings.WECOM_SECRET
+        self.agent_id = agent_id if agent_id is not None else settings.WECOM_AGENT_ID
+        if not self.corp_id:
+            raise WeComConfigError(
+                CONFIG_ERROR,
+                "the corp id is missing: set the WECOM_CORP_ID environment variable "
+                "(管理后台 → 我的企业 → 企业ID).",
+                "WECOM_CORP_ID",
+            )
+        if not self.__secret:
+            raise WeComConfigError(
+                CONFIG_ERROR,
+                "the app secret is missing: set the WECOM_SECRET environment variable "
+                "(管理后台 → 应用管理 → the self-built app → Secret).",
+                "WECOM_SECRET",
+            )
+        register_secret(self.__secret)
+        self.timeout = timeout
+        self.retry_base_delay = retry_base_delay
+        self.busy_retries = busy_retries
+        self.max_pages = max_pages
+        self.token_lock_wait = token_lock_wait
+        self._sleep = sleep
+        if cache is None:
+            from django.core.cache import cache as default_cache
+
+            cache = default_cache
+        self.cache = cache
+        digest = hashlib.sha256(
+            f"{self.base_url}\n{self.corp_id}\n{self.__secret}".encode()
+        ).hexdigest()[:24]
+        self._token_key = f"wecom:access_token:{digest}"
+        self._lock_key = f"wecom:access_token_lock:{digest}"
+        self.session = self._make_session(http_retries)
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> "WeComClient":
+        return cls(**overrides)
+
+    def __repr__(self) -> str:
+        return f"<WeComClient corp_id={self.corp_id!r} base_url={self.base_url!r}>"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "WeComClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _make_session(self, http_retries: int) -> requests.Session:
+        session = requests.Session()
+        retry = Retry(
+            total=http_retries,
+            connect=http_retries,
+            read=http_retries,
+            status=http_retries,
+            other=0,
+            backoff_factor=self.retry_base_delay,
+            backoff_max=5,
+            status_forcelist=(502, 503, 504),
+            allowed_methods=frozenset({"GET", "POST"}),
+            raise_on_status=False,
+            respect_retry_after_header=False,
+        )
+        session.mount(self.base_url + "/", HTTPAdapter(max_retries=retry))
+        # A lost reply to message/send may mean the message went out: only retry failed connects.
+        send_retry = Retry(
+            total=http_retries,
+            connect=http_retries,
+            read=0,
+            status=0,
+            other=0,
+            backoff_factor=self.retry_base_delay,
+            backoff_max=5,
+            allowed_methods=frozenset({"POST"}),
+            raise_on_status=False,
+        )
+        session.mount(self.base_url + "/cgi-bin/message/", HTTPAdapter(max_retries=send_retry))
+        session.headers["User-Agent"] = "school_live"
+        return session
+
+    # --- access token --------------------------------------------------------------------------
+
+    # WeCom doc 91039: gettoken
+    def get_access_token(self) -> str:
+        """The shared cached token, fetched from WeCom only when no process has a valid one."""
+        token = self.cache.get(self._token_key)
+        if token:
+            return token
+        return self._refresh_token(stale=None)
+
+    def _refresh_token(self, *, stale: str | None) -> str:
+        deadline = time.monotonic() + self.token_lock_wait
+        owner = uuid.uuid4().hex
+        while True:
+            current = self.cache.get(self._token_key)
+            if current and current != stale:
+                return current
+            if self.cache.add(self._lock_key, owner, timeout=TOKEN_LOCK_TIMEOUT):
+                try:
+                    current = self.cache.get(self._token_key)
+                    if current and current != stale:
+                        return current
+                    return self._fetch_and_store_token()
+                finally:
+                    if self.cache.get(self._lock_key) == owner:
+                        self.cache.delete(self._lock_key)
+            if time.monotonic() >= deadline:
+                # The holder died or hangs; its lock will expire, but do not wait for it.
+                logger.warning("WeCom token lock still held after %.0f s", self.token_lock_wait)
+                return self._fetch_and_store_token()
+            time.sleep(TOKEN_LOCK_POLL)
+
+    def _fetch_and_store_token(self) -> str:
+        params = {"corpid": self.corp_id, "corpsecret": self.__secret}
+        data = self._get_json("GET", "gettoken", GETTOKEN, params=params)
+        reader = Reader.root(GETTOKEN, data)
+        token = reader.string("access_token", required=True)
+        expires_in = reader.integer("expires_in", default=7200)
+        register_secret(token)
+        timeout = max(TOKEN_MIN_TIMEOUT, expires_in - TOKEN_EXPIRY_MARGIN)
+        self.cache.set(self._token_key, token, timeout=timeout)
+        return token
+
+    def _drop_token(self, used: str) -> None:
+        """Forget the cached token, unless another process already replaced it."""
+        if self.cache.get(self._token_key) == used:
+            self.cache.delete(self._token_key)
+
+    # --- transport -----------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, endpoint: str, *, params: dict, body: Any):
+        try:
+            if body is None:
+                return self.session.request(
+                    method, f"{self.base_url}/cgi-bin/{path}", params=params, timeout=self.timeout
+                )
+            return self.session.request(
+                method,
+                f"{self.base_url}/cgi-bin/{path}",
+                params=params,
+                data=json.dumps(body, ensure_ascii=False).encode(),
+                headers={"Content-Type": "application/json; charset=utf-8"},
+                timeout=self.timeout,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            # Never chain: requests' exceptions carry the full URL with the token in it.
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            timed_out = isinstance(exc, requests.Timeout) or isinstance(reason, Urllib3TimeoutError)
+            kind = "timed out" if timed_out else "connection failed"
+            raise WeComTransientError(NETWORK_ERROR, kind, endpoint) from None
+        except requests.RequestException as exc:
+            raise WeComError(NETWORK_ERROR, type(exc).__name__, endpoint) from None
+
+    def _get_json(
+        self, method: str, path: str, endpoint: str, *, params: dict, body: Any = None
+    ) -> dict:
+        """One HTTP exchange (with urllib3's retries) and errcode handling except for tokens.
+
+        Returns the decoded body; raises for every non-zero errcode except token errors, which
+        the caller handles. errcode -1 is retried here.
+        """
+        busy_attempt = 0
+        while True:
+            started = time.monotonic()
+            response = self._send(method, path, endpoint, params=params, body=body)
+            elapsed_ms = (time.monotonic() - started) * 1000
+            data = self._decode(response, endpoint, elapsed_ms)
+            errcode = data.get("errcode", 0)
+            if isinstance(errcode, bool) or not isinstance(errcode, int):
+                raise Reader.root(endpoint, data).fail("errcode", "must be an integer", errcode)
+            log = logger.debug if errcode == 0 else logger.info
+            log("WeCom %s errcode=%s %.0f ms", endpoint, errcode, elapsed_ms)
+            if errcode == 0:
+                return data
+            if errcode in TOKEN_ERRCODES and endpoint != GETTOKEN:
+                return data
+            if errcode == BUSY and busy_attempt < self.busy_retries:
+                self._sleep(self.retry_base_delay * 2**busy_attempt)
+                busy_attempt += 1
+                continue
+            raise _error_for(errcode, data.get("errmsg", ""), endpoint)
+
+    def _decode(self, response: requests.Response, endpoint: str, elapsed_ms: float) -> dict:
+        status = response.status_code
+        if status != 200:
+            logger.info("WeCom %s HTTP %s %.0f ms", endpoint, status, elapsed_ms)
+            error = WeComTransientError if status >= 500 or status == 429 else WeComError
+            raise error(HTTP_ERROR, f"HTTP {status}", endpoint)
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            content_type = response.headers.get("Content-Type", "unknown").split(";")[0]
+            raise WeComDataError(
+                f"the response is not JSON (HTTP {status}, {content_type}, "
+                f"{len(response.content)} bytes)",
+                endpoint,
+            ) from None
+        return Reader.root(endpoint, data).data
+
+    def _call(
+        self, method: str, path: str, *, params: dict | None = None, body: Any = None
+    ) -> dict:
+        """An API call with the access token: refresh once on a token error, then give up."""
+        endpoint = path
+        refreshed = False
+        token = self.get_access_token()
+        while True:
+            data = self._get_json(
+                method, path, endpoint, params={**(params or {}), "access_token": token}, body=body
+            )
+            errcode = data.get("errcode", 0)
+            if errcode == 0:
+                return data
+            if refreshed:
+                raise _error_for(errcode, data.get("errmsg", ""), endpoint)
+            logger.info("WeCom %s rejected the token (errcode=%s); refreshing", endpoint, errcode)
+            self._drop_token(token)
+            token = self._refresh_token(stale=token)
+            refreshed = True
+
+    def _paginate(
+        self,
+        path: str,
+        livingid: str,
+        parse: Callable[[Reader], WatchStatPage | UnwatchStatPage],
+    ) -> Iterator:
+        """V1 stat pagination: ``next_key`` "0" first; stop only when ``ending`` is 1."""
+        next_key = "0"
+        for _ in range(self.max_pages):
+            data = self._call("POST", path, body={"livingid": livingid, "next_key": next_key})
+            page = parse(Reader.root(path, data))
+            empty = not page.students and not getattr(page, "visitors", ())
+            if page.ending == 0 and empty and page.next_key == next_key:
+                raise WeComDataError(
+                    f"an empty page with ending 0 and an unchanged next_key {next_key!r} "
+                    "(pagination would never end)",
+                    path,
+                )
+            yield page
+            if page.ending == 1:
+                return
+            next_key = page.next_key
+        raise WeComDataError(f"more than {self.max_pages} pages without ending 1", path)
+
+    # --- 上课直播 ------------------------------------------------------------------------------
+
+    # WeCom doc 93741: get_watch_stat
+    def iter_watch_stat(self, livingid: str) -> Iterator[WatchStatPage]:
+        return self._paginate("school/living/get_watch_stat", livingid, WatchStatPage.from_wecom)
+
+    # WeCom doc 93742: get_unwatch_stat
+    def iter_unwatch_stat(self, livingid: str) -> Iterator[UnwatchStatPage]:
+        return self._paginate(
+            "school/living/get_unwatch_stat", livingid, UnwatchStatPage.from_wecom
+        )
+
+    # WeCom doc 93740: school/living/get_living_info
+    def get_living_info(self, livingid: str) -> LivingInfo:
+        path = "school/living/get_living_info"
+        data = self._call("GET", path, params={"livingid": livingid})
+        return LivingInfo.from_wecom(Reader.root(path, data), livingid)
+
+    # WeCom doc 93739: living/get_user_all_livingid
+    def iter_user_livingids(self, userid: str, limit: int = MAX_LIVINGID_LIMIT) -> Iterator[str]:
+        """Every livingid this app created for the teacher; stops when next_cursor is ""."""
+        if not 1 <= limit <= MAX_LIVINGID_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_LIVINGID_LIMIT}")
+        path = "living/get_user_all_livingid"
+        cursor: str | None = None
+        for _ in range(self.max_pages):
+            body: dict[str, Any] = {"userid": userid, "limit": limit}
+            if cursor is not None:
+                body["cursor"] = cursor
+            reader = Reader.root(path, self._call("POST", path, body=body))
+            yield from reader.strings("livingid_list")
+            next_cursor = reader.string("next_cursor")
+            if next_cursor == "":
+                return
+            if next_cursor == cursor:
+                raise WeComDataError(
+                    f"next_cursor {next_cursor!r} did not change (pagination would never end)",
+                    path,
+                )
+            cursor = next_cursor
+        raise WeComDataError(f"more than {self.max_pages} pages", path)
+
+    # --- 家校通讯录 -----------------------------------------------------------------------------
+
+    # WeCom doc 92343: school/department/list
+    def list_departments(self, department_id: int | None = None) -> list[DepartmentRecord]:
+        """That department and everything under it (the whole school when None), flat."""
+        path = "school/department/list"
+        params = {} if department_id is None else {"id": department_id}
+        reader = Reader.root(path, self._call("GET", path, params=params))
+        return [DepartmentRecord.from_wecom(d) for d in reader.objs("departments")]
+
+    # WeCom doc 92338: school/user/list
+    def list_students(self, department_id: int) -> list[StudentRecord]:
+        """Students directly in the department (not recursive)."""
+        path = "school/user/list"
+        reader = Reader.root(path, self._call("GET", path, params={"department_id": department_id}))
+        return [StudentRecord.from_wecom(s) for s in reader.objs("students")]
+
+    # WeCom doc 96741: school/user/list_parent
+    def list_parents(self, department_id: int) -> list[ParentRecord]:
+        path = "school/user/list_parent"
+        reader = Reader.root(path, self._call("GET", path, params={"department_id": department_id}))
+        return [ParentRecord.from_wecom(p) for p in reader.objs("parents")]
+
+    # WeCom doc 92337: school/user/get
+    def get_school_user(self, userid: str) -> SchoolUser:
+        path = "school/user/get"
+        reader = Reader.root(path, self._call("GET", path, params={"userid": userid}))
+        return SchoolUser.from_wecom(reader)
+
+    # --- sign-in and messages ------------------------------------------------------------------
+
+    # WeCom doc 91023: auth/getuserinfo
+    def get_user_identity(self, code: str) -> UserIdentity:
+        path = "auth/getuserinfo"
+        reader = Reader.root(path, self._call("GET", path, params={"code": code}))
+        return UserIdentity.from_wecom(reader)
+
+    # WeCom doc 90236: message/send
+    def send_message(
+        self,
+        *,
+        touser: list[str],
+        msgtype: str,
+        body: dict,
+        agentid: int | None = None,
+    ) -> MessageResult:
+        """``body`` holds the payload keyed by msgtype, e.g. ``{"textcard": {...}}``."""
+        if not touser:
+            raise ValueError("touser must name at least one userid")
+        if msgtype not in body:
+            raise ValueError(f"body must contain the {msgtype!r} payload")
+        agentid = agentid if agentid is not None else self.agent_id
+        if agentid is None:
+            raise WeComConfigError(
+                CONFIG_ERROR,
+                "the app's AgentId is missing: set the WECOM_AGENT_ID environment variable.",
+                "WECOM_AGENT_ID",
+            )
+        path = "message/send"
+        payload = {**body, "touser": "|".join(touser), "msgtype": msgtype, "agentid": agentid}
+        reader = Reader.root(path, self._call("POST", path, body=payload))
+        return MessageResult.from_wecom(reader)
+
+
+def _error_for(errcode: int, errmsg: Any, endpoint: str) -> WeComError:
+    if endpoint == GETTOKEN and errcode in GETTOKEN_CONFIG_ERRCODES:
+        return WeComConfigError(errcode, str(errmsg), endpoint)
+    if errcode in _TRANSIENT_ERRCODES:
+        return WeComTransientError(errcode, str(errmsg), endpoint)
+    if errcode in _CONFIG_ERRCODES:
+        return WeComConfigError(errcode, str(errmsg), endpoint)
+    return WeComError(errcode, str(errmsg), endpoint)
