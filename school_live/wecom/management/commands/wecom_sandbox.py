@@ -1,0 +1,154 @@
+"""python manage.py wecom_sandbox --port 8765: the fake WeCom for the demo and manual testing."""
+
+import signal
+import threading
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from school_live.wecom.sandbox import (
+    DEFAULT_SECRET,
+    SandboxServer,
+    SandboxState,
+    SchoolConfig,
+    generate_school,
+)
+from school_live.wecom.sandbox.control_api import summary
+from school_live.wecom.sandbox.server import is_loopback
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the WeCom sandbox (a fake WeCom with a generated school) on a loopback address. "
+        "Its /sandbox/ control API is documented in school_live/wecom/sandbox/control_api.py."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1", help="a loopback address only")
+        parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--corp-id", default=None, help="default: WECOM_CORP_ID or sandbox's")
+        parser.add_argument("--secret", default=None, help="default: WECOM_SECRET or sandbox's")
+        parser.add_argument("--agent-id", type=int, default=None)
+        parser.add_argument("--page-size", type=int, default=100)
+        parser.add_argument("--token-ttl", type=int, default=7200, metavar="SECONDS")
+        parser.add_argument("--grades", type=int, default=2)
+        parser.add_argument("--classes-per-grade", type=int, default=3)
+        parser.add_argument("--students-per-class", type=int, default=40)
+        parser.add_argument("--weeks", type=int, default=4)
+        parser.add_argument("--livings-per-teacher-per-week", type=int, default=2)
+        parser.add_argument("--big-living-rows", type=int, default=0)
+        parser.add_argument("--fault-busy", type=float, default=0.0, help="probability of -1")
+        parser.add_argument("--fault-limit", type=float, default=0.0, help="probability of 45009")
+        parser.add_argument("--fault-502", type=float, default=0.0, help="probability of HTTP 502")
+        parser.add_argument("--fault-slow", type=float, default=0.0, help="probability of a delay")
+        parser.add_argument("--fault-slow-seconds", type=float, default=1.0)
+        parser.add_argument(
+            "--fault-revoke", type=float, default=0.0, help="probability of a mid-paging revoke"
+        )
+        parser.add_argument("--calls-per-minute", type=int, default=0, help="per API; 0 = none")
+        parser.add_argument(
+            "--demo-living-in",
+            type=int,
+            default=120,
+            metavar="SECONDS",
+            help="a living that goes live this long after start (negative: none)",
+        )
+        parser.add_argument("--demo-living-duration", type=int, default=600, metavar="SECONDS")
+
+    def handle(self, *args, **options):
+        if not is_loopback(options["host"]):
+            raise CommandError("The sandbox has an unauthenticated control API: loopback only.")
+        started = time.monotonic()
+        school = generate_school(
+            SchoolConfig(
+                seed=options["seed"],
+                grades=options["grades"],
+                classes_per_grade=options["classes_per_grade"],
+                students_per_class=options["students_per_class"],
+                weeks=options["weeks"],
+                livings_per_teacher_per_week=options["livings_per_teacher_per_week"],
+                big_living_rows=options["big_living_rows"],
+            )
+        )
+        state = SandboxState(
+            school,
+            corp_id=options["corp_id"],
+            secret=options["secret"],
+            agent_id=options["agent_id"],
+            page_size=options["page_size"],
+            token_ttl=options["token_ttl"],
+            seed=options["seed"],
+        )
+        state.set_faults(
+            busy=options["fault_busy"],
+            limit=options["fault_limit"],
+            http502=options["fault_502"],
+            slow=options["fault_slow"],
+            slow_seconds=options["fault_slow_seconds"],
+            revoke=options["fault_revoke"],
+            calls_per_minute=options["calls_per_minute"],
+            seed=options["seed"],
+        )
+        demo = None
+        if options["demo_living_in"] >= 0:
+            demo = state.schedule_demo_living(
+                start_in=options["demo_living_in"], duration=options["demo_living_duration"]
+            )
+        state.mark_baseline()
+
+        server = SandboxServer(state, host=options["host"], port=options["port"])
+        try:
+            server.start()
+        except OSError as error:
+            raise CommandError(
+                f"Cannot listen on {options['host']}:{options['port']}: {error}"
+            ) from error
+        self._describe(server, state, demo, time.monotonic() - started)
+
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+            self.stdout.write("WeCom sandbox stopped.")
+
+    def _describe(self, server, state, demo, seconds) -> None:
+        info = summary(state)
+        out = self.stdout
+        out.write(f"WeCom sandbox listening on {server.url} (built in {seconds:.1f}s)")
+        # A secret taken from the settings may be real: name it rather than print it.
+        shown = state.secret if state.secret == DEFAULT_SECRET else "<your WECOM_SECRET>"
+        out.write(
+            f"set WECOM_API_BASE={server.url} WECOM_OAUTH_BASE={server.url} "
+            f"WECOM_CORP_ID={state.corp_id} WECOM_SECRET={shown} "
+            f"WECOM_AGENT_ID={state.agent_id}"
+        )
+        counts = info["counts"]
+        out.write(
+            f"{info['school']}: {counts['classes']} classes, {counts['students']} students "
+            f"({counts['unreachable_students']} unreachable), {counts['teachers']} teachers, "
+            f"{counts['livings']} livings, {counts['watch_rows']} watch rows"
+        )
+        out.write("Teachers:")
+        for teacher in info["teachers"][:20]:
+            classes = ", ".join(c["name"] for c in teacher["classes"][:4])
+            out.write(f"  {teacher['userid']:<16} {teacher['name']:<4} {classes}")
+        livings = info["livings"]
+        for label, key in (("Live now", "live"), ("Upcoming", "upcoming"), ("Recent", "recent")):
+            for living in livings[key][:3]:
+                out.write(f"  {label:<9} {living['livingid']}  {living['theme']}")
+        if demo is not None:
+            out.write(
+                f"  Demo      {demo.livingid}  starts in {demo.living_start - state.clock()}s"
+            )
+        for living in livings["foreign"]:
+            out.write(f"  Other app {living['livingid']}  (answers 92008)")
+        if livings["big"]:
+            out.write(f"  Big       {livings['big']}")
+        out.write("Control API: GET /sandbox/summary (see sandbox/control_api.py). Ctrl-C stops.")
+        out.flush()

@@ -1,0 +1,44 @@
+"""A faithful fake of the WeCom APIs school_live calls, for the demo, the tests and benchmarks.
+
+    from school_live.wecom.sandbox import SandboxServer, SandboxState, generate_school
+
+    state = SandboxState(generate_school(seed=1))
+    with SandboxServer(state) as server:      # 127.0.0.1, a free port
+        ...  # point WECOM_API_BASE at server.url
+
+Where it is stricter or looser than WeCom, that is a bug: see wecom/api.md for the contract.
+
+Errcodes where WeCom's documentation leaves a choice (each is also commented at its check):
+- access_token missing 41001, unknown or revoked 40014, expired 42001 (checked before the method);
+  gettoken: corpid missing 41002, corpsecret missing 41004, wrong corpid 40013, wrong secret 40001.
+- Wrong HTTP method (GET on a POST API or the reverse) 40058, as doc 90313 describes for GET on POST.
+- Body not a JSON object, or a field of the wrong JSON type: 40058, "Warning: wrong json format.".
+- Missing livingid / department_id / touser+toparty+totag: 40058; missing userid 41009 (its own
+  code in the global table), missing OAuth code 41008, missing agentid 41011.
+- next_key or cursor the server never issued (or issued for another living): 40058.
+  "" and "0" both mean the first page (proto3 JSON does not tell "" from absent).
+- Unknown livingid and another app's living: both 92008 (WeCom does not tell them apart).
+- get_user_all_livingid: limit > 100 is clamped to 100, 0 or absent means 100, negative 40058;
+  unknown userid 60111. Unknown department 60123; unknown user (school/user/get) 60111.
+- getuserinfo: a bad, used or expired code 40029.
+- message/send: wrong agentid 40056, bad msgtype 40008, empty text 44004, textcard without
+  title/description/url 41016/41033/41010, no valid recipient 81013 (with invaliduser).
+- Unknown /cgi-bin/ path: HTTP 404 with errcode 40058, so a typo in a client fails loudly.
+- Faults: -1 busy, 45009 limit (random or calls_per_minute per path, blocked for 60 s), an HTML
+  HTTP 502, slow answers, 40014 after a revocation on a follow-up page.
+"""
+
+from .school import SchoolConfig, generate_school
+from .server import SandboxServer
+from .state import DEFAULT_AGENT_ID, DEFAULT_CORP_ID, DEFAULT_SECRET, Faults, SandboxState
+
+__all__ = [
+    "DEFAULT_AGENT_ID",
+    "DEFAULT_CORP_ID",
+    "DEFAULT_SECRET",
+    "Faults",
+    "SandboxServer",
+    "SandboxState",
+    "SchoolConfig",
+    "generate_school",
+]

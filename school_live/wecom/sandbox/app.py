@@ -1,0 +1,176 @@
+"""The sandbox as a WSGI app: WeCom's paths under /cgi-bin/, the stand-in OAuth screen under
+/connect/oauth2/, and the sandbox-only control API under /sandbox/.
+
+Every WeCom answer is HTTP 200 JSON with errcode and errmsg. The order of checks follows what a
+real call meets: the gateway (502, slowness), frequency limits and busy, then the access token,
+then the request method and body, then the endpoint's own rules.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from . import auth_api, control_api, living_api, message_api, school_api
+from .replies import ApiError, RawReply, bad_gateway, errmsg
+from .state import SandboxState
+
+MAX_BODY = 2 * 1024 * 1024
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    body: bytes
+    remote_addr: str
+
+    def json(self) -> dict:
+        """The body as a JSON object, or 40058 with WeCom's "wrong json format" warning."""
+        try:
+            data = json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            data = None
+        if not isinstance(data, dict):
+            raise ApiError(40058, "Warning: wrong json format. invalid json body")
+        return data
+
+    def form(self) -> dict[str, str]:
+        parsed = parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+        return {key: values[0] for key, values in parsed.items()}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    handler: Callable[[SandboxState, Request], dict]
+    needs_token: bool = True
+    paged: bool = False  # a follow-up page is where a mid-pagination token revocation bites
+
+
+ROUTES = {
+    "/cgi-bin/gettoken": Route("GET", auth_api.gettoken, needs_token=False),
+    "/cgi-bin/auth/getuserinfo": Route("GET", auth_api.getuserinfo),
+    "/cgi-bin/message/send": Route("POST", message_api.send),
+    "/cgi-bin/school/living/get_watch_stat": Route("POST", living_api.get_watch_stat, paged=True),
+    "/cgi-bin/school/living/get_unwatch_stat": Route(
+        "POST", living_api.get_unwatch_stat, paged=True
+    ),
+    "/cgi-bin/school/living/get_living_info": Route("GET", living_api.get_living_info),
+    "/cgi-bin/living/get_user_all_livingid": Route("POST", living_api.get_user_all_livingid),
+    "/cgi-bin/school/department/list": Route("GET", school_api.department_list),
+    "/cgi-bin/school/user/list": Route("GET", school_api.user_list),
+    "/cgi-bin/school/user/get": Route("GET", school_api.user_get),
+    "/cgi-bin/school/user/list_parent": Route("GET", school_api.list_parent),
+}
+
+
+class SandboxApp:
+    def __init__(self, state: SandboxState):
+        self.state = state
+
+    def __call__(self, environ, start_response):
+        request = _request(environ)
+        status, headers, body, errcode = self.respond(request)
+        if request.path.startswith("/cgi-bin/"):
+            self.state.record_call(request.method, request.path, errcode)
+        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    def respond(self, request: Request):
+        """(status, headers, body bytes, errcode or None) for one request."""
+        try:
+            if request.path.startswith("/sandbox/"):
+                result = control_api.handle(self.state, request)
+            elif request.path.startswith("/connect/oauth2/"):
+                result = auth_api.oauth_screen(self.state, request)
+            else:
+                result = self.wecom(request)
+            if isinstance(result, RawReply):
+                raise result
+            result = {"errcode": 0, "errmsg": "ok", **result}
+            if result["errcode"] and result["errmsg"] == "ok":
+                result["errmsg"] = errmsg(result["errcode"], "error", request.remote_addr)
+            return "200 OK", [("Content-Type", JSON_TYPE)], _dump(result), result["errcode"]
+        except ApiError as error:
+            extra = dict(error.extra)
+            status = "404 Not Found" if extra.pop("_http404", False) else "200 OK"
+            result = {
+                "errcode": error.errcode,
+                "errmsg": errmsg(error.errcode, error.reason, request.remote_addr),
+                **extra,
+            }
+            return status, [("Content-Type", JSON_TYPE)], _dump(result), error.errcode
+        except RawReply as reply:
+            headers = [("Content-Type", reply.content_type), *reply.headers]
+            return reply.status, headers, reply.body, None
+
+    def wecom(self, request: Request) -> dict:
+        route = ROUTES.get(request.path)
+        if route is None:
+            # WeCom has no documented answer for an unknown path; a 404 with errcode 40058
+            # makes a typo in a client's URL fail loudly instead of looking like data.
+            raise ApiError(40058, f"invalid request url {request.path}", _http404=True)
+        fault, sleep = self.state.draw_fault(
+            request.path, follow_up_page=route.paged and _is_follow_up(request)
+        )
+        if sleep:
+            time.sleep(sleep)  # outside the lock: a slow answer must not stall the others
+        if fault == "http502":
+            raise bad_gateway()
+        if fault == "busy":
+            raise ApiError(-1, "system busy")
+        if fault == "limit":
+            raise ApiError(45009, "api freq out of limit")
+        if fault == "revoke":
+            self.state.revoke_tokens()
+        if route.needs_token:
+            _check_token(self.state, request)
+        if request.method != route.method:
+            # Doc 90313 on 40058: calling a POST API with GET fails for want of the body; WeCom
+            # answers a request of the wrong method as an invalid request in both directions.
+            raise ApiError(40058, f"invalid request method {request.method}, use {route.method}")
+        with self.state.lock:
+            return route.handler(self.state, request)
+
+
+def _check_token(state: SandboxState, request: Request) -> None:
+    token = request.query.get("access_token", "")
+    if not token:
+        raise ApiError(41001, "access_token missing")
+    status = state.token_status(token)
+    if status == 40014:
+        raise ApiError(40014, "invalid access_token")
+    if status == 42001:
+        raise ApiError(42001, "access_token expired")
+
+
+def _is_follow_up(request: Request) -> bool:
+    try:
+        body = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(body, dict) and body.get("next_key") not in (None, "", "0")
+
+
+def _request(environ) -> Request:
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(min(length, MAX_BODY)) if length > 0 else b""
+    return Request(
+        method=environ.get("REQUEST_METHOD", "GET").upper(),
+        path=environ.get("PATH_INFO", "/"),
+        query={key: values[0] for key, values in query.items()},
+        body=body,
+        remote_addr=environ.get("REMOTE_ADDR", "127.0.0.1"),
+    )
+
+
+def _dump(result: dict) -> bytes:
+    return json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
