@@ -7,6 +7,8 @@ must not invite one. What the school owns (thresholds, teachers' logins and emai
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from school_live.sync.admin_actions import sync_livings_now
+
 from .models import (
     AttendancePolicy,
     ClassAssignment,
@@ -174,6 +176,7 @@ class LivingAdmin(WeComOwnedAdmin):
         "stats_complete",
     )
     filter_horizontal = ["classes"]
+    actions = [sync_livings_now]
 
 
 class WatchRowAdmin(admin.ModelAdmin):

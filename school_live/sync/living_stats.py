@@ -1,0 +1,317 @@
+"""One living's statistics: download every page first, then replace the stored snapshot at once.
+
+WeCom's pages are read into memory before anything is written, so a failure on page 7 leaves the
+previous snapshot (and the living's ``stats_synced_at``/``stats_complete``) exactly as it was. The
+write is one transaction of batched upserts (upsert.py) plus the deletion of rows WeCom no longer lists, so a
+re-sync touches only what changed and a killed worker leaves either the old or the new snapshot.
+"""
+
+import datetime as dt
+import functools
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from school_live.school.models import (
+    Department,
+    Living,
+    StudentUnwatch,
+    StudentWatch,
+    SyncRun,
+    VisitorWatch,
+    from_unix,
+)
+from school_live.sync.locks import LivingLocked, living_lock
+from school_live.sync.runs import Progress, run_finish, run_recorded
+from school_live.sync.upsert import Upsert
+from school_live.wecom.client import WeComClient
+from school_live.wecom.errors import WeComDataError
+from school_live.wecom.records import LivingInfo, UnwatchRecord, VisitorRecord, WatchRecord
+
+DELETE_BATCH = 500
+# Limits of the columns the rows go into; WeCom sending more is a malformed answer, not a crash.
+MAX_INT = 2**31 - 1
+MAX_USERID = 64
+
+WATCH_STAT = "school/living/get_watch_stat"
+UNWATCH_STAT = "school/living/get_unwatch_stat"
+LIVING_INFO = "school/living/get_living_info"
+
+WATCH_FIELDS = ["partyids", "watch_time", "enter_time", "leave_time", "is_comment"]
+VISITOR_FIELDS = ["nickname", "watch_time", "enter_time", "leave_time", "is_comment"]
+
+
+@dataclass
+class LivingSnapshot:
+    """Everything WeCom said about one living, read before anything is stored."""
+
+    info: LivingInfo
+    fetched_at: int  # Unix seconds when the statistics download began
+    # Keyed by (student_userid, parent_userid): a row repeated on a later page is stored once.
+    watches: dict[tuple[str, str], WatchRecord] = field(default_factory=dict)
+    visitors: list[VisitorRecord] = field(default_factory=list)
+    unwatches: dict[tuple[str, str], UnwatchRecord] = field(default_factory=dict)
+    pages: int = 0
+
+    @property
+    def ended(self) -> bool:
+        start = self.info.living_start
+        return bool(start) and start + self.info.living_duration <= self.fetched_at
+
+    @property
+    def rows(self) -> int:
+        return len(self.watches) + len(self.visitors) + len(self.unwatches)
+
+
+def living_stats_sync(
+    *,
+    client: WeComClient | None = None,
+    livingid: str,
+    run: SyncRun | None = None,
+    task_id: str = "",
+) -> SyncRun:
+    """Download and store one living's info and statistics; returns the run that did it.
+
+    If another run holds this living's lock, ``run`` is closed as not started and the run under
+    way is returned instead. WeCom errors are recorded on the run and re-raised.
+    """
+    if run is None:
+        run = SyncRun.objects.create(
+            kind=SyncRun.Kind.LIVING,
+            livingid=livingid,
+            living=Living.objects.filter(livingid=livingid).first(),
+        )
+    try:
+        with living_lock(livingid, run_id=run.pk), run_recorded(run, task_id=task_id):
+            client = client or WeComClient.from_settings()
+            snapshot = living_snapshot_fetch(
+                client=client, livingid=livingid, progress=Progress(run)
+            )
+            run.living = living_snapshot_store(snapshot=snapshot)
+            run.pages = snapshot.pages
+            run.rows = snapshot.rows
+    except LivingLocked as locked:
+        return _report_under_way(run, locked)
+    return run
+
+
+def _report_under_way(run: SyncRun, locked: LivingLocked) -> SyncRun:
+    holder = SyncRun.objects.filter(pk=locked.holder).first() if locked.holder else None
+    if holder is not None and holder.pk == run.pk:
+        return run
+    number = f" #{holder.pk}" if holder else ""
+    run_finish(
+        run,
+        error=(
+            f"Not started: another sync{number} of living {locked.livingid} was already under "
+            "way; its result is what you will see."
+        ),
+    )
+    return holder or run
+
+
+def living_snapshot_fetch(
+    *, client: WeComClient, livingid: str, progress: Progress | None = None
+) -> LivingSnapshot:
+    """Every page of get_watch_stat and get_unwatch_stat, checked, in memory."""
+    info = client.get_living_info(livingid)
+    _check_info(info)
+    snapshot = LivingSnapshot(info=info, fetched_at=int(time.time()))
+    for number, page in enumerate(client.iter_watch_stat(livingid), start=1):
+        snapshot.pages += 1
+        for index, record in enumerate(page.students):
+            where = f"page {number}: stat_infoes.students[{index}]"
+            _check_userids(record, WATCH_STAT, where)
+            _check_times(record, where)
+            snapshot.watches[(record.student_userid, record.parent_userid)] = record
+        for index, record in enumerate(page.visitors):
+            _check_times(record, f"page {number}: stat_infoes.visitors[{index}]")
+            snapshot.visitors.append(record)
+        if progress:
+            progress.page()
+    for number, page in enumerate(client.iter_unwatch_stat(livingid), start=1):
+        snapshot.pages += 1
+        for index, record in enumerate(page.students):
+            _check_userids(record, UNWATCH_STAT, f"page {number}: stat_info.students[{index}]")
+            snapshot.unwatches[(record.student_userid, record.parent_userid)] = record
+        if progress:
+            progress.page()
+    return snapshot
+
+
+def _malformed(endpoint: str, where: str, problem: str) -> WeComDataError:
+    return WeComDataError(f"{where} {problem}", endpoint)
+
+
+def _check_info(info: LivingInfo) -> None:
+    for name in ("living_start", "living_duration", "viewer_num", "comment_num"):
+        value = getattr(info, name)
+        if not 0 <= value <= (2**33 if name == "living_start" else MAX_INT):
+            raise _malformed(LIVING_INFO, f"living_info.{name}", f"is out of range ({value})")
+    if len(info.anchor_userid) > MAX_USERID:
+        raise _malformed(LIVING_INFO, "living_info.anchor_userid", "is too long")
+
+
+def _check_userids(record: WatchRecord | UnwatchRecord, endpoint: str, where: str) -> None:
+    if len(record.student_userid) > MAX_USERID or len(record.parent_userid) > MAX_USERID:
+        raise _malformed(endpoint, where, "has a userid longer than 64 characters")
+
+
+def _check_times(record: WatchRecord | VisitorRecord, where: str) -> None:
+    if not 0 <= record.watch_time <= MAX_INT:
+        raise _malformed(
+            WATCH_STAT, f"{where}.watch_time", f"is out of range ({record.watch_time})"
+        )
+    for name in ("enter_time", "leave_time"):
+        value = getattr(record, name)
+        # Unix seconds up to the year 2242; beyond that it is not a timestamp.
+        if not 0 <= value <= 2**33:
+            raise _malformed(WATCH_STAT, f"{where}.{name}", f"is out of range ({value})")
+
+
+def living_info_store(*, info: LivingInfo, synced_at=None) -> Living:
+    """Create or update the living from get_living_info; its classes are the known ones in range."""
+    synced_at = synced_at or timezone.now()
+    with transaction.atomic():
+        living, _created = Living.objects.update_or_create(
+            livingid=info.livingid,
+            defaults={
+                "theme": info.theme[:255],
+                "living_start": from_unix(info.living_start),
+                "living_duration": info.living_duration,
+                "anchor_userid": info.anchor_userid,
+                "range_partyids": list(info.partyids),
+                "range_group_names": list(info.group_names),
+                "viewer_num": info.viewer_num,
+                "comment_num": info.comment_num,
+                "open_replay": info.open_replay,
+                "info_synced_at": synced_at,
+            },
+        )
+        living.classes.set(
+            Department.objects.filter(id__in=info.partyids, type=Department.Type.CLASS)
+        )
+    return living
+
+
+def living_snapshot_store(*, snapshot: LivingSnapshot) -> Living:
+    """Replace the living's stored rows with the snapshot, in one transaction."""
+    now = timezone.now()
+    with transaction.atomic():
+        living = living_info_store(info=snapshot.info, synced_at=now)
+        _watches_replace(living, snapshot.watches.values())
+        _visitors_replace(living, snapshot.visitors)
+        _unwatches_replace(living, snapshot.unwatches.values())
+        living.stats_synced_at = now
+        living.stats_complete = snapshot.ended
+        living.save(update_fields=["stats_synced_at", "stats_complete"])
+    return living
+
+
+WATCH_UPSERT = ("living", "student", "parent_userid", *WATCH_FIELDS)
+UNWATCH_UPSERT = ("living", "student", "parent_userid", "partyids")
+VISITOR_UPSERT = ("living", "position", *VISITOR_FIELDS)
+
+
+# The rows of one living share most of their seconds: convert each second once.
+_moment = functools.lru_cache(maxsize=16384)(from_unix)
+
+
+def _watch_values(record: WatchRecord) -> tuple:
+    return (
+        list(record.partyids),
+        record.watch_time,
+        _moment(record.enter_time),
+        _moment(record.leave_time),
+        record.is_comment,
+    )
+
+
+def _json(value):
+    """JSON read raw: Django's drivers hand it over as text; decode it unless already done."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    """A timestamp read raw: SQLite gives naive UTC, PostgreSQL aware."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.UTC)
+
+
+def _watches_replace(living: Living, records: Iterable[WatchRecord]) -> None:
+    upsert = Upsert(StudentWatch, WATCH_UPSERT, unique=["living", "student", "parent_userid"])
+    # Read raw, without the ORM's per-value converters: on a re-sync of a big living they cost
+    # more than everything else.
+    stored = {
+        (student, parent): (
+            pk,
+            (_json(partyids), watch_time, _aware(enter), _aware(leave), bool(comment)),
+        )
+        for pk, student, parent, partyids, watch_time, enter, leave, comment in upsert.stored(
+            living.pk
+        )
+    }
+    changed = []
+    seen = set()
+    for record in records:
+        key = (record.student_userid, record.parent_userid)
+        seen.add(key)
+        values = _watch_values(record)
+        old = stored.get(key)
+        if old is not None and old[1] == values:
+            continue  # unchanged: a re-sync of a settled living writes nothing
+        changed.append(upsert.prepare((living.pk, *key, *values)))
+    upsert.run(changed)
+    _delete(StudentWatch, [pk for key, (pk, _values) in stored.items() if key not in seen])
+
+
+def _visitors_replace(living: Living, records: list[VisitorRecord]) -> None:
+    stored = {
+        position: tuple(values)
+        for position, *values in living.visitors.values_list("position", *VISITOR_FIELDS)
+    }
+    upsert = Upsert(VisitorWatch, VISITOR_UPSERT, unique=["living", "position"])
+    changed = []
+    for position, record in enumerate(records):
+        values = (
+            record.nickname,
+            record.watch_time,
+            from_unix(record.enter_time),
+            from_unix(record.leave_time),
+            record.is_comment,
+        )
+        if stored.get(position) != values:
+            changed.append(upsert.prepare((living.pk, position, *values)))
+    upsert.run(changed)
+    if len(stored) > len(records):
+        living.visitors.filter(position__gte=len(records)).delete()
+
+
+def _unwatches_replace(living: Living, records: Iterable[UnwatchRecord]) -> None:
+    stored = {
+        (student, parent): (pk, partyids)
+        for pk, student, parent, partyids in living.unwatches.values_list(
+            "pk", "student_id", "parent_userid", "partyids"
+        )
+    }
+    upsert = Upsert(StudentUnwatch, UNWATCH_UPSERT, unique=["living", "student", "parent_userid"])
+    changed = []
+    seen = set()
+    for record in records:
+        key = (record.student_userid, record.parent_userid)
+        seen.add(key)
+        old = stored.get(key)
+        if old is None or old[1] != list(record.partyids):
+            changed.append(upsert.prepare((living.pk, *key, list(record.partyids))))
+    upsert.run(changed)
+    _delete(StudentUnwatch, [pk for key, (pk, _p) in stored.items() if key not in seen])
+
+
+def _delete(model, pks: list[int]) -> None:
+    for start in range(0, len(pks), DELETE_BATCH):
+        model.objects.filter(pk__in=pks[start : start + DELETE_BATCH]).delete()

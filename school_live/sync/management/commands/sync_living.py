@@ -1,0 +1,52 @@
+"""Sync livings' info and statistics now, here, without a worker."""
+
+import sys
+
+from django.core.management.base import BaseCommand
+
+from school_live.school.models import SyncRun
+from school_live.sync.cli import living_summary, quiet_logs
+from school_live.sync.living_stats import living_stats_sync
+from school_live.sync.runs import run_error_text
+from school_live.wecom.client import WeComClient
+from school_live.wecom.errors import WeComError
+
+
+class Command(BaseCommand):
+    help = (
+        "Download each living's info and watch statistics from WeCom and store them. On failure "
+        "the living's stored data stays as it was and the command exits with status 1."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("livingids", nargs="+", metavar="LIVINGID")
+
+    def handle(self, *args, livingids, verbosity, **options):
+        with quiet_logs(verbosity):
+            failed = self._sync_all(livingids)
+        if failed:
+            sys.exit(1)
+
+    def _sync_all(self, livingids: list[str]) -> int:
+        try:
+            client = WeComClient.from_settings()
+        except WeComError as error:
+            self.stderr.write(f"WeCom is not configured: {error}")
+            return len(livingids)
+        failed = 0
+        for livingid in livingids:
+            try:
+                run = living_stats_sync(client=client, livingid=livingid)
+            except Exception as error:  # the run recorded it; the admin reads the same words
+                self.stderr.write(f"{livingid}: failed, nothing changed — {run_error_text(error)}")
+                failed += 1
+                continue
+            if run.livingid != livingid or run.status != SyncRun.Status.SUCCEEDED:
+                self.stderr.write(
+                    f"{livingid}: not synced — run #{run.pk} is already syncing it; try again "
+                    "when it has finished."
+                )
+                failed += 1
+                continue
+            self.stdout.write(living_summary(run.living, run))
+        return failed

@@ -1,0 +1,37 @@
+"""Sync the whole school now, here, without a worker: roster, discovery, recent livings."""
+
+import sys
+
+from django.core.management.base import BaseCommand
+
+from school_live.school.models import SyncRun
+from school_live.sync.cli import quiet_logs, run_summary
+from school_live.sync.runs import run_error_text
+from school_live.sync.school import school_sync
+
+
+class Command(BaseCommand):
+    help = (
+        "Sync the roster, discover livings and sync the stats of recent livings, one after the "
+        "other in this process. Exits with status 1 if a step failed."
+    )
+
+    def handle(self, *args, verbosity, **options):
+        with quiet_logs(verbosity):
+            run = SyncRun.objects.create(kind=SyncRun.Kind.SCHOOL)
+            try:
+                school_sync(run=run, enqueue=False)
+            except Exception as error:  # recorded on the run; summarised below
+                run.error = run_error_text(error)
+            for step in getattr(run, "steps", []):
+                line = run_summary(step)
+                if step.status == SyncRun.Status.SUCCEEDED:
+                    self.stdout.write(line)
+                else:
+                    self.stderr.write(line)
+        run.refresh_from_db()
+        if run.status != SyncRun.Status.SUCCEEDED:
+            if not getattr(run, "steps", None):
+                self.stderr.write(run_summary(run))
+            sys.exit(1)
+        self.stdout.write(run_summary(run))

@@ -1,0 +1,286 @@
+"""The 家校通讯录 as the school's roster: departments, teachers, students, parents and their links.
+
+Everything is downloaded first; only a complete picture is written, in one transaction, because
+"not in WeCom's answer" means "left the school" and a half-read answer would retire half of it.
+People and departments that left are kept with ``is_active=False`` (their watch history stays);
+class assignments, enrollments and guardianships WeCom no longer lists are deleted.
+"""
+
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.utils import timezone
+
+from school_live.school.models import (
+    ClassAssignment,
+    Department,
+    Enrollment,
+    Guardianship,
+    Parent,
+    Student,
+    SyncRun,
+    Teacher,
+)
+from school_live.sync.runs import Progress, run_recorded
+from school_live.wecom.client import WeComClient
+from school_live.wecom.records import DepartmentRecord, ParentOfStudent, StudentRecord
+
+# department_admins[].type → the role in a class (doc 92343); other admin types hold no class.
+ADMIN_ROLES = {3: ClassAssignment.Role.HEAD, 4: ClassAssignment.Role.SUBJECT}
+BATCH_SIZE = 500
+
+
+@dataclass
+class RosterSnapshot:
+    departments: list[DepartmentRecord]
+    # Class id → its students, as school/user/list answered for that class.
+    students_by_class: dict[int, list[StudentRecord]] = field(default_factory=dict)
+    pages: int = 0
+
+
+def roster_sync(*, client: WeComClient | None = None, run: SyncRun | None = None) -> SyncRun:
+    run = run or SyncRun.objects.create(kind=SyncRun.Kind.ROSTER)
+    with run_recorded(run):
+        client = client or WeComClient.from_settings()
+        snapshot = roster_fetch(client=client, progress=Progress(run))
+        run.pages = snapshot.pages
+        run.rows = roster_store(snapshot=snapshot)
+    return run
+
+
+def roster_fetch(*, client: WeComClient, progress: Progress | None = None) -> RosterSnapshot:
+    snapshot = RosterSnapshot(departments=client.list_departments())
+    snapshot.pages = 1
+    for record in snapshot.departments:
+        if record.type == Department.Type.CLASS:
+            # WeCom doc 92338: the list is not recursive, so each class is asked for itself.
+            snapshot.students_by_class[record.id] = client.list_students(record.id)
+            snapshot.pages += 1
+            if progress:
+                progress.page()
+    return snapshot
+
+
+def roster_store(*, snapshot: RosterSnapshot) -> int:
+    """Write the snapshot; returns the number of people and departments stored."""
+    now = timezone.now()
+    with transaction.atomic():
+        department_ids = _departments_store(snapshot.departments, now)
+        teachers = _teachers_store(snapshot.departments, department_ids, now)
+        students, parents = _people_store(snapshot.students_by_class, now)
+    return len(department_ids) + teachers + students + parents
+
+
+def _departments_store(records: list[DepartmentRecord], now) -> set[int]:
+    departments = [
+        Department(
+            id=r.id,
+            name=r.name[:200],
+            parent_id=r.parentid or None,
+            type=r.type,
+            register_year=r.register_year,
+            standard_grade=r.standard_grade,
+            graduated=r.is_graduated,
+            order=r.order,
+            is_active=True,
+            synced_at=now,
+        )
+        for r in records
+    ]
+    Department.objects.bulk_create(
+        departments,
+        batch_size=BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=["id"],
+        update_fields=[
+            "name",
+            "parent",
+            "type",
+            "register_year",
+            "standard_grade",
+            "graduated",
+            "order",
+            "is_active",
+            "synced_at",
+        ],
+    )
+    # Every department WeCom listed was just stamped with `now`; the rest have left.
+    Department.objects.filter(is_active=True).exclude(synced_at=now).update(is_active=False)
+    return {r.id for r in records}
+
+
+def _teachers_store(records: list[DepartmentRecord], department_ids: set[int], now) -> int:
+    userids: set[str] = set()
+    wanted: set[tuple[str, int, str, str]] = set()
+    for record in records:
+        for admin in record.admins:
+            userids.add(admin.userid)
+            role = ADMIN_ROLES.get(admin.type)
+            if role and record.type == Department.Type.CLASS:
+                wanted.add((admin.userid, record.id, role, admin.subject[:50]))
+    Teacher.objects.bulk_create(
+        [Teacher(userid=u, is_active=True, synced_at=now) for u in sorted(userids)],
+        batch_size=BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=["userid"],
+        update_fields=["is_active", "synced_at"],
+    )
+    _teacher_logins_link(userids)
+    left = Teacher.objects.filter(is_active=True).exclude(synced_at=now)
+    # A teacher who left WeCom must not keep reading student data through a stale login.
+    get_user_model().objects.filter(teacher__in=left, is_staff=False, is_superuser=False).update(
+        is_active=False
+    )
+    left.update(is_active=False)
+
+    teacher_ids = dict(Teacher.objects.filter(userid__in=userids).values_list("userid", "pk"))
+    stored = {
+        (teacher, dept, role, subject): pk
+        for pk, teacher, dept, role, subject in ClassAssignment.objects.values_list(
+            "pk", "teacher__userid", "department_id", "role", "subject"
+        )
+    }
+    ClassAssignment.objects.bulk_create(
+        [
+            ClassAssignment(
+                teacher_id=teacher_ids[userid], department_id=dept, role=role, subject=subject
+            )
+            for (userid, dept, role, subject) in wanted - stored.keys()
+        ],
+        batch_size=BATCH_SIZE,
+    )
+    ClassAssignment.objects.filter(
+        pk__in=[pk for key, pk in stored.items() if key not in wanted]
+    ).delete()
+    return len(userids)
+
+
+def _teacher_logins_link(userids: set[str]) -> None:
+    """Each teacher signs in as their WeCom userid; a new login has no usable password until an
+    admin sets one (or WeCom sign-in is used)."""
+    User = get_user_model()
+    unlinked = list(Teacher.objects.filter(userid__in=userids, user__isnull=True))
+    if unlinked:
+        existing = {
+            u.username: u
+            for u in User.objects.filter(
+                username__in=[t.userid for t in unlinked], teacher__isnull=True
+            )
+        }
+        taken = set(
+            User.objects.filter(
+                username__in=[t.userid for t in unlinked], teacher__isnull=False
+            ).values_list("username", flat=True)
+        )
+        for teacher in unlinked:
+            if teacher.userid in taken:
+                continue  # that login belongs to another teacher row: leave it to an admin
+            user = existing.get(teacher.userid)
+            if user is None:
+                user = User.objects.create(username=teacher.userid, password=make_password(None))
+            teacher.user = user
+            teacher.save(update_fields=["user"])
+    # A teacher who comes back gets their login back (staff logins are the admins' business).
+    User.objects.filter(
+        teacher__userid__in=userids, is_active=False, is_staff=False, is_superuser=False
+    ).update(is_active=True)
+
+
+def _people_store(students_by_class: dict[int, list[StudentRecord]], now) -> tuple[int, int]:
+    students: dict[str, StudentRecord] = {}
+    enrollments: set[tuple[str, int]] = set()
+    parents: dict[str, ParentOfStudent] = {}
+    guardianships: dict[tuple[str, str], str] = {}
+    for class_id, records in students_by_class.items():
+        for record in records:
+            students[record.student_userid] = record
+            enrollments.add((record.student_userid, class_id))
+            for parent in record.parents:
+                parents[parent.parent_userid] = parent
+                guardianships[(record.student_userid, parent.parent_userid)] = parent.relation
+
+    Student.objects.bulk_create(
+        [
+            Student(
+                student_userid=r.student_userid, name=r.name[:100], is_active=True, synced_at=now
+            )
+            for r in students.values()
+        ],
+        batch_size=BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=["student_userid"],
+        update_fields=["name", "is_active", "synced_at"],
+    )
+    Student.objects.filter(is_active=True).exclude(synced_at=now).update(is_active=False)
+    Parent.objects.bulk_create(
+        [
+            Parent(
+                parent_userid=p.parent_userid,
+                mobile=p.mobile[:32],
+                is_subscribed=p.is_subscribe,
+                external_userid=p.external_userid[:64],
+                is_active=True,
+                synced_at=now,
+            )
+            for p in parents.values()
+        ],
+        batch_size=BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=["parent_userid"],
+        update_fields=["mobile", "is_subscribed", "external_userid", "is_active", "synced_at"],
+    )
+    Parent.objects.filter(is_active=True).exclude(synced_at=now).update(is_active=False)
+
+    student_pks = dict(Student.objects.values_list("student_userid", "pk"))
+    parent_pks = dict(Parent.objects.values_list("parent_userid", "pk"))
+
+    stored_enrollments = {
+        (userid, dept): pk
+        for pk, userid, dept in Enrollment.objects.values_list(
+            "pk", "student__student_userid", "department_id"
+        )
+    }
+    Enrollment.objects.bulk_create(
+        [
+            Enrollment(student_id=student_pks[userid], department_id=dept)
+            for userid, dept in enrollments - stored_enrollments.keys()
+        ],
+        batch_size=BATCH_SIZE,
+    )
+    _delete_pks(
+        Enrollment, [pk for key, pk in stored_enrollments.items() if key not in enrollments]
+    )
+
+    stored_guardianships = {
+        (student, parent): (pk, relation)
+        for pk, student, parent, relation in Guardianship.objects.values_list(
+            "pk", "student__student_userid", "parent__parent_userid", "relation"
+        )
+    }
+    Guardianship.objects.bulk_create(
+        [
+            Guardianship(
+                student_id=student_pks[student],
+                parent_id=parent_pks[parent],
+                relation=relation[:32],
+            )
+            for (student, parent), relation in guardianships.items()
+            if stored_guardianships.get((student, parent), (None, None))[1] != relation[:32]
+        ],
+        batch_size=BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=["student", "parent"],
+        update_fields=["relation"],
+    )
+    _delete_pks(
+        Guardianship,
+        [pk for key, (pk, _rel) in stored_guardianships.items() if key not in guardianships],
+    )
+    return len(students), len(parents)
+
+
+def _delete_pks(model, pks: list[int]) -> None:
+    for start in range(0, len(pks), BATCH_SIZE):
+        model.objects.filter(pk__in=pks[start : start + BATCH_SIZE]).delete()

@@ -1,0 +1,118 @@
+"""The life of a SyncRun: queued → running → succeeded or failed, with an error an admin can act on.
+
+The error text is ``str(WeComError)`` (written for admins, free of URLs, tokens and secrets) or one
+of the messages below; never a traceback or an exception's repr, which may carry a URL.
+"""
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import DatabaseError
+from django.utils import timezone
+
+from school_live.school.models import SyncRun
+from school_live.wecom.errors import WeComError
+from school_live.wecom.redact import redact
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
+# A running run saves its page count at most this often, so the status page moves without
+# costing a write per page.
+PROGRESS_EVERY = 1.0
+
+
+class SyncProblem(Exception):
+    """A failure whose message is already written for the admin."""
+
+
+def task_time_limit() -> int:
+    """The hard limit after which Celery kills a task: a run older than this has lost its worker."""
+    return int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 660))
+
+
+def stale_after() -> dt.timedelta:
+    """How long a run may stay running before the sweep calls its worker dead."""
+    margin = int(getattr(settings, "SYNC_STALE_MARGIN", 60))
+    return dt.timedelta(seconds=task_time_limit() + margin)
+
+
+def queued_stale_after() -> dt.timedelta:
+    """A queued run this old lost its message (a worker died between taking it and starting)."""
+    return dt.timedelta(seconds=int(getattr(settings, "SYNC_QUEUED_STALE_AFTER", 2 * 3600)))
+
+
+def run_error_text(error: BaseException) -> str:
+    """What the admin reads for a failure: actionable, no secrets, no traceback."""
+    if isinstance(error, WeComError | SyncProblem):
+        return str(error)
+    if isinstance(error, SoftTimeLimitExceeded):
+        return (
+            f"The sync took longer than its time limit ({task_time_limit()} s) and was stopped; "
+            "nothing was changed. It will be tried again by the next sweep."
+        )
+    if isinstance(error, DatabaseError):
+        return redact(f"Storing the data failed ({type(error).__name__}: {error})")[:500]
+    return f"Internal error ({type(error).__name__}); see the worker log."
+
+
+def run_start(run: SyncRun, *, task_id: str = "") -> SyncRun:
+    run.status = SyncRun.Status.RUNNING
+    run.started_at = timezone.now()
+    run.finished_at = None
+    run.error = ""
+    run.pages = 0
+    run.rows = 0
+    if task_id:
+        run.task_id = task_id
+    run.save(
+        update_fields=["status", "started_at", "finished_at", "error", "pages", "rows", "task_id"]
+    )
+    return run
+
+
+def run_finish(run: SyncRun, *, error: BaseException | str | None = None) -> SyncRun:
+    if error is None:
+        run.status = SyncRun.Status.SUCCEEDED
+        run.error = ""
+    else:
+        run.status = SyncRun.Status.FAILED
+        run.error = error if isinstance(error, str) else run_error_text(error)
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at", "pages", "rows", "living"])
+    return run
+
+
+@contextmanager
+def run_recorded(run: SyncRun, *, task_id: str = "") -> Iterator[SyncRun]:
+    """Mark the run running; succeeded when the block ends, failed (and re-raised) when it raises."""
+    run_start(run, task_id=task_id)
+    try:
+        yield run
+    except BaseException as error:
+        if not isinstance(error, WeComError | SyncProblem | SoftTimeLimitExceeded):
+            logger.exception("sync run %s failed", run.pk)
+        run_finish(run, error=error)
+        raise
+    if run.status == SyncRun.Status.RUNNING:
+        run_finish(run)
+
+
+class Progress:
+    """Counts pages while downloading and saves the count now and then."""
+
+    def __init__(self, run: SyncRun) -> None:
+        self.run = run
+        self._saved = time.monotonic()
+
+    def page(self) -> None:
+        self.run.pages += 1
+        now = time.monotonic()
+        if now - self._saved >= PROGRESS_EVERY:
+            self._saved = now
+            SyncRun.objects.filter(pk=self.run.pk).update(pages=self.run.pages)

@@ -1,0 +1,49 @@
+"""The whole school in one go: roster, then living discovery, then the recent livings' stats.
+
+Each step records its own SyncRun; the school run sums them and fails naming the steps that
+failed. A failed step does not stop the next: stale livings are better than none.
+"""
+
+from school_live.school.models import SyncRun
+from school_live.sync.discovery import livings_discover
+from school_live.sync.roster import roster_sync
+from school_live.sync.runs import SyncProblem, run_recorded
+from school_live.sync.sweep import recent_livings_sweep
+from school_live.wecom.client import WeComClient
+from school_live.wecom.errors import WeComConfigError
+
+
+def school_sync(
+    *,
+    client: WeComClient | None = None,
+    run: SyncRun | None = None,
+    enqueue: bool = False,
+    task_id: str = "",
+) -> SyncRun:
+    """Returns the school run; ``run.steps`` holds the step runs in order."""
+    run = run or SyncRun.objects.create(kind=SyncRun.Kind.SCHOOL)
+    run.steps = []
+    with run_recorded(run, task_id=task_id):
+        client = client or WeComClient.from_settings()
+        steps = (
+            (SyncRun.Kind.ROSTER, roster_sync, {}),
+            (SyncRun.Kind.DISCOVERY, livings_discover, {}),
+            (SyncRun.Kind.SWEEP, recent_livings_sweep, {"enqueue": enqueue}),
+        )
+        failed = []
+        for kind, step, options in steps:
+            step_run = SyncRun.objects.create(kind=kind, requested_by=run.requested_by)
+            run.steps.append(step_run)
+            try:
+                step(client=client, run=step_run, **options)
+            except WeComConfigError:
+                raise  # the next steps would fail the same way
+            except Exception:  # recorded on the step's own run
+                failed.append(step_run)
+        run.pages = sum(s.pages for s in run.steps)
+        run.rows = sum(s.rows for s in run.steps)
+        if failed:
+            raise SyncProblem(
+                "; ".join(f"{s.get_kind_display()} failed: {s.error}" for s in failed)
+            )
+    return run

@@ -1,0 +1,138 @@
+"""The sweep: keep recent livings fresh and pick up syncs whose worker died.
+
+Which livings (defaults in brackets, settings beside them):
+- live now;
+- ended within the last SYNC_RECENT_HOURS [3] and not yet complete (a complete sync read every
+  page after the end);
+- once more SYNC_REPLAY_DELAY_HOURS [6] after the end, to catch replay viewing;
+- never synced at all although ended within SYNC_BACKFILL_DAYS [7] (found by discovery late).
+
+The filesystem broker deletes a message when a worker takes it, so a worker killed mid-sync
+leaves its run "running" forever; Redis redelivers, but only after its visibility timeout. A run
+still running past the task's hard time limit has lost its worker: the sweep marks it failed and
+syncs that living again.
+"""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from school_live.school.models import Living, SyncRun
+from school_live.sync.living_stats import living_stats_sync
+from school_live.sync.locks import living_lock_holder
+from school_live.sync.runs import (
+    Progress,
+    SyncProblem,
+    queued_stale_after,
+    run_recorded,
+    stale_after,
+    task_time_limit,
+)
+from school_live.sync.triggers import living_sync_request
+from school_live.wecom.client import WeComClient
+from school_live.wecom.errors import WeComError
+
+# Longer than any lesson: livings that started earlier cannot be live or recently ended.
+LONGEST_LIVING = dt.timedelta(hours=12)
+
+
+def _hours(name: str, default: float) -> dt.timedelta:
+    return dt.timedelta(hours=float(getattr(settings, name, default)))
+
+
+def stale_runs_fail(*, now: dt.datetime | None = None) -> list[SyncRun]:
+    """Mark runs whose worker died as failed; returns them."""
+    now = now or timezone.now()
+    candidates = SyncRun.objects.filter(
+        Q(status=SyncRun.Status.RUNNING, started_at__lt=now - stale_after())
+        | Q(status=SyncRun.Status.QUEUED, created_at__lt=now - queued_stale_after())
+    )
+    failed = []
+    for run in candidates:
+        if run.livingid and living_lock_holder(run.livingid) == run.pk:
+            continue  # still holds its lock: alive (a management command has no time limit)
+        if run.status == SyncRun.Status.RUNNING:
+            error = (
+                "The worker running this sync stopped before it finished (killed or "
+                f"restarted): the run was still running after the task time limit of "
+                f"{task_time_limit()} s. Nothing it fetched was stored; the sweep starts it again."
+            )
+        else:
+            error = (
+                "This sync was queued but no worker ever started it (its message was lost). "
+                "The sweep starts it again; if this repeats, check that a Celery worker runs."
+            )
+        # Conditional update: if the run finished meanwhile, leave it alone.
+        updated = SyncRun.objects.filter(pk=run.pk, status=run.status).update(
+            status=SyncRun.Status.FAILED, error=error, finished_at=now
+        )
+        if updated:
+            run.status, run.error, run.finished_at = SyncRun.Status.FAILED, error, now
+            failed.append(run)
+    return failed
+
+
+def sweep_livings_select(*, now: dt.datetime | None = None) -> list[Living]:
+    """The livings the sweep syncs, oldest start first."""
+    now = now or timezone.now()
+    recent = _hours("SYNC_RECENT_HOURS", 3)
+    replay_delay = _hours("SYNC_REPLAY_DELAY_HOURS", 6)
+    backfill = dt.timedelta(days=float(getattr(settings, "SYNC_BACKFILL_DAYS", 7)))
+    oldest = now - max(recent, replay_delay + dt.timedelta(days=2), backfill) - LONGEST_LIVING
+    chosen = []
+    # Bounded by start time in SQL; the end (start + duration) is compared here, since SQLite
+    # cannot add a column of seconds to a timestamp.
+    for living in Living.objects.filter(living_start__gte=oldest, living_start__lte=now).order_by(
+        "living_start"
+    ):
+        end = living.living_end
+        live = end >= now
+        recently_ended = not living.stats_complete and now - recent <= end
+        synced = living.stats_synced_at
+        replay_due = end + replay_delay <= now <= end + replay_delay + dt.timedelta(days=2) and (
+            synced is None or synced < end + replay_delay
+        )
+        never = synced is None and now - backfill <= end
+        if live or recently_ended or replay_due or never:
+            chosen.append(living)
+    return chosen
+
+
+def recent_livings_sweep(
+    *,
+    client: WeComClient | None = None,
+    run: SyncRun | None = None,
+    now: dt.datetime | None = None,
+    enqueue: bool = True,
+) -> SyncRun:
+    """Fail dead runs, then sync their livings and the recent ones: as tasks (``enqueue``) or
+    right here, one after the other (the management command)."""
+    run = run or SyncRun.objects.create(kind=SyncRun.Kind.SWEEP)
+    with run_recorded(run):
+        stale = stale_runs_fail(now=now)
+        livingids = dict.fromkeys(
+            [r.livingid for r in stale if r.kind == SyncRun.Kind.LIVING and r.livingid]
+            + [living.livingid for living in sweep_livings_select(now=now)]
+        )
+        run.rows = len(livingids)
+        if enqueue:
+            for livingid in livingids:
+                living_sync_request(livingid=livingid)
+        else:
+            _sync_here(client or WeComClient.from_settings(), list(livingids), run)
+    return run
+
+
+def _sync_here(client: WeComClient, livingids: list[str], run: SyncRun) -> None:
+    progress = Progress(run)
+    errors = []
+    for livingid in livingids:
+        try:
+            living_stats_sync(client=client, livingid=livingid)
+        except WeComError as error:
+            errors.append(f"{livingid}: {error}")
+        progress.page()
+    if errors:
+        raise SyncProblem(f"{len(errors)} of {len(livingids)} livings failed: " + "; ".join(errors))

@@ -1,0 +1,129 @@
+"""Thin Celery tasks: they take ids, load what they need and call a service.
+
+Shared policy, with the reasons:
+- ``acks_late`` + ``reject_on_worker_lost`` (settings): a task is acknowledged after it ran, so a
+  worker killed mid-sync gives the message back (Redis) instead of losing it. Every service is safe
+  to re-run, and a finished run is never run twice.
+- Autoretry only for what waiting can fix: WeComTransientError (busy -1 after the client's own
+  retries, 45009/45033 limits, network errors, HTTP 5xx) and raw network errors. Exponential
+  backoff from 15 s with full jitter, so workers blocked by a 60 s frequency limit do not come
+  back in step; at most 5 retries (~8 minutes in all). Permanent errors (92008, bad secret,
+  malformed data) fail at once: retrying cannot change WeCom's answer.
+- Time limits: a 20,000-row living downloads and stores in well under a minute, so a task still
+  running after CELERY_TASK_SOFT_TIME_LIMIT (600 s) is stuck on WeCom; the soft limit lets the
+  service record why, the hard limit (660 s) kills what ignores it. Both stay below Redis's
+  visibility timeout (3600 s), or Redis would hand a running task to a second worker.
+"""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from school_live.school.models import SyncRun
+from school_live.sync.discovery import livings_discover
+from school_live.sync.living_stats import living_stats_sync
+from school_live.sync.roster import roster_sync
+from school_live.sync.school import school_sync
+from school_live.sync.sweep import recent_livings_sweep
+from school_live.wecom.errors import WeComTransientError
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE = (WeComTransientError, ConnectionError, TimeoutError)
+SYNC_TASK = {
+    "acks_late": True,
+    "autoretry_for": RETRYABLE,
+    "retry_backoff": 15,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 5,
+    # Read when the worker imports this module, so a worker started with short limits in its
+    # environment (the worker tests) gets them.
+    "soft_time_limit": getattr(settings, "CELERY_TASK_SOFT_TIME_LIMIT", 600),
+    "time_limit": getattr(settings, "CELERY_TASK_TIME_LIMIT", 660),
+}
+
+FINISHED = (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED)
+
+
+def _run_for(task, run_id: int | None, kind: str, **fields) -> SyncRun | None:
+    """The run this message is about; None when it is gone or already finished (a duplicate)."""
+    if run_id is None:
+        return SyncRun.objects.create(kind=kind, task_id=task.request.id or "", **fields)
+    run = SyncRun.objects.filter(pk=run_id).first()
+    if run is None:
+        logger.info("sync run %s is gone; nothing to do", run_id)
+        return None
+    # A retry finds its run queued again (see _retrying); a finished run came back as a duplicate.
+    if run.status in FINISHED:
+        logger.info("sync run %s already %s; not run again", run_id, run.status)
+        return None
+    run.task_id = task.request.id or run.task_id
+    return run
+
+
+def _retrying(task, run: SyncRun, error: Exception) -> None:
+    """Before autoretry re-queues the task, show the admin that it waits rather than failed."""
+    if task.request.retries < task.max_retries:
+        SyncRun.objects.filter(pk=run.pk).update(
+            status=SyncRun.Status.QUEUED,
+            error=f"{error} — retry {task.request.retries + 1} of {task.max_retries} is queued.",
+        )
+
+
+@shared_task(bind=True, name="sync.living_stats", **SYNC_TASK)
+def living_stats_task(self, run_id: int | None = None, livingid: str = "") -> int | None:
+    """One living's info and stats. Takes the SyncRun id, or a livingid (beat, shell)."""
+    fields = {"livingid": livingid} if run_id is None else {}
+    run = _run_for(self, run_id, SyncRun.Kind.LIVING, **fields)
+    if run is None:
+        return None
+    try:
+        result = living_stats_sync(livingid=run.livingid, run=run)
+    except RETRYABLE as error:
+        _retrying(self, run, error)
+        raise
+    return result.pk
+
+
+def _simple_task(self, run_id, kind, service):
+    run = _run_for(self, run_id, kind)
+    if run is None:
+        return None
+    try:
+        service(run=run)
+    except RETRYABLE as error:
+        _retrying(self, run, error)
+        raise
+    return run.pk
+
+
+@shared_task(bind=True, name="sync.roster", **SYNC_TASK)
+def roster_sync_task(self, run_id: int | None = None) -> int | None:
+    return _simple_task(self, run_id, SyncRun.Kind.ROSTER, roster_sync)
+
+
+@shared_task(bind=True, name="sync.discover_livings", **SYNC_TASK)
+def livings_discover_task(self, run_id: int | None = None) -> int | None:
+    return _simple_task(self, run_id, SyncRun.Kind.DISCOVERY, livings_discover)
+
+
+@shared_task(bind=True, name="sync.sweep_recent_livings", **SYNC_TASK)
+def recent_livings_sweep_task(self, run_id: int | None = None) -> int | None:
+    """Fails runs whose worker died and queues one task per living to sync."""
+    return _simple_task(self, run_id, SyncRun.Kind.SWEEP, recent_livings_sweep)
+
+
+@shared_task(bind=True, name="sync.school", **SYNC_TASK)
+def school_sync_task(self, run_id: int | None = None) -> int | None:
+    """Roster and discovery here; the livings' stats as their own tasks."""
+    run = _run_for(self, run_id, SyncRun.Kind.SCHOOL)
+    if run is None:
+        return None
+    try:
+        school_sync(run=run, enqueue=True)
+    except RETRYABLE as error:
+        _retrying(self, run, error)
+        raise
+    return run.pk

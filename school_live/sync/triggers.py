@@ -1,0 +1,57 @@
+"""Asking for a sync from a view, the admin or the sweep: one queued or running run per living.
+
+The SyncRun is created first (so the caller can point at it) and the task is sent when the
+transaction commits, so a worker never looks for a run that is not there yet.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from school_live.school.models import Living, SyncRun
+from school_live.sync.runs import queued_stale_after, stale_after
+
+
+def living_run_active(*, livingid: str) -> SyncRun | None:
+    """The run queued for or syncing this living, unless it is so old its worker must be dead."""
+    now = timezone.now()
+    runs = SyncRun.objects.filter(kind=SyncRun.Kind.LIVING, livingid=livingid)
+    running = runs.filter(status=SyncRun.Status.RUNNING, started_at__gte=now - stale_after())
+    queued = runs.filter(status=SyncRun.Status.QUEUED, created_at__gte=now - queued_stale_after())
+    return (running | queued).order_by("-created_at").first()
+
+
+def living_sync_request(*, livingid: str, requested_by=None) -> tuple[SyncRun, bool]:
+    """Queue one living's stats sync; returns (run, created). An active run is returned as is."""
+    from school_live.sync.tasks import living_stats_task
+
+    with transaction.atomic():
+        living = Living.objects.select_for_update().filter(livingid=livingid).first()
+        active = living_run_active(livingid=livingid)
+        if active is not None:
+            return active, False
+        run = SyncRun.objects.create(
+            kind=SyncRun.Kind.LIVING,
+            livingid=livingid,
+            living=living,
+            requested_by=requested_by,
+        )
+        living_stats_task.delay_on_commit(run.pk)
+    return run, True
+
+
+def school_sync_request(*, requested_by=None) -> tuple[SyncRun, bool]:
+    """Queue a full school sync (roster, discovery, recent livings) unless one is under way."""
+    from school_live.sync.tasks import school_sync_task
+
+    now = timezone.now()
+    with transaction.atomic():
+        runs = SyncRun.objects.filter(kind=SyncRun.Kind.SCHOOL)
+        active = (
+            runs.filter(status=SyncRun.Status.RUNNING, started_at__gte=now - stale_after())
+            | runs.filter(status=SyncRun.Status.QUEUED, created_at__gte=now - queued_stale_after())
+        ).first()
+        if active is not None:
+            return active, False
+        run = SyncRun.objects.create(kind=SyncRun.Kind.SCHOOL, requested_by=requested_by)
+        school_sync_task.delay_on_commit(run.pk)
+    return run, True

@@ -1,0 +1,81 @@
+"""Batched ``INSERT ... ON CONFLICT DO UPDATE`` of plain tuples, for big watch snapshots.
+
+This is the statement ``bulk_create(update_conflicts=True, unique_fields=..., update_fields=...)``
+sends (its conflict clause comes from the same ``connection.ops.on_conflict_suffix_sql``), run
+with ``executemany``. Measured on a 20,000-row living (``manage.py bench_sync``): bulk_create
+spent 0.9 s building model instances and preparing each value, more than downloading the living
+(0.6 s); this spends 0.25 s. Both SQLite (3.24+) and PostgreSQL accept the statement.
+"""
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+
+from django.db import connection, models
+from django.db.models.constants import OnConflict
+
+BATCH_SIZE = 2000
+
+
+class Upsert:
+    def __init__(self, model: type[models.Model], columns: Sequence[str], unique: Sequence[str]):
+        meta = model._meta
+        fields = [meta.get_field(name) for name in columns]
+        unique_fields = [meta.get_field(name) for name in unique]
+        update_fields = [f for f in fields if f not in unique_fields]
+        quote = connection.ops.quote_name
+        self.sql = (
+            f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608 - quoted names, no data
+            f"({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            + connection.ops.on_conflict_suffix_sql(
+                fields,
+                OnConflict.UPDATE,
+                [f.column for f in update_fields],
+                [f.column for f in unique_fields],
+            )
+        )
+        self._prepare = [_preparer(field) for field in fields]
+        self._select = (
+            f"SELECT {quote(meta.pk.column)}, "  # noqa: S608 - quoted names, no data
+            f"{', '.join(quote(f.column) for f in unique_fields[1:] + update_fields)} "
+            f"FROM {quote(meta.db_table)} WHERE {quote(unique_fields[0].column)} = %s"
+        )
+
+    def stored(self, scope) -> list[tuple]:
+        """(pk, the other unique columns, the updated columns) of the rows whose first unique
+        column (e.g. the living) is ``scope``, raw as the driver returns them (JSON as text)."""
+        with connection.cursor() as cursor:
+            cursor.execute(self._select, [scope])
+            return cursor.fetchall()
+
+    def prepare(self, values: Sequence) -> tuple:
+        """Python values (in column order) as the database driver takes them."""
+        return tuple(
+            value if prep is None else prep(value)
+            for prep, value in zip(self._prepare, values, strict=True)
+        )
+
+    def run(self, rows: Iterable[tuple]) -> int:
+        rows = list(rows)
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), BATCH_SIZE):
+                cursor.executemany(self.sql, rows[start : start + BATCH_SIZE])
+        return len(rows)
+
+
+def _preparer(field: models.Field) -> Callable | None:
+    """None where the Python value is what the driver takes (ints, bools, strings)."""
+    if isinstance(field, models.DateTimeField):
+        # The rows of one living share most of their seconds: adapt each second once.
+        return functools.lru_cache(maxsize=16384)(connection.ops.adapt_datetimefield_value)
+    if isinstance(field, models.JSONField):
+        return lambda value: field.get_db_prep_save(value, connection)
+    if isinstance(
+        field, models.IntegerField | models.BooleanField | models.CharField | models.TextField
+    ):
+        return None
+    if isinstance(field, models.ForeignKey) and isinstance(
+        field.target_field, models.IntegerField | models.CharField
+    ):
+        return None
+    return lambda value: field.get_db_prep_save(value, connection)
