@@ -13,6 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from school_live.attendance import queries, scope
 from school_live.attendance.rules import Flag, Verdict, rules_for
@@ -258,9 +259,10 @@ def test_coverage_histogram_buckets_watchers_by_decile(attendance_living):
 
 
 def test_arrival_histogram_buckets_first_entries_after_the_start(attendance_living):
-    histogram = queries.arrival_histogram(
-        department=attendance_living.school["class_one"], living=attendance_living.living
-    )
+    with translation.override("en"):
+        histogram = queries.arrival_histogram(
+            department=attendance_living.school["class_one"], living=attendance_living.living
+        )
     assert histogram == [
         ("≤0", 4),  # present (-2), early, commenter, both_classes (0)
         ("0–5", 2),  # partial (+1), two_parents (first of +1 and +3)

@@ -6,4 +6,12 @@ app_name = "dashboard"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("classes/<int:class_id>/", views.class_detail, name="class"),
+    path(
+        "classes/<int:class_id>/download.<str:fmt>",
+        views.class_export,
+        name="class_export",
+    ),
+    path("livings/<str:livingid>/", views.living_detail, name="living"),
+    path("students/<str:student_userid>/", views.student_detail, name="student"),
 ]

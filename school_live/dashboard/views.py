@@ -1,7 +1,373 @@
+"""The teacher's pages. Every object comes through ``school_live.attendance.scope`` (out of scope is
+a 404) and every number through ``school_live.attendance.queries``; each page runs a fixed number of
+queries whatever the size of the class or the number of livings (pinned by tests)."""
+
+import dataclasses
+import datetime as dt
+
 from django.contrib.auth.decorators import login_required
+from django.db.models import Case, F, IntegerField, Value, When
+from django.http import Http404
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+from django_tables2 import RequestConfig
+from django_tables2.paginators import LazyPaginator
+
+from school_live.attendance import queries, scope
+from school_live.attendance.rules import Verdict, rules_for
+from school_live.school.models import ClassAssignment, Living, VisitorWatch
+
+from . import charts, exports
+from .filters import StudentAttendanceFilter
+from .forms import PeriodForm, day_bounds
+from .tables import (
+    ClassAttendanceTable,
+    RangeAttendanceTable,
+    StudentHistoryTable,
+    UnknownWatcherTable,
+    VisitorTable,
+)
+
+PER_PAGE = 50
+# How many livings the class page offers in its picker (older ones: pick a date range).
+LIVING_CHOICES = 60
+# Livings on the home page, each with its per-class verdict counts (three queries each).
+RECENT_LIVINGS = 3
+# Exceptions first: the table starts with the students a teacher has to act on.
+SEVERITY = Case(
+    When(verdict=Verdict.ABSENT, then=Value(0)),
+    When(verdict=Verdict.UNREACHABLE, then=Value(1)),
+    When(verdict=Verdict.PARTIAL, then=Value(2)),
+    default=Value(3),
+    output_field=IntegerField(),
+)
 
 
+def _paginate(request, table) -> None:
+    # A lazy paginator never counts: it reads one row past the page to know there is another.
+    RequestConfig(
+        request, paginate={"per_page": PER_PAGE, "paginator_class": LazyPaginator}
+    ).configure(table)
+
+
+def _freshness(living: Living) -> dict:
+    return {
+        "synced_at": living.stats_synced_at,
+        "complete": living.stats_complete,
+        "ended": living.has_ended,
+    }
+
+
+@require_GET
 @login_required
 def home(request):
-    return render(request, "dashboard/home.html")
+    user = request.user
+    teacher = scope.teacher_for(user)
+    if scope.is_staff(user) or teacher is None:
+        classes = [
+            {"department": department, "roles": []}
+            for department in scope.visible_classes(user).select_related("parent")
+        ]
+    else:
+        by_class: dict[int, dict] = {}
+        assignments = (
+            ClassAssignment.objects.filter(
+                teacher=teacher, department__in=scope.visible_classes(user)
+            )
+            .select_related("department__parent")
+            .order_by("department__type", "-department__order", "department_id", "role")
+        )
+        for assignment in assignments:
+            entry = by_class.setdefault(
+                assignment.department_id, {"department": assignment.department, "roles": []}
+            )
+            role = assignment.get_role_display()
+            entry["roles"].append(
+                f"{role} · {assignment.subject}" if assignment.subject else str(role)
+            )
+        classes = list(by_class.values())
+    livings = list(
+        scope.visible_livings(user).order_by(F("living_start").desc(nulls_last=True), "-pk")[
+            :RECENT_LIVINGS
+        ]
+    )
+    recent = []
+    for living in livings:
+        breakdown = queries.living_breakdown(living=living, user=user)
+        recent.append(
+            {
+                "living": living,
+                "breakdown": breakdown,
+                "totals": _sum_summaries(breakdown),
+                "freshness": _freshness(living),
+            }
+        )
+    return render(
+        request,
+        "dashboard/home.html",
+        {"classes": classes, "recent": recent, "is_staff": scope.is_staff(user)},
+    )
+
+
+def _sum_summaries(summaries: list[dict]) -> dict:
+    keys = ("present", "partial", "absent", "unreachable", "total", "late", "left_early")
+    totals = {key: sum(summary.get(key, 0) for summary in summaries) for key in keys}
+    totals["rate"] = totals["present"] / totals["total"] if totals["total"] else None
+    return totals
+
+
+@dataclasses.dataclass
+class Period:
+    form: PeriodForm
+    living: Living | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    @property
+    def is_range(self) -> bool:
+        return self.start is not None or self.end is not None
+
+
+def period_resolve(request, department) -> Period:
+    """The living (default: the latest) or the date range the class page and its downloads show."""
+    recent = list(queries.class_livings(department=department)[:LIVING_CHOICES])
+    form = PeriodForm(request.GET or None, livings=recent)
+    valid = form.is_bound and form.is_valid()
+    period = Period(form=form)
+    if valid and (form.cleaned_data.get("start") or form.cleaned_data.get("end")):
+        period.start, period.end = form.cleaned_data["start"], form.cleaned_data["end"]
+        return period
+    livingid = request.GET.get("living", "").strip()
+    if livingid:
+        period.living = next((item for item in recent if item.livingid == livingid), None)
+        if period.living is None:
+            period.living = (
+                queries.class_livings(department=department).filter(livingid=livingid).first()
+            )
+            if period.living is None:
+                raise Http404(_("This live lesson is not one of the class's."))
+            form.fields["living"].widget.choices.append(
+                (period.living.livingid, str(period.living))
+            )
+    elif recent:
+        period.living = recent[0]
+    if period.living is not None:
+        form.initial["living"] = period.living.livingid
+    return period
+
+
+def _student_rows(department, living):
+    return (
+        queries.class_attendance(department=department, living=living)
+        .annotate(severity=SEVERITY)
+        .order_by("severity", "name", "student_userid")
+    )
+
+
+def range_rows(department, start: dt.date | None, end: dt.date | None):
+    """One row per roster student over the class's livings in the range, with the verdicts of
+    the single-living pages."""
+    since, until = day_bounds(start, end)
+    return queries.class_period_students(department=department, start=since, end=until)
+
+
+@require_GET
+@login_required
+def class_detail(request, class_id):
+    department = scope.class_or_404(request.user, class_id)
+    period = period_resolve(request, department)
+    context = {"department": department, "period": period, "form": period.form}
+    if period.is_range:
+        context.update(_range_context(request, department, period))
+    elif period.living is not None:
+        context.update(_living_context(request, department, period.living))
+    return render(request, "dashboard/class_detail.html", context)
+
+
+def _living_context(request, department, living) -> dict:
+    rows = _student_rows(department, living)
+    filterset = StudentAttendanceFilter(request.GET or None, queryset=rows)
+    table = ClassAttendanceTable(filterset.qs)
+    _paginate(request, table)
+    summary = queries.class_summary(department=department, living=living)
+    threshold = scope_threshold(table, department)
+    coverage = charts.coverage_chart(
+        counts=queries.coverage_histogram(department=department, living=living),
+        threshold=threshold,
+    )
+    arrival = charts.arrival_chart(
+        buckets=queries.arrival_histogram(department=department, living=living)
+    )
+    watched = summary["watched"]
+    return {
+        "living": living,
+        "summary": summary,
+        "threshold": threshold,
+        "filter": filterset,
+        "table": table,
+        "coverage_chart": coverage,
+        "arrival_chart": arrival,
+        "comment_rate": summary["commented"] / watched if watched else None,
+        "freshness": _freshness(living),
+        "export_query": _export_query(request),
+        "keep": [("living", living.livingid)],
+    }
+
+
+def scope_threshold(table, department) -> int:
+    """The class's present threshold: read from a row when the page has one (no extra query)."""
+    rows = table.page.object_list if getattr(table, "page", None) else []
+    for row in rows:
+        return row.record.present_threshold
+    return rules_for(department).present_threshold
+
+
+def _range_context(request, department, period) -> dict:
+    since, until = day_bounds(period.start, period.end)
+    points = queries.class_period_summary(department=department, start=since, end=until)
+    table = RangeAttendanceTable(range_rows(department, period.start, period.end))
+    _paginate(request, table)
+    present = sum(point["present"] for point in points)
+    total = sum(point["total"] for point in points)
+    trend = charts.trend_chart(
+        points=[
+            {"living_start": point["living"].living_start, "rate": point["rate"]}
+            for point in points
+        ]
+    )
+    return {
+        "points": points,
+        "range_summary": {
+            "livings": len(points),
+            "present": present,
+            "partial": sum(point["partial"] for point in points),
+            "absent": sum(point["absent"] for point in points),
+            "unreachable": sum(point["unreachable"] for point in points),
+            "total": total,
+            "rate": present / total if total else None,
+        },
+        "table": table,
+        "trend_chart": trend,
+        "export_query": _export_query(request),
+    }
+
+
+def _export_query(request) -> str:
+    params = request.GET.copy()
+    for key in ("page", "sort"):
+        params.pop(key, None)
+    return params.urlencode()
+
+
+@require_GET
+@login_required
+def class_export(request, class_id, fmt):
+    if fmt not in ("csv", "xlsx"):
+        raise Http404(_("Downloads come as CSV or XLSX."))
+    department = scope.class_or_404(request.user, class_id)
+    period = period_resolve(request, department)
+    if period.is_range:
+        headers, body = exports.range_export_table(range_rows(department, period.start, period.end))
+        stamp = "-".join(
+            day.strftime("%Y%m%d") for day in (period.start, period.end) if day is not None
+        )
+        title = f"{department.name} {stamp}"
+    elif period.living is not None:
+        rows = StudentAttendanceFilter(
+            request.GET or None, queryset=_student_rows(department, period.living)
+        ).qs
+        headers, body = exports.living_export_table(rows)
+        start = period.living.living_start
+        stamp = timezone.localtime(start).strftime("%Y%m%d-%H%M") if start else "living"
+        title = f"{department.name} {stamp}"
+    else:
+        raise Http404(_("This class has no live lesson yet."))
+    filename = f"class-{department.pk}-{stamp}"
+    if fmt == "xlsx":
+        return exports.xlsx_response(headers=headers, rows=body, filename=filename, title=title)
+    return exports.csv_response(headers=headers, rows=body, filename=filename)
+
+
+@require_GET
+@login_required
+def living_detail(request, livingid):
+    living = scope.living_or_404(request.user, livingid)
+    breakdown = queries.living_breakdown(living=living, user=request.user)
+    context = {
+        "living": living,
+        "breakdown": breakdown,
+        "totals": _sum_summaries(breakdown),
+        "freshness": _freshness(living),
+        "can_refresh": True,
+    }
+    selected = None
+    wanted = request.GET.get("class")
+    for entry in breakdown:
+        if wanted and str(entry["department"].pk) == wanted:
+            selected = entry
+    if wanted and selected is None:
+        raise Http404(_("This class is not one of the live lesson's."))
+    if selected is None and breakdown:
+        selected = breakdown[0]
+    if selected is not None:
+        department = selected["department"]
+        filterset = StudentAttendanceFilter(
+            request.GET or None, queryset=_student_rows(department, living)
+        )
+        table = ClassAttendanceTable(filterset.qs)
+        _paginate(request, table)
+        context.update(
+            {
+                "selected": selected,
+                "filter": filterset,
+                "table": table,
+                "keep": [("class", department.pk)],
+                "class_visible": scope.visible_classes(request.user)
+                .filter(pk=department.pk)
+                .exists(),
+            }
+        )
+    unknown = UnknownWatcherTable(queries.unknown_watchers(living=living))
+    _paginate(request, unknown)
+    visitors = VisitorTable(VisitorWatch.objects.filter(living=living).order_by("position"))
+    _paginate(request, visitors)
+    context.update({"unknown_table": unknown, "visitor_table": visitors})
+    return render(request, "dashboard/living_detail.html", context)
+
+
+@require_GET
+@login_required
+def student_detail(request, student_userid):
+    student = scope.student_or_404(request.user, student_userid)
+    history = queries.student_history(student=student, user=request.user)
+    table = StudentHistoryTable(history)
+    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    chart = charts.history_chart(
+        points=[
+            {"living_start": item["living"].living_start, "coverage": item["coverage"]}
+            for item in reversed(history)
+            if item["living"].living_start is not None
+        ]
+    )
+    counts = dict.fromkeys(Verdict.values, 0)
+    for item in history:
+        counts[item["verdict"]] = counts.get(item["verdict"], 0) + 1
+    guardianships = list(
+        student.guardianships.select_related("parent").order_by("relation", "parent__parent_userid")
+    )
+    classes = list(scope.visible_classes(request.user).filter(enrollments__student=student))
+    return render(
+        request,
+        "dashboard/student_detail.html",
+        {
+            "student": student,
+            "history": history,
+            "table": table,
+            "history_chart": chart,
+            "counts": counts,
+            "guardianships": guardianships,
+            "classes": classes,
+        },
+    )

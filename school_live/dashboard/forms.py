@@ -1,0 +1,63 @@
+"""The class page's period picker: one living (the default, the latest) or a date range."""
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+class PeriodForm(forms.Form):
+    living = forms.CharField(label=_("Live lesson"), required=False, widget=forms.Select)
+    start = forms.DateField(label=_("From (date)"), required=False, widget=DateInput)
+    end = forms.DateField(label=_("To (date)"), required=False, widget=DateInput)
+
+    def __init__(self, *args, livings=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["living"].widget.choices = [
+            (living.livingid, living_choice_label(living)) for living in livings
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            raise forms.ValidationError(_("The start date must not be after the end date."))
+        return cleaned
+
+    @property
+    def is_range(self) -> bool:
+        return (
+            self.is_bound
+            and self.is_valid()
+            and bool(self.cleaned_data.get("start") or self.cleaned_data.get("end"))
+        )
+
+
+def living_choice_label(living) -> str:
+    """ "05-12 08:00 · 数学" — the start in Beijing time, then the theme (escaped when rendered)."""
+    when = (
+        timezone.localtime(living.living_start).strftime("%Y-%m-%d %H:%M")
+        if living.living_start
+        else "—"
+    )
+    return f"{when} · {living.theme or living.livingid}"
+
+
+def day_bounds(
+    start: dt.date | None, end: dt.date | None
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """Whole days in Beijing time as aware datetimes: [start 00:00, the day after end 00:00)."""
+    zone = timezone.get_default_timezone()
+    since = dt.datetime.combine(start, dt.time.min, tzinfo=zone) if start else None
+    until = (
+        dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=zone) if end else None
+    )
+    return since, until

@@ -1,0 +1,188 @@
+"""Server time of the dashboard pages on a class of 50 students over 200 livings.
+
+The data goes into a throwaway SQLite file under ``var/bench/``, never into the configured
+database: the command runs itself again in a child process whose ``DATABASE_URL`` points at that
+file, and the child refuses to build anything in a database outside ``var/bench/``.
+"""
+
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from school_live.school.models import (
+    AttendancePolicy,
+    ClassAssignment,
+    Department,
+    Enrollment,
+    Guardianship,
+    Living,
+    Parent,
+    Student,
+    StudentWatch,
+    Teacher,
+)
+
+FIRST_START = dt.datetime(2025, 9, 1, 0, 0, tzinfo=dt.UTC)  # 08:00 Beijing time
+
+
+def bench_dir() -> Path:
+    return Path(settings.VAR_DIR) / "bench"
+
+
+class Command(BaseCommand):
+    help = "Measure the class page's server time on 50 students × 200 livings (throwaway DB)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--students", type=int, default=50)
+        parser.add_argument("--livings", type=int, default=200)
+        parser.add_argument("--runs", type=int, default=7, help="requests per page (median)")
+        parser.add_argument("--inner", action="store_true", help="(internal) run in the bench DB")
+
+    def handle(self, *args, **options):
+        if options["inner"]:
+            return self.inner(options)
+        folder = bench_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        database = folder / f"bench-{os.getpid()}.sqlite3"
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+        command = [
+            sys.executable,
+            str(Path(settings.BASE_DIR) / "manage.py"),
+            "bench_pages",
+            "--inner",
+            f"--students={options['students']}",
+            f"--livings={options['livings']}",
+            f"--runs={options['runs']}",
+        ]
+        try:
+            result = subprocess.run(command, env=env, check=False)
+        finally:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{database}{suffix}").unlink(missing_ok=True)
+        if result.returncode:
+            raise CommandError("The benchmark failed; see above.")
+
+    def inner(self, options):
+        name = Path(str(connection.settings_dict["NAME"])).resolve()
+        if connection.vendor != "sqlite" or bench_dir().resolve() not in name.parents:
+            raise CommandError(
+                f"Refusing to build benchmark data outside {bench_dir()}: the database is {name}."
+            )
+        call_command("migrate", verbosity=0, interactive=False)
+        started = time.perf_counter()
+        user, department, living, student = self.build(
+            students=options["students"], livings=options["livings"]
+        )
+        self.stdout.write(
+            f"Built {options['students']} students × {options['livings']} livings "
+            f"in {time.perf_counter() - started:.1f} s ({StudentWatch.objects.count()} watch rows)."
+        )
+        client = Client()
+        client.force_login(user)
+        class_url = reverse("dashboard:class", args=[department.pk])
+        pages = [
+            ("class page (latest living)", class_url),
+            ("class page (200-living range)", f"{class_url}?start=2025-01-01&end=2026-12-31"),
+            ("class CSV", reverse("dashboard:class_export", args=[department.pk, "csv"])),
+            ("home", reverse("dashboard:home")),
+            ("living page", reverse("dashboard:living", args=[living.livingid])),
+            ("student page", reverse("dashboard:student", args=[student.student_userid])),
+        ]
+        for label, url in pages:
+            timings, queries = [], 0
+            client.get(url)  # warm caches (templates, translations)
+            for _run in range(options["runs"]):
+                with CaptureQueriesContext(connection) as captured:
+                    begin = time.perf_counter()
+                    response = client.get(url)
+                    timings.append((time.perf_counter() - begin) * 1000)
+                queries = len(captured)
+                if response.status_code != 200:
+                    raise CommandError(f"{url} answered {response.status_code}")
+            self.stdout.write(
+                f"{label:32} median {statistics.median(timings):7.1f} ms  "
+                f"(min {min(timings):.1f}, max {max(timings):.1f}; {queries} queries)"
+            )
+
+    @transaction.atomic
+    def build(self, *, students: int, livings: int):
+        AttendancePolicy.current()
+        grade = Department.objects.create(id=2, name="一年级", type=Department.Type.GRADE)
+        department = Department.objects.create(
+            id=3, name="一年级一班", type=Department.Type.CLASS, parent=grade
+        )
+        user = get_user_model().objects.create_user(username="bench", password=None)
+        teacher = Teacher.objects.create(userid="bench", name="测试老师", user=user)
+        ClassAssignment.objects.create(
+            teacher=teacher, department=department, role=ClassAssignment.Role.HEAD
+        )
+        roster = Student.objects.bulk_create(
+            [
+                Student(student_userid=f"b{index}", name=f"学生{index:03d}")
+                for index in range(students)
+            ]
+        )
+        Enrollment.objects.bulk_create(
+            [Enrollment(student=student, department=department) for student in roster]
+        )
+        parents = Parent.objects.bulk_create(
+            [
+                Parent(parent_userid=f"b{index}_p", is_subscribed=index % 5 != 0)
+                for index in range(students)
+            ]
+        )
+        Guardianship.objects.bulk_create(
+            [
+                Guardianship(student=student, parent=parent, relation="妈妈")
+                for student, parent in zip(roster, parents, strict=True)
+            ]
+        )
+        made = Living.objects.bulk_create(
+            [
+                Living(
+                    livingid=f"bench-{day}",
+                    theme=f"第{day + 1}课",
+                    living_start=FIRST_START + dt.timedelta(days=day),
+                    living_duration=2700,
+                    range_partyids=[department.pk],
+                    stats_synced_at=FIRST_START + dt.timedelta(days=day, hours=2),
+                    stats_complete=True,
+                )
+                for day in range(livings)
+            ]
+        )
+        Living.classes.through.objects.bulk_create(
+            [Living.classes.through(living=living, department=department) for living in made]
+        )
+        rows = []
+        for day, living in enumerate(made):
+            for index, student in enumerate(roster):
+                if (index + day) % 7 == 0:
+                    continue
+                rows.append(
+                    StudentWatch(
+                        living=living,
+                        student_id=student.student_userid,
+                        parent_userid="" if index % 2 else f"b{index}_p",
+                        partyids=[department.pk],
+                        watch_time=270 * ((index * 3 + day) % 11),
+                        enter_time=living.living_start + dt.timedelta(minutes=index % 25 - 2),
+                        leave_time=living.living_start + dt.timedelta(minutes=30 + index % 15),
+                        is_comment=index % 4 == 0,
+                    )
+                )
+        StudentWatch.objects.bulk_create(rows, batch_size=2000)
+        return user, department, made[-1], roster[1]

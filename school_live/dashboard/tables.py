@@ -1,0 +1,202 @@
+"""django-tables2 tables for the dashboard pages. Rows come from ``school_live.attendance``."""
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .templatetags.dashboard import flag_badges_html, minutes, percent, verdict_badge
+
+TEMPLATE = "dashboard/tables/table.html"
+NUMBER = {"th": {"class": "number"}, "td": {"class": "number"}}
+
+
+def beijing(value) -> str:
+    if not value:
+        return "—"
+    return timezone.localtime(value).strftime("%m-%d %H:%M")
+
+
+def yes_no(value) -> str:
+    return str(_("yes")) if value else str(_("no"))
+
+
+class BeijingTimeColumn(tables.Column):
+    def render(self, value):
+        return beijing(value)
+
+
+class StudentLinkColumn(tables.Column):
+    """The student's name, linking to their page; the userid shows when the name is unknown."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("attrs", {"td": {"class": "nowrap"}})
+        super().__init__(*args, **kwargs)
+
+    def render(self, value, record):
+        userid = record["student_userid"] if isinstance(record, dict) else record.student_userid
+        return format_html(
+            '<a href="{}">{}</a>', reverse("dashboard:student", args=[userid]), value or userid
+        )
+
+
+class ClassAttendanceTable(tables.Table):
+    caption = _("Students and their attendance")
+    name = StudentLinkColumn(verbose_name=_("Student"))
+    verdict = tables.Column(verbose_name=_("Verdict"), order_by=("severity", "name"))
+    coverage = tables.Column(verbose_name=_("Watched share"), attrs=NUMBER)
+    watch_time = tables.Column(verbose_name=_("Watch time"), attrs=NUMBER)
+    first_enter = BeijingTimeColumn(verbose_name=_("First entry (Beijing time)"))
+    last_leave = BeijingTimeColumn(verbose_name=_("Last exit (Beijing time)"))
+    flags = tables.Column(verbose_name=_("Flags"), empty_values=(), orderable=False)
+    accounts = tables.Column(verbose_name=_("Watched through"), empty_values=(), orderable=False)
+    has_subscribed_parent = tables.Column(verbose_name=_("Family follows 学校通知"))
+
+    class Meta:
+        template_name = TEMPLATE
+        attrs = {"id": "students-table"}
+        row_attrs = {"data-verdict": lambda record: record.verdict}
+        empty_text = _("No student matches these filters.")
+
+    def render_verdict(self, value):
+        return verdict_badge(value)
+
+    def render_coverage(self, value):
+        return percent(value)
+
+    def render_watch_time(self, value):
+        return minutes(value)
+
+    def render_flags(self, record):
+        return flag_badges_html(record)
+
+    def render_accounts(self, record):
+        if not record.watched:
+            return "—"
+        parts = []
+        if record.own_account:
+            parts.append(str(_("own account")))
+        family = record.account_count - (1 if record.own_account else 0)
+        if family:
+            parts.append(
+                ngettext("%(count)d parent account", "%(count)d parent accounts", family)
+                % {"count": family}
+            )
+        return "、".join(parts)
+
+    def render_has_subscribed_parent(self, value):
+        return yes_no(value)
+
+
+class RangeAttendanceTable(tables.Table):
+    """One row per student over the livings of a date range."""
+
+    caption = _("Students over the period")
+    name = StudentLinkColumn(verbose_name=_("Student"))
+    present = tables.Column(verbose_name=_("Present"), attrs=NUMBER)
+    partial = tables.Column(verbose_name=_("Partial"), attrs=NUMBER)
+    absent = tables.Column(verbose_name=_("Absent"), attrs=NUMBER)
+    unreachable = tables.Column(verbose_name=_("Unreachable"), attrs=NUMBER)
+    late = tables.Column(verbose_name=_("Late"), attrs=NUMBER)
+    left_early = tables.Column(verbose_name=_("Left early"), attrs=NUMBER)
+    commented = tables.Column(verbose_name=_("Commented"), attrs=NUMBER)
+    mean_coverage = tables.Column(verbose_name=_("Mean watched share"), attrs=NUMBER)
+
+    class Meta:
+        template_name = TEMPLATE
+        attrs = {"id": "students-table"}
+        empty_text = _("No student in this class.")
+
+    def render_mean_coverage(self, value):
+        return percent(value)
+
+
+class VisitorTable(tables.Table):
+    caption = _("Nicknames and watch times of WeChat visitors")
+    nickname = tables.Column(verbose_name=_("WeChat nickname"), attrs={"td": {"class": "nickname"}})
+    watch_time = tables.Column(verbose_name=_("Watch time"), attrs=NUMBER)
+    enter_time = BeijingTimeColumn(verbose_name=_("First entry (Beijing time)"))
+    leave_time = BeijingTimeColumn(verbose_name=_("Last exit (Beijing time)"))
+    is_comment = tables.Column(verbose_name=_("Commented"))
+
+    class Meta:
+        template_name = TEMPLATE
+        attrs = {"id": "visitors-table"}
+        empty_text = _("No WeChat visitor watched.")
+        prefix = "visitors-"
+
+    def render_watch_time(self, value):
+        return minutes(value)
+
+    def render_is_comment(self, value):
+        return yes_no(value)
+
+
+class UnknownWatcherTable(tables.Table):
+    caption = _("Watch records of accounts not on the rosters")
+    student_id = tables.Column(verbose_name=_("WeCom student userid"))
+    student_name = tables.Column(verbose_name=_("Name in the school's records"))
+    parent_userid = tables.Column(verbose_name=_("Watched through"), empty_values=())
+    watch_time = tables.Column(verbose_name=_("Watch time"), attrs=NUMBER)
+    enter_time = BeijingTimeColumn(verbose_name=_("First entry (Beijing time)"))
+    is_comment = tables.Column(verbose_name=_("Commented"))
+
+    class Meta:
+        template_name = TEMPLATE
+        attrs = {"id": "unknown-table"}
+        empty_text = _("Every watcher is on the roster.")
+        prefix = "unknown-"
+
+    def render_parent_userid(self, value):
+        return value or _("own account")
+
+    def render_watch_time(self, value):
+        return minutes(value)
+
+    def render_is_comment(self, value):
+        return yes_no(value)
+
+
+class StudentHistoryTable(tables.Table):
+    """One student's livings, newest first (``queries.student_history`` dicts)."""
+
+    caption = _("Live lessons of this student")
+    living = tables.Column(verbose_name=_("Live lesson"), orderable=False)
+    start = tables.Column(
+        verbose_name=_("Start (Beijing time)"), accessor="living__living_start", orderable=False
+    )
+    verdict = tables.Column(verbose_name=_("Verdict"), orderable=False)
+    coverage = tables.Column(verbose_name=_("Watched share"), attrs=NUMBER, orderable=False)
+    watch_time = tables.Column(verbose_name=_("Watch time"), attrs=NUMBER, orderable=False)
+    first_enter = BeijingTimeColumn(verbose_name=_("First entry (Beijing time)"), orderable=False)
+    flags = tables.Column(verbose_name=_("Flags"), empty_values=(), orderable=False)
+
+    class Meta:
+        template_name = TEMPLATE
+        attrs = {"id": "history-table"}
+        row_attrs = {"data-verdict": lambda record: record["verdict"]}
+        empty_text = _("No live lesson of this student's classes yet.")
+
+    def render_living(self, value):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("dashboard:living", args=[value.livingid]),
+            value.theme or value.livingid,
+        )
+
+    def render_start(self, value):
+        return beijing(value)
+
+    def render_verdict(self, value):
+        return verdict_badge(value)
+
+    def render_coverage(self, value):
+        return percent(value)
+
+    def render_watch_time(self, value):
+        return minutes(value)
+
+    def render_flags(self, record):
+        return flag_badges_html(record)

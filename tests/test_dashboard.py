@@ -1,0 +1,343 @@
+"""The teacher's pages: right numbers for the right people, 404 for everyone else, safe text,
+downloads that Excel opens, and a fixed number of queries whatever the size."""
+
+import csv
+import io
+import re
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from school_live.attendance import queries
+from school_live.school.models import AttendancePolicy, Student
+from tests.fixtures.attendance import make_student
+from tests.fixtures.dashboard import build_class
+
+CLASS_ONE = 3
+CLASS_ONE_COUNTS = {"present": 4, "partial": 4, "absent": 1, "unreachable": 3, "total": 12}
+
+
+def page_urls(*, class_id, livingid, student_userid):
+    """Every dashboard page and download for one class, one living and one student."""
+    class_url = reverse("dashboard:class", args=[class_id])
+    csv_url = reverse("dashboard:class_export", args=[class_id, "csv"])
+    xlsx_url = reverse("dashboard:class_export", args=[class_id, "xlsx"])
+    period = "?start=2026-03-01&end=2026-03-31"
+    return [
+        class_url,
+        f"{class_url}?living={livingid}",
+        f"{class_url}{period}",
+        f"{class_url}?living={livingid}&verdict=absent",
+        csv_url,
+        xlsx_url,
+        f"{csv_url}{period}",
+        f"{xlsx_url}{period}",
+        reverse("dashboard:living", args=[livingid]),
+        reverse("dashboard:student", args=[student_userid]),
+    ]
+
+
+def summary_numbers(html: str) -> dict:
+    match = re.search(r'<dl class="summary" id="summary"([^>]*)>', html)
+    assert match, "no #summary"
+    return {key: int(value) for key, value in re.findall(r'data-([a-z-]+)="(\d+)"', match[1])}
+
+
+# --- who sees what ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["head_teacher", "subject_teacher"])
+def test_class_page_gives_each_verdict_count_to_the_class_teachers(
+    client, attendance_living, request, who
+):
+    client.force_login(request.getfixturevalue(who).user)
+    response = client.get(reverse("dashboard:class", args=[CLASS_ONE]))
+    assert response.status_code == 200
+    numbers = summary_numbers(response.content.decode())
+    assert {key: numbers[key] for key in CLASS_ONE_COUNTS} == CLASS_ONE_COUNTS
+    html = response.content.decode()
+    for element in ('id="coverage-chart"', 'id="arrival-chart"', 'id="students-table"'):
+        assert element in html
+
+
+def test_admin_sees_every_class_and_the_same_numbers(
+    client, attendance_living, other_teacher, admin_user
+):
+    client.force_login(admin_user)
+    home = client.get(reverse("dashboard:home")).content.decode()
+    assert "一年级一班" in home and "一年级二班" in home
+    html = client.get(reverse("dashboard:class", args=[CLASS_ONE])).content.decode()
+    numbers = summary_numbers(html)
+    assert {key: numbers[key] for key in CLASS_ONE_COUNTS} == CLASS_ONE_COUNTS
+
+
+def test_home_lists_only_the_teachers_classes_and_recent_livings(
+    client, attendance_living, other_teacher, head_teacher
+):
+    client.force_login(head_teacher.user)
+    html = client.get(reverse("dashboard:home")).content.decode()
+    assert reverse("dashboard:class", args=[CLASS_ONE]) in html
+    assert reverse("dashboard:class", args=[4]) not in html
+    assert "lv-math" in html
+    assert "班主任" in html or "head teacher" in html
+
+
+def test_every_page_and_download_is_a_404_for_a_teacher_of_another_class(
+    client, attendance_living, other_teacher, head_teacher
+):
+    # 刘洋 teaches 一年级二班, which lv-math also covers: give him a living of his own class only.
+    urls = page_urls(class_id=CLASS_ONE, livingid="lv-math", student_userid="present")
+    outsider_living = build_class(
+        attendance_living.school["class_one"], students=2, livings=1, prefix="x"
+    )[0]
+    urls += page_urls(class_id=CLASS_ONE, livingid=outsider_living.livingid, student_userid="x3_0")
+    client.force_login(other_teacher.user)
+    for url in urls:
+        if "lv-math" in url and url.startswith("/livings/"):
+            continue  # lv-math covers his class too: his page of it is tested below
+        assert client.get(url).status_code == 404, url
+
+
+def test_a_shared_living_shows_only_the_teachers_own_class(
+    client, attendance_living, other_teacher
+):
+    client.force_login(other_teacher.user)
+    html = client.get(reverse("dashboard:living", args=["lv-math"])).content.decode()
+    assert "一年级二班" in html
+    assert "陈出勤" not in html  # a student of 一年级一班
+    assert client.get(reverse("dashboard:living", args=["lv-math"]) + "?class=3").status_code == 404
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, attendance_living):
+    urls = [reverse("dashboard:home")] + page_urls(
+        class_id=CLASS_ONE, livingid="lv-math", student_userid="present"
+    )
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("login")), url
+
+
+def test_unknown_ids_are_404_even_for_the_admin(client, attendance_living, admin_user):
+    client.force_login(admin_user)
+    assert client.get(reverse("dashboard:class", args=[999])).status_code == 404
+    assert client.get(reverse("dashboard:living", args=["nope"])).status_code == 404
+    assert client.get(reverse("dashboard:student", args=["nope"])).status_code == 404
+    assert (
+        client.get(reverse("dashboard:class", args=[CLASS_ONE]) + "?living=nope").status_code == 404
+    )
+    assert client.get(reverse("dashboard:class_export", args=[CLASS_ONE, "pdf"])).status_code == 404
+
+
+# --- the class page ---------------------------------------------------------------------------
+
+
+def test_filter_by_verdict_keeps_only_those_students(client, attendance_living, head_teacher):
+    client.force_login(head_teacher.user)
+    html = client.get(
+        reverse("dashboard:class", args=[CLASS_ONE]) + "?verdict=unreachable"
+    ).content.decode()
+    rows = html.count('data-verdict="unreachable"')
+    assert rows == 3
+    assert 'data-verdict="present"' not in html
+
+
+def test_filter_by_flag_and_comment(client, attendance_living, head_teacher):
+    client.force_login(head_teacher.user)
+    url = reverse("dashboard:class", args=[CLASS_ONE])
+    html = client.get(url + "?flag=is_late").content.decode()
+    assert "周迟到" in html and "陈出勤" not in html
+    html = client.get(url + "?comment=yes").content.decode()
+    assert "冯评论" in html and "陈双亲" in html and "陈出勤" not in html
+
+
+def test_the_table_starts_with_the_exceptions(client, attendance_living, head_teacher):
+    client.force_login(head_teacher.user)
+    html = client.get(reverse("dashboard:class", args=[CLASS_ONE])).content.decode()
+    assert html.index("王缺勤") < html.index("陈出勤")
+
+
+def test_the_histogram_marks_the_threshold(client, attendance_living, head_teacher):
+    client.force_login(head_teacher.user)
+    response = client.get(reverse("dashboard:class", args=[CLASS_ONE]))
+    chart = response.context["coverage_chart"]
+    assert chart["threshold"] == 80
+    assert chart["values"] == queries.coverage_histogram(
+        department=attendance_living.school["class_one"], living=attendance_living.living
+    )
+    assert chart["reaches"] == [False] * 8 + [True] * 2
+    assert 'id="coverage-data"' in response.content.decode()
+
+
+def test_a_date_range_gives_per_student_totals_and_a_trend(client, dashboard_small, head_teacher):
+    client.force_login(head_teacher.user)
+    response = client.get(
+        reverse("dashboard:class", args=[CLASS_ONE]) + "?start=2026-03-01&end=2026-03-31"
+    )
+    html = response.content.decode()
+    assert summary_numbers(html)["livings"] == 3
+    assert 'id="trend-chart"' in html
+    rows = list(response.context["table"].data)
+    assert len(rows) == 6
+    assert all(row["livings"] == 3 for row in rows)
+    assert all(
+        row["present"] + row["partial"] + row["absent"] + row["unreachable"] == 3 for row in rows
+    )
+
+
+def test_an_empty_class_says_so(client, school, head_teacher):
+    client.force_login(head_teacher.user)
+    html = client.get(reverse("dashboard:class", args=[CLASS_ONE])).content.decode()
+    assert 'id="no-living"' in html
+
+
+# --- downloads --------------------------------------------------------------------------------
+
+
+def _hostile_student(attendance_living):
+    make_student(
+        "hostile",
+        '=HYPERLINK("http://evil.example","点我")',
+        classes=[attendance_living.school["class_one"]],
+        parents=[("hostile_mum", "妈妈", True)],
+    )
+
+
+def test_csv_has_a_bom_chinese_headers_and_neutral_formulas(
+    client, attendance_living, head_teacher
+):
+    _hostile_student(attendance_living)
+    client.force_login(head_teacher.user)
+    response = client.get(reverse("dashboard:class_export", args=[CLASS_ONE, "csv"]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    raw = response.content
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0][0] == "学生"
+    assert "首次进入（北京时间）" in rows[0]
+    assert len(rows) - 1 == CLASS_ONE_COUNTS["total"] + 1
+    names = [row[0] for row in rows[1:]]
+    assert '\'=HYPERLINK("http://evil.example","点我")' in names
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+def test_xlsx_opens_with_the_same_rows(client, attendance_living, head_teacher):
+    _hostile_student(attendance_living)
+    client.force_login(head_teacher.user)
+    csv_rows = list(
+        csv.reader(
+            io.StringIO(
+                client.get(
+                    reverse("dashboard:class_export", args=[CLASS_ONE, "csv"])
+                ).content.decode("utf-8-sig")
+            )
+        )
+    )
+    response = client.get(reverse("dashboard:class_export", args=[CLASS_ONE, "xlsx"]))
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert [str(cell) for cell in rows[0]] == csv_rows[0]
+    assert len(rows) == len(csv_rows)
+    assert [row[1] for row in rows[1:]] == [row[1] for row in csv_rows[1:]]
+    assert all(sheet.cell(row=r, column=1).data_type != "f" for r in range(1, len(rows) + 1))
+
+
+def test_range_download_has_one_row_per_student(client, dashboard_small, head_teacher):
+    client.force_login(head_teacher.user)
+    response = client.get(
+        reverse("dashboard:class_export", args=[CLASS_ONE, "csv"])
+        + "?start=2026-03-01&end=2026-03-31"
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert len(rows) == 1 + 6
+    assert rows[0][2] == "直播课次"
+
+
+# --- the living and student pages -------------------------------------------------------------
+
+
+def test_hostile_nicknames_show_as_text(client, dashboard_small, head_teacher):
+    client.force_login(head_teacher.user)
+    living = dashboard_small["livings"][-1]
+    html = client.get(reverse("dashboard:living", args=[living.livingid])).content.decode()
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#x27;nickname&#x27;)&lt;/script&gt;" in html
+    assert "<b>粗体</b>" not in html and "&lt;b&gt;粗体&lt;/b&gt;" in html
+    assert "=HYPERLINK(&quot;http://evil.example&quot;" in html
+
+
+def test_living_page_has_breakdown_unknown_watchers_and_refresh(
+    client, attendance_living, head_teacher
+):
+    client.force_login(head_teacher.user)
+    html = client.get(reverse("dashboard:living", args=["lv-math"])).content.decode()
+    assert 'id="refresh-button"' in html and 'id="refresh-status"' in html
+    assert f'action="{reverse("sync:living", args=["lv-math"])}"' in html
+    assert "csrfmiddlewaretoken" in html
+    assert "ghost_child" in html  # a watcher the roster does not know
+    assert "<script>" not in html.split("</head>")[1]  # no inline script in the body
+
+
+def test_student_page_lists_livings_and_parents(client, attendance_living, head_teacher):
+    client.force_login(head_teacher.user)
+    html = client.get(reverse("dashboard:student", args=["two_parents"])).content.decode()
+    assert "lv-math" in html
+    assert 'id="history-chart"' in html
+    assert html.count("data-follows=") == 2
+    assert 'data-follows="false"' in html and 'data-follows="true"' in html
+
+
+def test_logout_is_a_post_button(client, attendance_living, head_teacher):
+    client.force_login(head_teacher.user)
+    html = client.get(reverse("dashboard:home")).content.decode()
+    assert f'<form method="post" action="{reverse("logout")}"' in html
+    client.post(reverse("logout"))
+    assert client.get(reverse("dashboard:home")).status_code == 302
+
+
+def test_login_page_signs_in(client, head_teacher):
+    from tests.fixtures.people import PASSWORD
+
+    page = client.get(reverse("login"))
+    assert page.status_code == 200
+    response = client.post(reverse("login"), {"username": "wangli", "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("dashboard:home")
+
+
+# --- words ------------------------------------------------------------------------------------
+
+
+def test_chinese_by_default_and_english_when_asked(client, attendance_living, head_teacher):
+    client.force_login(head_teacher.user)
+    zh = client.get(reverse("dashboard:home")).content.decode()
+    assert '<html lang="zh-hans">' in zh
+    assert "我的班级" in zh
+    en = client.get(reverse("dashboard:home"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<html lang="en">' in en
+    assert "My classes" in en and "我的班级" not in en
+
+
+# --- speed ------------------------------------------------------------------------------------
+
+QUERY_BUDGET = 15
+
+
+@pytest.mark.parametrize("students,livings", [(4, 2), (40, 25)])
+def test_every_page_stays_within_the_query_budget(
+    client, school, head_teacher, django_assert_max_num_queries, students, livings
+):
+    made = build_class(school["class_one"], students=students, livings=livings)
+    AttendancePolicy.current()
+    student = Student.objects.filter(enrollments__department=school["class_one"]).first()
+    client.force_login(head_teacher.user)
+    urls = [reverse("dashboard:home")] + page_urls(
+        class_id=CLASS_ONE, livingid=made[0].livingid, student_userid=student.student_userid
+    )
+    for url in urls:
+        with django_assert_max_num_queries(QUERY_BUDGET):
+            response = client.get(url)
+        assert response.status_code == 200, url
