@@ -2,12 +2,21 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from school_live.wecom.login import wecom_login_available
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            extra_context={"wecom_login_available": wecom_login_available}
+        ),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/wecom/", include("school_live.wecom.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("sync/", include("school_live.sync.urls")),
+    path("reports/", include("school_live.reports.urls")),
     path("", include("school_live.dashboard.urls")),
 ]

@@ -15,6 +15,13 @@ def sandbox_teacher(db, wecom_sandbox):
     return Teacher.objects.create(userid=userid, user=user)
 
 
+@pytest.fixture
+def client(client):
+    # The messages are asserted in English; the product speaks zh-hans unless asked otherwise.
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
 def _choose_in_wecom(authorize_url: str, userid: str) -> str:
     """Play the teacher on the sandbox's stand-in for WeCom's OAuth screen; return the callback."""
     url = authorize_url.split("#")[0].replace(
@@ -91,3 +98,10 @@ def test_without_wecom_credentials_the_button_explains(client, settings, db):
     response = client.get("/accounts/wecom/start/")
     assert response.status_code == 302 and response["Location"] == "/accounts/login/"
     assert any("not set up" in m for m in _messages(response))
+
+
+def test_login_page_offers_wecom_only_when_it_is_set_up(client, settings, db):
+    settings.WECOM_CORP_ID, settings.WECOM_SECRET = "ww_corp", "s3cret"
+    assert 'id="wecom-login"' in client.get("/accounts/login/?next=/").content.decode()
+    settings.WECOM_CORP_ID = ""
+    assert 'id="wecom-login"' not in client.get("/accounts/login/").content.decode()

@@ -1,0 +1,84 @@
+"""The full class table of a living as an .xlsx attachment, one sheet per class.
+
+The columns and cell values are the dashboard's own class download
+(``dashboard.exports.living_export_table``), so the attachment and the page's XLSX never differ;
+this module only puts several classes into one workbook, as bytes for an email.
+"""
+
+import datetime as dt
+import io
+import re
+
+from django.utils import timezone
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+
+from school_live.attendance.queries import class_attendance
+from school_live.dashboard.exports import XLSX_TYPE, cell_neutralise, living_export_table
+from school_live.reports.emails import Attachment
+from school_live.reports.periods import SCHOOL_TZ, school_date
+from school_live.school.models import Department, Living
+
+SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+
+
+def class_table_xlsx(*, living: Living, departments: list[Department]) -> bytes:
+    """The workbook's bytes. Call inside the reader's ``translation.override``."""
+    workbook = Workbook(write_only=True)
+    bold = Font(bold=True)
+    used_titles: set[str] = set()
+    with timezone.override(SCHOOL_TZ):
+        for department in departments:
+            rows = class_attendance(department=department, living=living).order_by(
+                "name", "student_userid"
+            )
+            headers, body = living_export_table(rows)
+            sheet = workbook.create_sheet(title=_sheet_title(department, used_titles))
+            header_cells = []
+            for header in headers:
+                cell = WriteOnlyCell(sheet, value=cell_neutralise(str(header)))
+                cell.font = bold
+                header_cells.append(cell)
+            sheet.append(header_cells)
+            for row in body:
+                sheet.append([_cell(sheet, value) for value in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def class_table_attachment(*, living: Living, departments: list[Department]) -> Attachment:
+    day = school_date(living.living_start) if living.living_start else None
+    stem = f"attendance-{day.isoformat()}" if day else "attendance"
+    return Attachment(
+        filename=f"{stem}-{_safe_filename(living.livingid)}.xlsx",
+        content=class_table_xlsx(living=living, departments=departments),
+        mimetype=XLSX_TYPE,
+    )
+
+
+def _cell(sheet, value) -> WriteOnlyCell:
+    if isinstance(value, str):
+        # XLSX cannot hold control characters; WeCom text may carry them.
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    cell = WriteOnlyCell(sheet, value=cell_neutralise(value))
+    if isinstance(value, dt.datetime):
+        cell.number_format = "yyyy-mm-dd hh:mm"
+    return cell
+
+
+def _sheet_title(department: Department, used: set[str]) -> str:
+    # Excel forbids some characters, allows 31 at most, and compares titles without case.
+    base = SHEET_TITLE_FORBIDDEN.sub(" ", department.name).strip()[:28] or str(department.pk)
+    title, number = base, 2
+    while title.lower() in used:
+        title = f"{base[:26]}_{number}"
+        number += 1
+    used.add(title.lower())
+    return title
+
+
+def _safe_filename(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", value)[:40]

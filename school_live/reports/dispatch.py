@@ -1,0 +1,355 @@
+"""Send the reports: find recipients, claim each delivery, build the message, record the outcome.
+
+Every delivery goes through ``delivery_claim`` first, so running any of these twice sends nothing
+the second time. Messages are built inside the send step, after the claim, so a report that is
+already sent costs no queries.
+"""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from school_live.reports.attachments import class_table_attachment
+from school_live.reports.delivery import (
+    MAX_ATTEMPTS,
+    DeliveryKey,
+    DeliverySkipped,
+    delivery_claim,
+    delivery_reclaim,
+    delivery_run,
+    email_send,
+    teacher_recipient,
+    user_recipient,
+)
+from school_live.reports.emails import email_message, email_render
+from school_live.reports.living import (
+    ClassSection,
+    living_email_context,
+    living_recipients,
+    living_report_build,
+    teacher_living_classes,
+)
+from school_live.reports.models import ReportDelivery, ReportPreference
+from school_live.reports.periods import week_bounds
+from school_live.reports.textcards import living_textcard
+from school_live.reports.weekly import (
+    admin_digest_build,
+    admin_digest_context,
+    teacher_digest_build,
+    teacher_digest_context,
+    teacher_week_has_livings,
+)
+from school_live.school.models import Department, Living, Teacher
+
+logger = logging.getLogger(__name__)
+
+Report = ReportDelivery.Report
+Channel = ReportDelivery.Channel
+Status = ReportDelivery.Status
+
+# How long after a lesson the periodic check still looks for a report to send.
+LIVING_LOOKBACK = dt.timedelta(hours=getattr(settings, "REPORTS_LIVING_LOOKBACK_HOURS", 48))
+
+
+@dataclass
+class SendSummary:
+    sent: int = 0
+    failed: int = 0
+    already: int = 0  # claimed or sent before: nothing sent this time
+    opted_out: int = 0
+
+    def add(self, delivery: ReportDelivery | None) -> None:
+        if delivery is None:
+            self.already += 1
+        elif delivery.status == Status.SENT:
+            self.sent += 1
+        else:
+            self.failed += 1
+
+
+class LazyWeComClient:
+    """One client per run, made on first use: no WeCom setting is read unless a card is sent."""
+
+    def __init__(self):
+        self._client = None
+
+    def get(self):
+        if self._client is None:
+            from school_live.wecom.client import WeComClient
+
+            self._client = WeComClient.from_settings()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def wecom_messages_enabled() -> bool:
+    return getattr(settings, "WECOM_AGENT_ID", None) not in (None, "")
+
+
+# Per-living report ---------------------------------------------------------------------------
+
+
+def living_reports_due(*, now: dt.datetime | None = None) -> list[str]:
+    """Living ids whose report should be (re)tried: complete, recent, and not yet fully handled.
+
+    Not handled yet means no delivery row at all, or a failed one with attempts left. A living
+    with no recipient is looked at again on each check until it leaves the look-back window.
+    """
+    now = now or timezone.now()
+    recent = Living.objects.filter(
+        stats_complete=True,
+        living_start__gte=now - LIVING_LOOKBACK,
+        living_start__lte=now,
+    )
+    handled = ReportDelivery.objects.filter(report=Report.LIVING).values("period")
+    retry = ReportDelivery.objects.filter(
+        report=Report.LIVING, status=Status.FAILED, attempts__lt=MAX_ATTEMPTS
+    ).values("period")
+    return list(
+        recent.filter(~Q(livingid__in=handled) | Q(livingid__in=retry))
+        .order_by("living_start")
+        .values_list("livingid", flat=True)
+    )
+
+
+def living_report_send(*, living: Living, force: bool = False) -> SendSummary:
+    """Send the lesson report to every teacher of its classes, by email and WeCom card."""
+    summary = SendSummary()
+    sections: dict[int, ClassSection] = {}
+    wecom = LazyWeComClient()
+    try:
+        for teacher, departments in living_recipients(living=living):
+            preference = ReportPreference.for_teacher(teacher)
+            if preference.living_report:
+                key = DeliveryKey(
+                    Report.LIVING, living.livingid, Channel.EMAIL, teacher_recipient(teacher)
+                )
+                delivery = delivery_claim(key=key, teacher=teacher, retry_failed=True, force=force)
+                if delivery is not None:
+                    living_email_deliver(
+                        delivery=delivery,
+                        living=living,
+                        teacher=teacher,
+                        departments=departments,
+                        sections=sections,
+                    )
+                summary.add(delivery)
+            else:
+                summary.opted_out += 1
+            if wecom_messages_enabled() and preference.wecom_message:
+                key = DeliveryKey(
+                    Report.LIVING, living.livingid, Channel.WECOM, teacher_recipient(teacher)
+                )
+                delivery = delivery_claim(key=key, teacher=teacher, retry_failed=True, force=force)
+                if delivery is not None:
+                    living_wecom_deliver(
+                        delivery=delivery,
+                        living=living,
+                        teacher=teacher,
+                        departments=departments,
+                        sections=sections,
+                        wecom=wecom,
+                    )
+                summary.add(delivery)
+    finally:
+        wecom.close()
+    return summary
+
+
+def living_email_deliver(
+    *,
+    delivery: ReportDelivery,
+    living: Living,
+    teacher: Teacher,
+    departments: list[Department],
+    sections: dict[int, ClassSection] | None = None,
+) -> ReportDelivery:
+    preference = ReportPreference.for_teacher(teacher)
+
+    def send() -> tuple[str, str]:
+        address = preference.address
+        if not address:
+            raise DeliverySkipped(
+                _("%(teacher)s has no email address: add one in WeCom or in their preferences.")
+                % {"teacher": teacher}
+            )
+        if not departments:
+            raise DeliverySkipped(
+                _("%(teacher)s no longer teaches a class of this living.") % {"teacher": teacher}
+            )
+        report = living_report_build(living=living, departments=departments, sections=sections)
+        rendered = email_render(
+            report="living",
+            context=living_email_context(report=report, teacher=teacher),
+            language=preference.language,
+        )
+        attachments = ()
+        if preference.xlsx_attachment:
+            with translation.override(preference.language):
+                attachments = (class_table_attachment(living=living, departments=departments),)
+        email_send(message=email_message(rendered=rendered, to=address, attachments=attachments))
+        return address, rendered.subject
+
+    return delivery_run(delivery=delivery, send=send)
+
+
+def living_wecom_deliver(
+    *,
+    delivery: ReportDelivery,
+    living: Living,
+    teacher: Teacher,
+    departments: list[Department],
+    wecom: LazyWeComClient,
+    sections: dict[int, ClassSection] | None = None,
+) -> ReportDelivery:
+    preference = ReportPreference.for_teacher(teacher)
+
+    def send() -> tuple[str, str]:
+        if not departments:
+            raise DeliverySkipped(
+                _("%(teacher)s no longer teaches a class of this living.") % {"teacher": teacher}
+            )
+        report = living_report_build(living=living, departments=departments, sections=sections)
+        body = living_textcard(report=report, language=preference.language)
+        result = wecom.get().send_message(touser=[teacher.userid], msgtype="textcard", body=body)
+        if teacher.userid.lower() in {user.lower() for user in result.invaliduser}:
+            raise DeliverySkipped(
+                _("WeCom does not know the userid %(userid)s or the app cannot reach it.")
+                % {"userid": teacher.userid}
+            )
+        return teacher.userid, body["textcard"]["title"]
+
+    return delivery_run(delivery=delivery, send=send)
+
+
+# Weekly digests ------------------------------------------------------------------------------
+
+
+def teacher_digest_send(*, teacher: Teacher, period: str, force: bool = False) -> SendSummary:
+    """One teacher's weekly digest; nothing when they had no lesson that week or opted out."""
+    summary = SendSummary()
+    preference = ReportPreference.for_teacher(teacher)
+    if not preference.weekly_digest:
+        summary.opted_out += 1
+        return summary
+    start, end = week_bounds(period)
+    if not teacher_week_has_livings(teacher=teacher, start=start, end=end):
+        return summary
+    key = DeliveryKey(Report.WEEKLY_TEACHER, period, Channel.EMAIL, teacher_recipient(teacher))
+    delivery = delivery_claim(key=key, teacher=teacher, retry_failed=True, force=force)
+    if delivery is not None:
+        teacher_digest_deliver(delivery=delivery, teacher=teacher, period=period)
+    summary.add(delivery)
+    return summary
+
+
+def teacher_digest_deliver(
+    *, delivery: ReportDelivery, teacher: Teacher, period: str
+) -> ReportDelivery:
+    preference = ReportPreference.for_teacher(teacher)
+
+    def send() -> tuple[str, str]:
+        address = preference.address
+        if not address:
+            raise DeliverySkipped(
+                _("%(teacher)s has no email address: add one in WeCom or in their preferences.")
+                % {"teacher": teacher}
+            )
+        start, end = week_bounds(period)
+        digest = teacher_digest_build(teacher=teacher, start=start, end=end)
+        rendered = email_render(
+            report="weekly",
+            context=teacher_digest_context(digest=digest, teacher=teacher, period=period),
+            language=preference.language,
+        )
+        email_send(message=email_message(rendered=rendered, to=address))
+        return address, rendered.subject
+
+    return delivery_run(delivery=delivery, send=send)
+
+
+def admin_digests_send(*, period: str, force: bool = False) -> SendSummary:
+    """The school-wide digest, per grade, to every active staff user with an email address."""
+    summary = SendSummary()
+    admins = (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .exclude(email="")
+        .order_by("pk")
+    )
+    for user in admins:
+        key = DeliveryKey(Report.WEEKLY_ADMIN, period, Channel.EMAIL, user_recipient(user))
+        delivery = delivery_claim(key=key, user=user, retry_failed=True, force=force)
+        if delivery is not None:
+            admin_digest_deliver(delivery=delivery, user=user, period=period)
+        summary.add(delivery)
+    return summary
+
+
+def admin_digest_deliver(*, delivery: ReportDelivery, user, period: str) -> ReportDelivery:
+    def send() -> tuple[str, str]:
+        if not user.email:
+            raise DeliverySkipped(_("This admin has no email address."))
+        start, end = week_bounds(period)
+        digest = admin_digest_build(start=start, end=end)
+        rendered = email_render(
+            report="weekly_admin",
+            context=admin_digest_context(digest=digest, user=user, period=period),
+        )
+        email_send(message=email_message(rendered=rendered, to=user.email))
+        return user.email, rendered.subject
+
+    return delivery_run(delivery=delivery, send=send)
+
+
+# Resend --------------------------------------------------------------------------------------
+
+
+def delivery_resend(*, delivery: ReportDelivery) -> ReportDelivery | None:
+    """An admin's resend of one row; None when a worker is sending it right now."""
+    claimed = delivery_reclaim(delivery=delivery)
+    if claimed is None:
+        return None
+    if claimed.report == Report.LIVING:
+        living = Living.objects.filter(livingid=claimed.period).first()
+        teacher = claimed.teacher
+        if living is None or teacher is None:
+            return delivery_run(delivery=claimed, send=_gone)
+        departments = teacher_living_classes(living=living, teacher=teacher)
+        if claimed.channel == Channel.WECOM:
+            wecom = LazyWeComClient()
+            try:
+                return living_wecom_deliver(
+                    delivery=claimed,
+                    living=living,
+                    teacher=teacher,
+                    departments=departments,
+                    wecom=wecom,
+                )
+            finally:
+                wecom.close()
+        return living_email_deliver(
+            delivery=claimed, living=living, teacher=teacher, departments=departments
+        )
+    if claimed.report == Report.WEEKLY_TEACHER:
+        if claimed.teacher is None:
+            return delivery_run(delivery=claimed, send=_gone)
+        return teacher_digest_deliver(
+            delivery=claimed, teacher=claimed.teacher, period=claimed.period
+        )
+    if claimed.user is None:
+        return delivery_run(delivery=claimed, send=_gone)
+    return admin_digest_deliver(delivery=claimed, user=claimed.user, period=claimed.period)
+
+
+def _gone() -> tuple[str, str]:
+    raise DeliverySkipped(_("The living or the recipient of this report no longer exists."))
