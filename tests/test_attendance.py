@@ -13,9 +13,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
-from django.utils import translation
+from django.utils import timezone, translation
 
-from school_live.attendance import queries, scope
+from school_live.attendance import queries, scope, state
 from school_live.attendance.rules import Flag, Verdict, rules_for
 from school_live.school.models import AttendancePolicy, Department, Living, Teacher
 from tests.fixtures.attendance import START, make_living, make_roster, make_student, watch
@@ -615,3 +615,128 @@ def test_queries_across_livings_take_a_fixed_number_of_queries(
         queries.students_absent_repeatedly(department=class_one, livings=livings)
     with django_assert_max_num_queries(3):
         queries.students_with_falling_coverage(department=class_one, livings=livings)
+
+
+# Lessons without verdicts yet: not started, or never synced ---------------------------------
+
+
+def test_living_state_is_upcoming_before_the_start_live_during_and_ended_after(school):
+    living = make_living("lv-state", classes=[school["class_one"]])
+    assert state.living_state(living, now=START - dt.timedelta(minutes=1)) == "upcoming"
+    assert state.living_state(living, now=START) == "live"
+    assert state.living_state(living, now=START + dt.timedelta(minutes=59)) == "live"
+    assert state.living_state(living, now=START + dt.timedelta(minutes=60)) == "ended"
+    living.living_start = None
+    assert state.living_state(living, now=START) == "upcoming"
+
+
+def test_only_a_started_and_synced_lesson_has_verdicts(school):
+    synced = make_living("lv-synced", classes=[school["class_one"]])
+    never = make_living("lv-never", classes=[school["class_one"]], synced=False)
+    ahead = make_living(
+        "lv-ahead", classes=[school["class_one"]], start=timezone.now() + dt.timedelta(days=1)
+    )
+    during = START + dt.timedelta(minutes=30)
+
+    assert state.living_status(synced).counted and state.living_status(synced).display == "ended"
+    assert not state.living_status(never).counted
+    assert state.living_status(never).display == "unsynced"
+    assert not state.living_status(ahead).counted
+    assert state.living_status(ahead).display == "upcoming"
+    live = state.living_status(synced, now=during)
+    assert live.counted and live.so_far and live.display == "live"
+    counted = state.counted_livings(Living.objects.all())
+    assert list(counted.values_list("livingid", flat=True)) == ["lv-synced"]
+
+
+def test_a_complete_lesson_counts_as_synced_even_without_the_timestamp(school):
+    living = make_living("lv-complete", classes=[school["class_one"]], synced=False)
+    living.stats_complete = True
+    assert state.living_status(living).counted
+
+
+@pytest.fixture
+def weeks_and_unsynced(three_weeks, school):
+    """``three_weeks`` plus a fourth week never synced and a lesson tomorrow, neither watched."""
+    class_one = school["class_one"]
+    never = make_living(
+        "lv-never", classes=[class_one], start=START + dt.timedelta(weeks=3), synced=False
+    )
+    ahead = make_living(
+        "lv-ahead", classes=[class_one], start=timezone.now() + dt.timedelta(days=1)
+    )
+    return [*three_weeks, never, ahead]
+
+
+def test_class_period_queries_skip_upcoming_and_never_synced_livings(weeks_and_unsynced, school):
+    class_one = school["class_one"]
+    points = queries.class_period_summary(department=class_one)
+    assert [point["living"].livingid for point in points] == ["lv-week0", "lv-week1", "lv-week2"]
+    rows = {
+        row["student_userid"]: row for row in queries.class_period_students(department=class_one)
+    }
+    assert rows["missing"]["livings"] == 3 and rows["missing"]["absent"] == 2
+    assert rows["steady"]["livings"] == 3 and rows["steady"]["present"] == 3
+
+
+def test_weekly_digest_queries_ignore_never_synced_and_upcoming_livings(weeks_and_unsynced, school):
+    class_one = school["class_one"]
+    absent = queries.students_absent_repeatedly(
+        department=class_one, livings=weeks_and_unsynced, min_count=2
+    )
+    assert [(row["student"].student_userid, row["absent"], row["livings"]) for row in absent] == [
+        ("missing", 2, 3)
+    ]
+    # Counted, the two unwatched lessons would end 落后's series at 33%, 0%, 0%: not falling.
+    falling = queries.students_with_falling_coverage(
+        department=class_one, livings=weeks_and_unsynced, streak=3
+    )
+    assert [row["student"].student_userid for row in falling] == ["falling"]
+    assert [living.livingid for living in falling[0]["livings"]] == [
+        "lv-week0",
+        "lv-week1",
+        "lv-week2",
+    ]
+
+
+def test_student_history_leaves_out_lessons_without_verdicts(weeks_and_unsynced, school):
+    student = school["class_one"].students.get(student_userid="missing")
+    history = queries.student_history(student=student)
+    assert [item["living"].livingid for item in history] == ["lv-week2", "lv-week1", "lv-week0"]
+    assert len(queries.student_trend(student=student)) == 3
+
+
+def test_livings_breakdown_gives_each_living_the_summary_of_living_breakdown(
+    attendance_living, three_weeks, head_teacher, other_teacher
+):
+    livings = [attendance_living.living, *three_weeks]
+    for user in (None, head_teacher.user, other_teacher.user):
+        batched = queries.livings_breakdown(livings=livings, user=user)
+        for living in livings:
+            assert batched[living.pk] == queries.living_breakdown(living=living, user=user)
+    other = queries.livings_breakdown(livings=livings, user=other_teacher.user)
+    assert [row["department"].name for row in other[attendance_living.living.pk]] == ["一年级二班"]
+    assert other[three_weeks[0].pk] == []
+
+
+@pytest.mark.parametrize("count", [2, 10])
+def test_livings_breakdown_takes_a_fixed_number_of_queries_for_any_number_of_livings(
+    count, school, head_teacher, django_assert_max_num_queries
+):
+    AttendancePolicy.current()
+    class_one, class_two = school["class_one"], school["class_two"]
+    livings = [
+        make_living(
+            f"lv-many{index}",
+            classes=[class_one, class_two],
+            start=START + dt.timedelta(days=index),
+        )
+        for index in range(count)
+    ]
+    make_roster(class_one, livings[-1], 12)
+    make_roster(class_two, livings[0], 7)
+    user = get_user_model().objects.get(pk=head_teacher.user.pk)
+    with django_assert_max_num_queries(4):  # the teacher, the classes, the policy, the counts
+        breakdown = queries.livings_breakdown(livings=livings, user=user)
+    assert len(breakdown) == count
+    assert all(len(rows) == 1 for rows in breakdown.values())  # 王丽's own class only

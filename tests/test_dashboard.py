@@ -2,16 +2,18 @@
 downloads that Excel opens, and a fixed number of queries whatever the size."""
 
 import csv
+import datetime as dt
 import io
 import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from school_live.attendance import queries
 from school_live.school.models import AttendancePolicy, Student
-from tests.fixtures.attendance import make_student
+from tests.fixtures.attendance import make_living, make_student, watch
 from tests.fixtures.dashboard import build_class
 
 CLASS_ONE = 3
@@ -341,3 +343,183 @@ def test_every_page_stays_within_the_query_budget(
         with django_assert_max_num_queries(QUERY_BUDGET):
             response = client.get(url)
         assert response.status_code == 200, url
+
+
+# --- lessons without verdicts yet: not started, never synced, live now -------------------------
+
+
+def state_of(html: str) -> str:
+    match = re.search(r'id="living-state"[^>]*data-state="([a-z]+)"', html)
+    assert match, "no #living-state"
+    return match[1]
+
+
+@pytest.fixture
+def tomorrow(attendance_living):
+    """A lesson of 一年级一班 and 一年级二班 that starts tomorrow: nobody has watched it."""
+    return make_living(
+        "lv-tomorrow",
+        classes=[attendance_living.school["class_one"], attendance_living.school["class_two"]],
+        start=timezone.now() + dt.timedelta(days=1),
+        theme="明天的课",
+        synced=False,
+    )
+
+
+def test_class_page_opens_on_the_latest_started_lesson(client, tomorrow, head_teacher):
+    client.force_login(head_teacher.user)
+    html = client.get(reverse("dashboard:class", args=[CLASS_ONE])).content.decode()
+    assert state_of(html) == "ended"
+    assert re.search(r'<option value="lv-math" selected>', html)
+    numbers = summary_numbers(html)
+    assert {key: numbers[key] for key in CLASS_ONE_COUNTS} == CLASS_ONE_COUNTS
+    # The lesson ahead is still offered, marked as not started.
+    assert re.search(r'<option value="lv-tomorrow">[^<]*明天的课 · 未开始</option>', html)
+
+
+def test_upcoming_lesson_shows_no_absences(client, tomorrow, head_teacher):
+    client.force_login(head_teacher.user)
+    url = reverse("dashboard:class", args=[CLASS_ONE]) + "?living=lv-tomorrow"
+    html = client.get(url).content.decode()
+    assert state_of(html) == "upcoming"
+    assert "直播尚未开始" in html
+    for absent in ('id="summary"', 'id="exceptions"', 'id="coverage-chart"', 'id="arrival-chart"'):
+        assert absent not in html
+    assert "badge--absent" not in html and "summary__absent" not in html
+    # The roster is still listed, without verdicts.
+    assert 'id="roster-table"' in html and "陈出勤" in html and "data-verdict" not in html
+    csv_url = reverse("dashboard:class_export", args=[CLASS_ONE, "csv"]) + "?living=lv-tomorrow"
+    assert client.get(csv_url).status_code == 404
+
+
+def test_a_class_with_only_a_lesson_ahead_opens_on_it_without_numbers(client, school, head_teacher):
+    make_living(
+        "lv-first", classes=[school["class_one"]], start=timezone.now() + dt.timedelta(hours=3)
+    )
+    client.force_login(head_teacher.user)
+    html = client.get(reverse("dashboard:class", args=[CLASS_ONE])).content.decode()
+    assert state_of(html) == "upcoming"
+    assert 'id="summary"' not in html
+
+
+def test_a_started_lesson_never_synced_says_so_instead_of_absences(
+    client, attendance_living, head_teacher
+):
+    living = make_living(
+        "lv-unsynced",
+        classes=[attendance_living.school["class_one"]],
+        start=timezone.now() - dt.timedelta(hours=3),
+        synced=False,
+    )
+    client.force_login(head_teacher.user)
+    html = client.get(reverse("dashboard:class", args=[CLASS_ONE])).content.decode()
+    assert re.search(r'<option value="lv-unsynced" selected>', html)
+    assert state_of(html) == "unsynced"
+    assert "尚未同步" in html
+    assert 'id="summary"' not in html and 'id="exceptions"' not in html
+    living_html = client.get(reverse("dashboard:living", args=[living.livingid])).content.decode()
+    assert state_of(living_html) == "unsynced"
+    assert 'id="summary"' not in living_html and "陈出勤" in living_html
+    assert "data-verdict" not in living_html
+
+
+def test_living_page_of_an_upcoming_lesson_shows_no_verdicts(client, tomorrow, head_teacher):
+    client.force_login(head_teacher.user)
+    html = client.get(reverse("dashboard:living", args=["lv-tomorrow"])).content.decode()
+    assert state_of(html) == "upcoming"
+    assert 'id="summary"' not in html and 'id="breakdown-table"' not in html
+    assert 'id="refresh-button"' in html
+    assert 'id="roster-table"' in html and "badge--absent" not in html
+
+
+def test_live_lesson_shows_numbers_so_far(client, school, head_teacher):
+    start = timezone.now() - dt.timedelta(minutes=20)
+    living = make_living("lv-now", classes=[school["class_one"]], start=start)
+    living.stats_synced_at = start + dt.timedelta(minutes=15)
+    living.save(update_fields=["stats_synced_at"])
+    make_student("watching", "在看", classes=[school["class_one"]], parents=[("w_m", "妈妈", True)])
+    watch(living, "watching", seconds=900, enter=0, leave=None)
+    client.force_login(head_teacher.user)
+    html = client.get(reverse("dashboard:class", args=[CLASS_ONE])).content.decode()
+    assert state_of(html) == "live"
+    as_of = timezone.localtime(living.stats_synced_at).strftime("%H:%M")
+    assert f"直播中，数据截至 {as_of}" in html
+    assert summary_numbers(html)["total"] == 1
+    home = client.get(reverse("dashboard:home")).content.decode()
+    assert 'data-state="live"' in home and "直播中" in home
+
+
+def test_home_lists_only_started_lessons_and_the_upcoming_ones_apart(
+    client, tomorrow, head_teacher
+):
+    client.force_login(head_teacher.user)
+    html = client.get(reverse("dashboard:home")).content.decode()
+    recent = html.split('id="recent-livings"')[1].split("</ul>")[0]
+    assert 'data-livingid="lv-math"' in recent and "lv-tomorrow" not in recent
+    upcoming = html.split('id="upcoming-livings"')[1].split("</ul>")[0]
+    assert 'data-livingid="lv-tomorrow"' in upcoming
+    assert "data-absent" not in upcoming and "%" not in upcoming
+
+
+def test_home_shows_no_numbers_for_a_started_lesson_never_synced(client, school, head_teacher):
+    make_living(
+        "lv-unsynced",
+        classes=[school["class_one"]],
+        start=timezone.now() - dt.timedelta(hours=1),
+        synced=False,
+    )
+    client.force_login(head_teacher.user)
+    html = client.get(reverse("dashboard:home")).content.decode()
+    card = re.search(r'<li class="card" data-livingid="lv-unsynced"[^>]*>', html)[0]
+    assert 'data-state="unsynced"' in card and "data-absent" not in card
+
+
+def test_a_date_range_counts_only_started_and_synced_lessons(client, dashboard_small, head_teacher):
+    department = dashboard_small["class"]
+    make_living(
+        "lv-range-unsynced",
+        classes=[department],
+        start=dashboard_small["livings"][-1].living_start + dt.timedelta(days=1),
+        synced=False,
+    )
+    client.force_login(head_teacher.user)
+    url = reverse("dashboard:class", args=[department.pk]) + "?start=2026-03-01&end=2026-03-31"
+    numbers = summary_numbers(client.get(url).content.decode())
+    assert numbers["livings"] == 3
+    assert numbers["total"] == 3 * 6
+
+
+def test_home_shows_ten_recent_started_lessons_within_the_query_budget(
+    client, school, head_teacher, django_assert_max_num_queries
+):
+    build_class(school["class_one"], students=30, livings=12)
+    for index in range(3):
+        make_living(
+            f"lv-ahead{index}",
+            classes=[school["class_one"]],
+            start=timezone.now() + dt.timedelta(days=index + 1),
+        )
+    client.force_login(head_teacher.user)
+    with django_assert_max_num_queries(QUERY_BUDGET):
+        html = client.get(reverse("dashboard:home")).content.decode()
+    recent = html.split('id="recent-livings"')[1].split('id="upcoming-livings"')[0]
+    cards = re.findall(r'<li class="card" data-livingid="([^"]+)"[^>]*data-total="30"', recent)
+    assert cards == [f"lv-s{CLASS_ONE}-{day}" for day in range(11, 1, -1)]
+    assert html.count('data-state="upcoming"') == 3
+
+
+# --- tables -----------------------------------------------------------------------------------
+
+
+def test_unknown_watchers_table_claims_no_sort_order_until_sorted(
+    client, attendance_living, head_teacher
+):
+    client.force_login(head_teacher.user)
+    url = reverse("dashboard:living", args=["lv-math"])
+    html = client.get(url).content.decode()
+    table = html.split('id="unknown-table"')[1].split("</thead>")[0]
+    assert "aria-sort" not in table and 'class="asc' not in table and "asc" not in table
+    assert "ghost_child" in html
+    sorted_html = client.get(url + "?unknown-sort=-watch_time").content.decode()
+    table = sorted_html.split('id="unknown-table"')[1].split("</thead>")[0]
+    assert table.count('aria-sort="descending"') == 1

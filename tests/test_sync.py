@@ -347,6 +347,32 @@ def test_resync_of_an_unchanged_living_changes_nothing(sync_sandbox, sync_client
     assert sorted(StudentWatch.objects.values_list("pk", flat=True)) == ids
 
 
+def test_resync_repairs_rows_changed_in_the_database(sync_sandbox, sync_client):
+    """The unchanged-row check compares raw stored values: rows written another way (the ORM,
+    with microseconds, empty lists, no times) must still be told apart and rewritten."""
+    import datetime as dt
+
+    livingid = ended_livingid(sync_sandbox.state)
+    living_stats_sync(client=sync_client, livingid=livingid)
+    first = stored(livingid)
+    rows = list(StudentWatch.objects.filter(living__livingid=livingid).order_by("pk")[:4])
+    rows[0].enter_time += dt.timedelta(microseconds=1)
+    rows[1].partyids = []
+    rows[2].leave_time = None
+    rows[3].is_comment = not rows[3].is_comment
+    StudentWatch.objects.bulk_update(rows, ["enter_time", "partyids", "leave_time", "is_comment"])
+    unwatch = StudentUnwatch.objects.filter(living__livingid=livingid).first()
+    unwatch.partyids = [*unwatch.partyids, 999]
+    unwatch.save()
+    assert stored(livingid)["watches"] != first["watches"]
+
+    living_stats_sync(client=sync_client, livingid=livingid)
+
+    second = stored(livingid)
+    assert second["watches"] == first["watches"]
+    assert second["unwatches"] == first["unwatches"]
+
+
 @pytest.mark.parametrize(
     "kind,errcode", [("errcode", -1), ("http502", 0), ("not_json", 0), ("errcode", 40058)]
 )

@@ -24,8 +24,11 @@ from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.roster import roster_sync
 from school_live.sync.sweep import recent_livings_sweep, stale_runs_fail, sweep_livings_select
 from school_live.sync.triggers import living_sync_request
+from school_live.wecom.errors import WeComConfigError
 from tests.fixtures.people import PASSWORD
-from tests.fixtures.sync import ended_livingid, live_livingid
+from tests.fixtures.sync import SYNC_SECRET, ended_livingid, live_livingid
+
+WATCH = "/cgi-bin/school/living/get_watch_stat"
 
 # --- roster -------------------------------------------------------------------------------------
 
@@ -241,6 +244,123 @@ def test_sweep_enqueues_one_task_per_living(sync_sandbox, django_capture_on_comm
     assert SyncRun.objects.filter(livingid=live, status=SyncRun.Status.QUEUED).count() == 1
 
 
+def sweep_queues(capture) -> list[str]:
+    """One sweep round as beat runs it; returns the livingids it queued a task for."""
+    before = set(SyncRun.objects.filter(kind=SyncRun.Kind.LIVING).values_list("pk", flat=True))
+    with capture(execute=False) as callbacks:
+        sweep = recent_livings_sweep()
+    queued = SyncRun.objects.filter(kind=SyncRun.Kind.LIVING).exclude(pk__in=before)
+    assert len(callbacks) == queued.count() == sweep.rows
+    return sorted(queued.values_list("livingid", flat=True))
+
+
+def run_queued() -> list[SyncRun]:
+    """What the worker would do with the queued living runs (eagerly, autoretry included)."""
+    from school_live.sync.tasks import living_stats_task
+
+    runs = list(SyncRun.objects.filter(kind=SyncRun.Kind.LIVING, status=SyncRun.Status.QUEUED))
+    for run in runs:
+        living_stats_task.apply(args=[run.pk])
+        run.refresh_from_db()
+    return runs
+
+
+def recent_living(livingid: str, *, started_minutes_ago: int, duration_minutes: int = 45):
+    """A stored living the sweep picks: live, or ended lately and never synced."""
+    return Living.objects.create(
+        livingid=livingid,
+        living_start=timezone.now() - dt.timedelta(minutes=started_minutes_ago),
+        living_duration=duration_minutes * 60,
+    )
+
+
+def test_sweep_does_not_retry_a_living_another_app_created(
+    sync_sandbox, admin_user, django_capture_on_commit_callbacks
+):
+    state = sync_sandbox.state
+    livingid = live_livingid(state)
+    recent_living(livingid, started_minutes_ago=5, duration_minutes=60)
+    state.inject(livingid, page=1, kind="errcode", errcode=92008, times=2)
+
+    assert sweep_queues(django_capture_on_commit_callbacks) == [livingid]
+    (failed,) = run_queued()
+    assert failed.status == SyncRun.Status.FAILED and failed.errcode == 92008
+    assert "本应用创建" in failed.error  # says why; no task retry either
+    calls = state.call_count(WATCH)
+
+    # Next rounds, as a task or as the command: nothing for it, and the sweep itself is fine.
+    assert sweep_queues(django_capture_on_commit_callbacks) == []
+    sweep = recent_livings_sweep(enqueue=False)
+    assert sweep.status == SyncRun.Status.SUCCEEDED and sweep.rows == 0
+    assert state.call_count(WATCH) == calls
+    assert SyncRun.objects.filter(kind=SyncRun.Kind.LIVING).count() == 1
+
+    # A manual request still runs it: once more refused, then (the app fixed) it syncs ...
+    for expected in (SyncRun.Status.FAILED, SyncRun.Status.SUCCEEDED):
+        run, created = living_sync_request(livingid=livingid, requested_by=admin_user)
+        assert created
+        run_queued()
+        run.refresh_from_db()
+        assert run.status == expected
+    assert run.errcode is None and state.call_count(WATCH) > calls + 1
+    # ... and after a success the sweep keeps it fresh again.
+    assert sweep_queues(django_capture_on_commit_callbacks) == [livingid]
+
+
+def test_sweep_stops_after_a_configuration_error(
+    sync_sandbox, settings, django_capture_on_commit_callbacks
+):
+    state = sync_sandbox.state
+    ended, live = ended_livingid(state), live_livingid(state)
+    recent_living(ended, started_minutes_ago=120)
+    recent_living(live, started_minutes_ago=5, duration_minutes=60)
+
+    # A wrong secret: the sweep checks the token first, fails saying what to fix, queues nothing.
+    settings.WECOM_SECRET = "reset-in-the-admin-console"
+    with pytest.raises(WeComConfigError):
+        sweep_queues(django_capture_on_commit_callbacks)
+    sweep = SyncRun.objects.get(kind=SyncRun.Kind.SWEEP)
+    assert sweep.status == SyncRun.Status.FAILED and sweep.errcode == 40001
+    assert "WECOM_SECRET" in sweep.error and "reset-in-the-admin-console" not in sweep.error
+    assert not SyncRun.objects.filter(kind=SyncRun.Kind.LIVING).exists()
+
+    # The app may not call the living API (48002, found by the livings' own calls): one round
+    # fails them all, then each round queues a single living whose run says what to fix.
+    settings.WECOM_SECRET = SYNC_SECRET
+    for livingid in (ended, live):
+        state.inject(livingid, page=1, errcode=48002)
+    assert sweep_queues(django_capture_on_commit_callbacks) == sorted([ended, live])
+    for run in run_queued():
+        assert run.status == SyncRun.Status.FAILED and run.errcode == 48002
+        assert "上课直播 - 可调用接口的应用" in run.error
+    for _round in range(2):
+        assert len(sweep_queues(django_capture_on_commit_callbacks)) == 1
+        (run,) = run_queued()
+        assert run.status == SyncRun.Status.FAILED and run.errcode == 48002
+
+    # The admin fixes it: the next single run succeeds and the round after takes everything.
+    state.reset(livings=False)
+    assert len(sweep_queues(django_capture_on_commit_callbacks)) == 1
+    (run,) = run_queued()
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert live in sweep_queues(django_capture_on_commit_callbacks)
+
+
+def test_sweep_command_stops_at_the_first_configuration_error(sync_sandbox):
+    state = sync_sandbox.state
+    ended, live = ended_livingid(state), live_livingid(state)
+    recent_living(ended, started_minutes_ago=120)
+    recent_living(live, started_minutes_ago=5, duration_minutes=60)
+    for livingid in (ended, live):
+        state.inject(livingid, page=1, errcode=65022)
+    with pytest.raises(WeComConfigError):
+        recent_livings_sweep(enqueue=False)
+    (living_run,) = SyncRun.objects.filter(kind=SyncRun.Kind.LIVING)
+    assert living_run.errcode == 65022 and "家校沟通" in living_run.error
+    sweep = SyncRun.objects.get(kind=SyncRun.Kind.SWEEP)
+    assert sweep.status == SyncRun.Status.FAILED and "65022" in sweep.error
+
+
 def test_sync_school_command(sync_sandbox, capsys):
     from tests.test_sync import run_command
 
@@ -256,15 +376,78 @@ def test_sync_school_command(sync_sandbox, capsys):
 
 
 def test_schedule_is_seeded(db):
-    tasks = {t.task: t for t in PeriodicTask.objects.filter(task__startswith="sync.")}
+    rows = PeriodicTask.objects.filter(task__startswith="sync.").select_related("crontab")
+    tasks = {t.task: t for t in rows}
     sweep = tasks["sync.sweep_recent_livings"]
     assert (sweep.crontab.minute, sweep.crontab.hour) == ("*/10", "7-21")
     assert str(sweep.crontab.timezone) == "Asia/Shanghai"
     assert set(tasks) == {"sync.sweep_recent_livings", "sync.discover_livings", "sync.roster"}
+    # Discovery: every 15 minutes in school hours, hourly outside them; every hour covered once.
+    discovery = [t.schedule for t in rows if t.task == "sync.discover_livings"]
+    assert sorted(len(s.minute) for s in discovery) == [1, 4]
+    day, night = sorted(discovery, key=lambda s: -len(s.minute))
+    assert day.hour == set(range(7, 22)) and night.hour == set(range(24)) - day.hour
     from school_live.celery import app
 
     app.loader.import_default_modules()
     assert set(tasks) <= set(app.tasks)
+
+
+def schedule_migration():
+    import importlib
+
+    return importlib.import_module("school_live.sync.migrations.0002_discovery_every_15_minutes")
+
+
+def discovery_schedules() -> dict[str, tuple[str, bool]]:
+    return {
+        t.name: (
+            " ".join([t.crontab.minute, t.crontab.hour]) if t.crontab else str(t.interval),
+            t.enabled,
+        )
+        for t in PeriodicTask.objects.filter(task="sync.discover_livings").select_related(
+            "crontab", "interval"
+        )
+    }
+
+
+def test_schedule_migration_is_reversible(db):
+    from django.apps import apps
+
+    migration = schedule_migration()
+    migrated = discovery_schedules()
+    migration.hourly(apps, None)
+    assert discovery_schedules() == {"sync: discover livings (hourly)": ("5 *", True)}
+    migration.every_15_minutes(apps, None)
+    assert discovery_schedules() == migrated
+
+
+@pytest.mark.parametrize(
+    "edit", [{"minute": "30"}, {"hour": "6-22"}, {"enabled": False}, {"interval": True}]
+)
+def test_schedule_migration_leaves_an_edited_schedule_alone(db, edit):
+    from django.apps import apps
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule
+
+    migration = schedule_migration()
+    migration.hourly(apps, None)  # back to what 0001 seeded
+    task = PeriodicTask.objects.get(task="sync.discover_livings")
+    if "enabled" in edit:
+        task.enabled = False
+    elif "interval" in edit:
+        task.interval = IntervalSchedule.objects.create(every=20, period="minutes")
+        task.crontab = None
+    else:
+        fields = {"minute": "5", "hour": "*", **edit}
+        task.crontab = CrontabSchedule.objects.create(timezone="Asia/Shanghai", **fields)
+    task.save()
+    edited = discovery_schedules()
+
+    migration.every_15_minutes(apps, None)
+
+    assert discovery_schedules() == edited
+    task.refresh_from_db()
+    assert task.name == "sync: discover livings (hourly)"
 
 
 # --- endpoints ----------------------------------------------------------------------------------

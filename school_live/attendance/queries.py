@@ -23,6 +23,12 @@ Notes on the contract (THE ATTENDANCE CONTRACT):
   class_id)``: the host of a living reads every class it covers without being assigned to them.
 - ``class_livings`` annotates ``roster_size`` and ``watched`` (roster students with a watch row);
   full verdict counts per living come from ``class_period_summary``.
+- Livings not started yet or never synced (``state.counted_q``) have no verdicts: the queries
+  across livings (``class_period_summary``, ``class_period_students``, ``student_history``,
+  ``student_trend``, ``students_absent_repeatedly``, ``students_with_falling_coverage``) leave
+  them out. The single-living functions answer whatever they are asked; pages check
+  ``state.living_status`` first. ``livings_breakdown`` is ``living_breakdown`` for many livings
+  in three queries.
 """
 
 import datetime as dt
@@ -58,7 +64,8 @@ from school_live.school.models import (
 )
 
 from .rules import Flag, Verdict, rules_for, school_rules
-from .scope import living_classes, visible_livings
+from .scope import is_staff, teacher_for, visible_classes, visible_livings
+from .state import counted_q
 from .verdicts import LivingTerms, annotate_attendance
 
 COVERAGE_BUCKETS = 10
@@ -93,6 +100,19 @@ def class_attendance(*, department: Department, living: Living) -> QuerySet[Stud
         terms=LivingTerms.of(living),
         threshold=Value(rules.present_threshold),
         rules=rules,
+    )
+
+
+def class_roster(*, department: Department) -> QuerySet[Student]:
+    """The class's active students by name, each annotated with ``has_subscribed_parent``: the
+    list to show for a lesson that has no verdicts yet (not started, or never synced)."""
+    subscribed = Guardianship.objects.filter(
+        student=OuterRef("pk"), parent__is_active=True, parent__is_subscribed=True
+    )
+    return (
+        _roster(department)
+        .annotate(has_subscribed_parent=Exists(subscribed))
+        .order_by("name", "student_userid")
     )
 
 
@@ -189,14 +209,90 @@ def _arrival_label(label: str) -> str:
     return gettext("replay") if label == ARRIVAL_REPLAY else label
 
 
-def _class_summaries(*, departments: list[Department], living: Living) -> dict[int, dict]:
-    """Summaries of several classes at one living, in one grouped query.
+def _breakdown_classes(*, living_ids: list[int], user) -> dict[int, list[Department]]:
+    """The classes of each living whose attendance the user may read (``scope.living_classes``
+    for many livings in one query): every class for staff and for the living's host, the user's
+    own classes among them for anyone else. In the classes' usual order."""
+    links = Living.classes.through.objects.filter(
+        living_id__in=living_ids, department__type=Department.Type.CLASS
+    ).select_related("department")
+    if user is not None and not is_staff(user):
+        teacher = teacher_for(user)
+        if teacher is None:
+            return {}
+        links = links.filter(
+            Q(department__in=visible_classes(user)) | Q(living__anchor_userid=teacher.userid)
+        )
+    ordering = [
+        f"-department__{field[1:]}" if field.startswith("-") else f"department__{field}"
+        for field in Department._meta.ordering
+    ]
+    classes: dict[int, list[Department]] = defaultdict(list)
+    for link in links.order_by(*ordering):
+        classes[link.living_id].append(link.department)
+    return classes
 
-    Counted by GROUP BY over the class's enrollments rather than ``aggregate()`` over
+
+def livings_breakdown(*, livings: Iterable[Living], user=None) -> dict[int, list[dict]]:
+    """``living_breakdown`` of many livings in three queries, whatever their number and size:
+    ``{living.pk: [{"department": Department, **class_summary}, ...]}``.
+
+    One query finds the classes, one reads the policy, and one GROUP BY over the (enrollment,
+    living) pairs counts every class at every living; each class may override the school's
+    threshold (as ``rules_for`` does). Counted by GROUP BY rather than ``aggregate()`` over
     ``class_attendance``: Django 5.2 wraps such an aggregate in a subquery and drops the boolean
     flag annotations from it (the count then reads a missing column: 0 on SQLite, an error on
     PostgreSQL).
     """
+    living_ids = [living.pk for living in livings]
+    if not living_ids:
+        return {}
+    classes = _breakdown_classes(living_ids=living_ids, user=user)
+    department_ids = {
+        department.pk for departments in classes.values() for department in departments
+    }
+    if not department_ids:
+        return {living_id: [] for living_id in living_ids}
+    policy_rules = school_rules()
+    # Both conditions in one filter(): the enrollment's class and the living share one join.
+    pairs = Enrollment.objects.filter(
+        department__in=department_ids,
+        department__livings__in=living_ids,
+        student__is_active=True,
+    ).order_by()
+    rows = (
+        annotate_attendance(
+            pairs.annotate(living_id=F("department__livings")),
+            watches=StudentWatch.objects.filter(
+                living=OuterRef("living_id"), student_id=OuterRef("student__student_userid")
+            ),
+            guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
+            terms=LivingTerms.columns(lambda name: F(f"department__livings__{name}")),
+            threshold=Coalesce(
+                F("department__present_threshold"), Value(policy_rules.present_threshold)
+            ),
+            rules=policy_rules,
+        )
+        .values("living_id", "department_id")
+        .annotate(**_summary_counts())
+        .order_by()
+    )
+    counts = {(row["living_id"], row["department_id"]): row for row in rows}
+    return {
+        living_id: [
+            {
+                "department": department,
+                **_finish_summary(counts.get((living_id, department.pk), {})),
+            }
+            for department in classes.get(living_id, [])
+        ]
+        for living_id in living_ids
+    }
+
+
+def _class_summaries(*, departments: list[Department], living: Living) -> dict[int, dict]:
+    """Summaries of several classes at one living, in one grouped query (see
+    ``livings_breakdown`` for why GROUP BY)."""
     policy_rules = school_rules()
     enrollments = Enrollment.objects.filter(
         department__in=departments, student__is_active=True
@@ -229,15 +325,7 @@ def _class_summaries(*, departments: list[Department], living: Living) -> dict[i
 def living_breakdown(*, living: Living, user=None) -> list[dict]:
     """One summary per class of the living (the user's classes of it, when a user is given):
     ``{"department": Department, **class_summary}``, in the classes' usual order."""
-    if user is None:
-        classes = living.classes.filter(type=Department.Type.CLASS)
-    else:
-        classes = living_classes(user, living)
-    departments = list(classes)
-    if not departments:
-        return []
-    summaries = _class_summaries(departments=departments, living=living)
-    return [{"department": department, **summaries[department.pk]} for department in departments]
+    return livings_breakdown(livings=[living], user=user)[living.pk]
 
 
 def unknown_watchers(*, living: Living) -> QuerySet[StudentWatch]:
@@ -284,13 +372,15 @@ def _flags_of(row) -> list[str]:
 
 
 def _student_livings(*, student: Student, department: Department | None, user) -> QuerySet:
+    # A lesson not yet started or never synced has no verdict to show.
     if department is not None:
-        livings = Living.objects.filter(classes=department)
+        livings = Living.objects.filter(counted_q(), classes=department)
     else:
         livings = Living.objects.filter(
+            counted_q(),
             classes__in=Department.objects.filter(
                 enrollments__student=student, type=Department.Type.CLASS
-            )
+            ),
         ).distinct()
     if user is not None:
         livings = livings.filter(pk__in=visible_livings(user).values("pk"))
@@ -364,8 +454,10 @@ def student_trend(
     return list(rows)
 
 
-def _class_livings_base(*, department, start, end) -> QuerySet[Living]:
+def _class_livings_base(*, department, start, end, counted=False) -> QuerySet[Living]:
     livings = Living.objects.filter(classes=department)
+    if counted:
+        livings = livings.filter(counted_q())
     if start is not None:
         livings = livings.filter(living_start__gte=start)
     if end is not None:
@@ -406,9 +498,14 @@ def class_livings(
 
 def _class_at_livings(*, department: Department, livings: QuerySet[Living]) -> QuerySet:
     """One row per (roster student, living of the class among ``livings``): the class's
-    enrollments joined to the class's livings, annotated with the attendance."""
+    enrollments joined to the class's livings, annotated with the attendance.
+
+    Livings not yet started or never synced are left out whatever the caller passes: nobody has
+    watched them, so every student would count as absent."""
     rules = rules_for(department)
+    # One filter() call: the living condition and the "counted" condition share one join.
     pairs = Enrollment.objects.filter(
+        counted_q(prefix="department__livings__"),
         department=department,
         student__is_active=True,
         department__livings__in=livings,
@@ -431,9 +528,10 @@ def class_period_summary(
     *, department: Department, start: dt.datetime | None = None, end: dt.datetime | None = None
 ) -> list[dict]:
     """Per living of the class in [start, end), oldest first: ``{"living": Living,
-    **class_summary}`` — for trends such as the attendance rate per living over weeks."""
+    **class_summary}`` — for trends such as the attendance rate per living over weeks. Only
+    livings that have started and were synced (``state.counted_q``)."""
     livings = list(
-        _class_livings_base(department=department, start=start, end=end).order_by(
+        _class_livings_base(department=department, start=start, end=end, counted=True).order_by(
             F("living_start").asc(nulls_first=True), "pk"
         )
     )
@@ -457,8 +555,9 @@ def class_period_students(
     """One row (a dict) per roster student over the class's livings in [start, end): student_id,
     name, student_userid, livings, present, partial, absent, unreachable, late, left_early,
     replay_only, commented (counts of livings) and mean_coverage (0..1); most absences first.
-    Students of a class without livings in the range are not listed."""
-    livings = _class_livings_base(department=department, start=start, end=end)
+    Students of a class without livings in the range are not listed; livings not yet started or
+    never synced do not count."""
+    livings = _class_livings_base(department=department, start=start, end=end, counted=True)
     return (
         _class_at_livings(department=department, livings=livings)
         .values("student_id")
@@ -552,9 +651,11 @@ __all__ = [
     "class_livings",
     "class_period_students",
     "class_period_summary",
+    "class_roster",
     "class_summary",
     "coverage_histogram",
     "living_breakdown",
+    "livings_breakdown",
     "student_history",
     "student_trend",
     "students_absent_repeatedly",

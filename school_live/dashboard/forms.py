@@ -6,6 +6,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from school_live.attendance.state import LivingState, living_state
+
 
 class DateInput(forms.DateInput):
     input_type = "date"
@@ -42,13 +44,18 @@ class PeriodForm(forms.Form):
 
 
 def living_choice_label(living) -> str:
-    """ "05-12 08:00 · 数学" — the start in Beijing time, then the theme (escaped when rendered)."""
+    """ "05-12 08:00 · 数学" — the start in Beijing time, then the theme (escaped when rendered),
+    then "未开始" or "直播中" for a lesson that has not started or is under way."""
     when = (
         timezone.localtime(living.living_start).strftime("%Y-%m-%d %H:%M")
         if living.living_start
         else "—"
     )
-    return f"{when} · {living.theme or living.livingid}"
+    label = f"{when} · {living.theme or living.livingid}"
+    current = living_state(living)
+    if current != LivingState.ENDED:
+        label = f"{label} · {current.label}"
+    return label
 
 
 def day_bounds(

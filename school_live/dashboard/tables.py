@@ -90,6 +90,25 @@ class ClassAttendanceTable(tables.Table):
         return yes_no(value)
 
 
+class RosterTable(tables.Table):
+    """The class list for a lesson that has no verdicts yet (not started, or never synced)."""
+
+    caption = _("Students of the class")
+    name = StudentLinkColumn(verbose_name=_("Student"))
+    student_userid = tables.Column(verbose_name=_("WeCom student userid"))
+    has_subscribed_parent = tables.Column(verbose_name=_("Family follows 学校通知"))
+
+    class Meta:
+        template_name = TEMPLATE
+        attrs = {"id": "roster-table"}
+        empty_text = _("No student in this class.")
+        # The rows come sorted by name; no column claims that order until a teacher sorts.
+        order_by = ()
+
+    def render_has_subscribed_parent(self, value):
+        return yes_no(value)
+
+
 class RangeAttendanceTable(tables.Table):
     """One row per student over the livings of a date range."""
 
@@ -148,6 +167,9 @@ class UnknownWatcherTable(tables.Table):
         attrs = {"id": "unknown-table"}
         empty_text = _("Every watcher is on the roster.")
         prefix = "unknown-"
+        # The rows come sorted by userid; without this, django-tables2 reads that order off the
+        # queryset and marks two columns as sorted (▲) although nobody sorted the table.
+        order_by = ()
 
     def render_parent_userid(self, value):
         return value or _("own account")

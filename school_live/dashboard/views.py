@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 from django_tables2.paginators import LazyPaginator
 
-from school_live.attendance import queries, scope
+from school_live.attendance import queries, scope, state
 from school_live.attendance.rules import Verdict, rules_for
 from school_live.school.models import ClassAssignment, Living, VisitorWatch
 
@@ -25,6 +25,7 @@ from .forms import PeriodForm, day_bounds
 from .tables import (
     ClassAttendanceTable,
     RangeAttendanceTable,
+    RosterTable,
     StudentHistoryTable,
     UnknownWatcherTable,
     VisitorTable,
@@ -33,8 +34,10 @@ from .tables import (
 PER_PAGE = 50
 # How many livings the class page offers in its picker (older ones: pick a date range).
 LIVING_CHOICES = 60
-# Livings on the home page, each with its per-class verdict counts (three queries each).
-RECENT_LIVINGS = 3
+# Started livings on the home page, with their per-class verdict counts (three queries for all).
+RECENT_LIVINGS = 10
+# Livings still ahead, listed on the home page without numbers.
+UPCOMING_LIVINGS = 5
 # Exceptions first: the table starts with the students a teacher has to act on.
 SEVERITY = Case(
     When(verdict=Verdict.ABSENT, then=Value(0)),
@@ -58,6 +61,25 @@ def _freshness(living: Living) -> dict:
         "complete": living.stats_complete,
         "ended": living.has_ended,
     }
+
+
+def _latest_started(livings: list[Living], now: dt.datetime) -> Living | None:
+    """The page's default among livings listed newest first: the latest that has started; when
+    none has, the next one to start, so the page says when it begins rather than nothing."""
+    started = next(
+        (
+            living
+            for living in livings
+            if state.living_state(living, now=now) != state.LivingState.UPCOMING
+        ),
+        None,
+    )
+    if started is not None:
+        return started
+    ahead = [living for living in livings if living.living_start is not None]
+    if ahead:
+        return min(ahead, key=lambda living: (living.living_start, living.pk))
+    return livings[0] if livings else None
 
 
 @require_GET
@@ -88,26 +110,43 @@ def home(request):
                 f"{role} · {assignment.subject}" if assignment.subject else str(role)
             )
         classes = list(by_class.values())
+    now = timezone.now()
+    visible = scope.visible_livings(user)
+    # Only lessons that have started: a lesson still ahead has nobody watching yet and would
+    # show the whole class absent.
     livings = list(
-        scope.visible_livings(user).order_by(F("living_start").desc(nulls_last=True), "-pk")[
+        state.started_livings(visible, now=now).order_by(F("living_start").desc(), "-pk")[
             :RECENT_LIVINGS
         ]
     )
+    statuses = {living.pk: state.living_status(living, now=now) for living in livings}
+    breakdowns = queries.livings_breakdown(
+        livings=[living for living in livings if statuses[living.pk].counted], user=user
+    )
     recent = []
     for living in livings:
-        breakdown = queries.living_breakdown(living=living, user=user)
+        breakdown = breakdowns.get(living.pk, [])
         recent.append(
             {
                 "living": living,
+                "status": statuses[living.pk],
                 "breakdown": breakdown,
                 "totals": _sum_summaries(breakdown),
                 "freshness": _freshness(living),
             }
         )
+    upcoming = list(
+        state.upcoming_livings(visible, now=now).order_by("living_start", "pk")[:UPCOMING_LIVINGS]
+    )
     return render(
         request,
         "dashboard/home.html",
-        {"classes": classes, "recent": recent, "is_staff": scope.is_staff(user)},
+        {
+            "classes": classes,
+            "recent": recent,
+            "upcoming": upcoming,
+            "is_staff": scope.is_staff(user),
+        },
     )
 
 
@@ -131,7 +170,8 @@ class Period:
 
 
 def period_resolve(request, department) -> Period:
-    """The living (default: the latest) or the date range the class page and its downloads show."""
+    """The living (default: the latest that has started) or the date range the class page and
+    its downloads show. A lesson still ahead is listed, marked, and shown only when picked."""
     recent = list(queries.class_livings(department=department)[:LIVING_CHOICES])
     form = PeriodForm(request.GET or None, livings=recent)
     valid = form.is_bound and form.is_valid()
@@ -152,7 +192,7 @@ def period_resolve(request, department) -> Period:
                 (period.living.livingid, str(period.living))
             )
     elif recent:
-        period.living = recent[0]
+        period.living = _latest_started(recent, timezone.now())
     if period.living is not None:
         form.initial["living"] = period.living.livingid
     return period
@@ -186,7 +226,22 @@ def class_detail(request, class_id):
     return render(request, "dashboard/class_detail.html", context)
 
 
+def _roster_context(request, department, living, status) -> dict:
+    """A lesson without verdicts yet: its state and the class list, no numbers, no charts."""
+    table = RosterTable(queries.class_roster(department=department))
+    _paginate(request, table)
+    return {
+        "living": living,
+        "status": status,
+        "table": table,
+        "freshness": _freshness(living),
+    }
+
+
 def _living_context(request, department, living) -> dict:
+    status = state.living_status(living)
+    if not status.counted:
+        return _roster_context(request, department, living, status)
     rows = _student_rows(department, living)
     filterset = StudentAttendanceFilter(request.GET or None, queryset=rows)
     table = ClassAttendanceTable(filterset.qs)
@@ -210,6 +265,7 @@ def _living_context(request, department, living) -> dict:
         "coverage_chart": coverage,
         "arrival_chart": arrival,
         "comment_rate": summary["commented"] / watched if watched else None,
+        "status": status,
         "freshness": _freshness(living),
         "export_query": _export_query(request),
         "keep": [("living", living.livingid)],
@@ -275,6 +331,8 @@ def class_export(request, class_id, fmt):
         )
         title = f"{department.name} {stamp}"
     elif period.living is not None:
+        if not state.living_status(period.living).counted:
+            raise Http404(_("This live lesson has no attendance yet."))
         rows = StudentAttendanceFilter(
             request.GET or None, queryset=_student_rows(department, period.living)
         ).qs
@@ -294,9 +352,17 @@ def class_export(request, class_id, fmt):
 @login_required
 def living_detail(request, livingid):
     living = scope.living_or_404(request.user, livingid)
-    breakdown = queries.living_breakdown(living=living, user=request.user)
+    status = state.living_status(living)
+    if status.counted:
+        breakdown = queries.living_breakdown(living=living, user=request.user)
+    else:
+        # No numbers before the start or the first sync: only the classes, to list their roster.
+        breakdown = [
+            {"department": department} for department in scope.living_classes(request.user, living)
+        ]
     context = {
         "living": living,
+        "status": status,
         "breakdown": breakdown,
         "totals": _sum_summaries(breakdown),
         "freshness": _freshness(living),
@@ -313,10 +379,14 @@ def living_detail(request, livingid):
         selected = breakdown[0]
     if selected is not None:
         department = selected["department"]
-        filterset = StudentAttendanceFilter(
-            request.GET or None, queryset=_student_rows(department, living)
-        )
-        table = ClassAttendanceTable(filterset.qs)
+        filterset = None
+        if status.counted:
+            filterset = StudentAttendanceFilter(
+                request.GET or None, queryset=_student_rows(department, living)
+            )
+            table = ClassAttendanceTable(filterset.qs)
+        else:
+            table = RosterTable(queries.class_roster(department=department))
         _paginate(request, table)
         context.update(
             {

@@ -14,7 +14,7 @@ from school_live.attendance.queries import (
     class_attendance,
     class_livings,
     class_period_summary,
-    living_breakdown,
+    livings_breakdown,
     students_absent_repeatedly,
     students_with_falling_coverage,
 )
@@ -224,12 +224,11 @@ def admin_digest_build(*, start: dt.datetime, end: dt.datetime) -> AdminDigest:
     ).select_related("parent")
     rows = {department.pk: ClassWeek(department=department) for department in classes}
     livings = list(Living.objects.filter(living_start__gte=start, living_start__lt=end))
-    incomplete = 0
-    for living in livings:
-        if not living.stats_complete:
-            incomplete += 1
-            continue
-        for item in living_breakdown(living=living):
+    complete = [living for living in livings if living.stats_complete]
+    incomplete = len(livings) - len(complete)
+    breakdowns = livings_breakdown(livings=complete)
+    for living in complete:
+        for item in breakdowns.get(living.pk, []):
             row = rows.get(item["department"].pk)
             if row is None:
                 continue

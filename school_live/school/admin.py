@@ -249,7 +249,7 @@ class SyncRunAdmin(admin.ModelAdmin):
         "duration_display",
         "short_error",
     ]
-    list_filter = ["status", "kind", "created_at"]
+    list_filter = ["status", "kind", "errcode", "created_at"]
     search_fields = ["livingid", "error", "task_id"]
     list_select_related = ["living", "requested_by"]
     date_hierarchy = "created_at"
@@ -265,6 +265,7 @@ class SyncRunAdmin(admin.ModelAdmin):
         "finished_at",
         "pages",
         "rows",
+        "errcode",
         "error",
     ]
 

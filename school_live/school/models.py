@@ -411,6 +411,13 @@ class SyncRun(models.Model):
     pages = models.PositiveIntegerField(_("pages"), default=0)
     rows = models.PositiveIntegerField(_("rows"), default=0)
     error = models.TextField(_("error"), blank=True)
+    # Lets the sweep tell a living WeCom will never serve (92008) from a failure worth retrying.
+    errcode = models.IntegerField(
+        _("WeCom errcode"),
+        null=True,
+        blank=True,
+        help_text=_("The WeCom error code the run failed with, if it failed on a WeCom error."),
+    )
 
     class Meta:
         verbose_name = _("sync run")

@@ -3,12 +3,13 @@
 Info is fetched for livings we do not know yet and for those not settled (stats incomplete); a
 living whose last sync read every page after it ended is left alone. One living WeCom refuses
 (92008: created by another app) does not stop the others; the run fails naming it, so an admin
-sees it. A transient error stops the run so the task can retry it whole.
+sees it. A transient error stops the run so the task can retry it whole; so does an error about
+the app's setup (wrong secret, untrusted IP, ...), which every other living would repeat.
 """
 
 from school_live.school.models import Living, SyncRun, Teacher
 from school_live.sync.living_stats import living_info_store
-from school_live.sync.runs import Progress, SyncProblem, run_recorded
+from school_live.sync.runs import Progress, SyncProblem, error_app_wide, run_recorded
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import WeComError
 
@@ -37,7 +38,7 @@ def livings_discover(*, client: WeComClient | None = None, run: SyncRun | None =
             try:
                 info = client.get_living_info(livingid)
             except WeComError as error:
-                if error.transient:
+                if error.transient or error_app_wide(error):
                     raise
                 errors.append(f"{livingid}: {error}")
                 continue

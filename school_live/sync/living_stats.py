@@ -10,8 +10,9 @@ import datetime as dt
 import functools
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -203,9 +204,9 @@ def living_snapshot_store(*, snapshot: LivingSnapshot) -> Living:
     now = timezone.now()
     with transaction.atomic():
         living = living_info_store(info=snapshot.info, synced_at=now)
-        _watches_replace(living, snapshot.watches.values())
+        _watches_replace(living, snapshot.watches)
         _visitors_replace(living, snapshot.visitors)
-        _unwatches_replace(living, snapshot.unwatches.values())
+        _unwatches_replace(living, snapshot.unwatches)
         living.stats_synced_at = now
         living.stats_complete = snapshot.ended
         living.save(update_fields=["stats_synced_at", "stats_complete"])
@@ -217,57 +218,80 @@ UNWATCH_UPSERT = ("living", "student", "parent_userid", "partyids")
 VISITOR_UPSERT = ("living", "position", *VISITOR_FIELDS)
 
 
-# The rows of one living share most of their seconds: convert each second once.
-_moment = functools.lru_cache(maxsize=16384)(from_unix)
+# The rows of one living share a few partyids lists and most of their seconds: each helper below
+# converts a distinct value once. Converting every row's values (JSON encoding and decoding,
+# datetime adaptation) was most of the time spent storing a big living.
 
 
-def _watch_values(record: WatchRecord) -> tuple:
-    return (
-        list(record.partyids),
-        record.watch_time,
-        _moment(record.enter_time),
-        _moment(record.leave_time),
-        record.is_comment,
-    )
+def _partyids_to_db(upsert: Upsert) -> Callable[[tuple[int, ...]], Any]:
+    prepare = upsert.preparer("partyids")
+    return functools.cache(lambda partyids: prepare(list(partyids)))
 
 
-def _json(value):
-    """JSON read raw: Django's drivers hand it over as text; decode it unless already done."""
-    return json.loads(value) if isinstance(value, str | bytes) else value
+def _seconds_to_db(upsert: Upsert, column: str) -> Callable[[int], Any]:
+    prepare = upsert.preparer(column)
+    return functools.cache(lambda seconds: prepare(from_unix(seconds)))
 
 
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    """A timestamp read raw: SQLite gives naive UTC, PostgreSQL aware."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=dt.UTC)
+class _FromDatabase:
+    """Stored values read raw (without the ORM's per-row converters), in WeCom's terms."""
+
+    def __init__(self) -> None:
+        self._partyids = functools.cache(lambda text: tuple(json.loads(text)))
+        self.seconds = functools.cache(_seconds)
+
+    def partyids(self, value) -> tuple:
+        # SQLite hands JSON over as text; psycopg decodes it (a list, which cannot be a cache key).
+        return self._partyids(value) if isinstance(value, str | bytes) else tuple(value)
 
 
-def _watches_replace(living: Living, records: Iterable[WatchRecord]) -> None:
+def _seconds(moment: dt.datetime | str | None) -> float | None:
+    """A timestamp read raw (SQLite: text in UTC; PostgreSQL: an aware datetime) as Unix
+    seconds, None as None: equal to WeCom's seconds exactly when ``from_unix`` of them is the
+    stored value."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def _watches_replace(living: Living, records: dict[tuple[str, str], WatchRecord]) -> None:
+    """``records`` keyed by (student_userid, parent_userid), as in the snapshot."""
     upsert = Upsert(StudentWatch, WATCH_UPSERT, unique=["living", "student", "parent_userid"])
-    # Read raw, without the ORM's per-value converters: on a re-sync of a big living they cost
-    # more than everything else.
-    stored = {
-        (student, parent): (
-            pk,
-            (_json(partyids), watch_time, _aware(enter), _aware(leave), bool(comment)),
-        )
-        for pk, student, parent, partyids, watch_time, enter, leave, comment in upsert.stored(
-            living.pk
-        )
-    }
+    # enter_time's preparer serves leave_time too: both are DateTimeFields.
+    partyids_to_db, seconds_to_db = _partyids_to_db(upsert), _seconds_to_db(upsert, "enter_time")
+    from_db = _FromDatabase()
+    living_pk = living.pk  # a property: not once per row
+    # (pk, student, parent, partyids, watch_time, enter_time, leave_time, is_comment)
+    stored = {(row[1], row[2]): row for row in upsert.stored(living_pk)}
     changed = []
-    seen = set()
-    for record in records:
-        key = (record.student_userid, record.parent_userid)
-        seen.add(key)
-        values = _watch_values(record)
+    for key, record in records.items():
         old = stored.get(key)
-        if old is not None and old[1] == values:
+        if (
+            old is not None
+            and old[4] == record.watch_time
+            and old[7] == record.is_comment  # SQLite gives 0/1, equal to False/True
+            and from_db.partyids(old[3]) == record.partyids
+            and from_db.seconds(old[5]) == (record.enter_time or None)
+            and from_db.seconds(old[6]) == (record.leave_time or None)
+        ):
             continue  # unchanged: a re-sync of a settled living writes nothing
-        changed.append(upsert.prepare((living.pk, *key, *values)))
+        changed.append(
+            (
+                living_pk,
+                *key,
+                partyids_to_db(record.partyids),
+                record.watch_time,
+                seconds_to_db(record.enter_time),
+                seconds_to_db(record.leave_time),
+                record.is_comment,
+            )
+        )
     upsert.run(changed)
-    _delete(StudentWatch, [pk for key, (pk, _values) in stored.items() if key not in seen])
+    _delete(StudentWatch, [stored[key][0] for key in stored.keys() - records.keys()])
 
 
 def _visitors_replace(living: Living, records: list[VisitorRecord]) -> None:
@@ -292,24 +316,18 @@ def _visitors_replace(living: Living, records: list[VisitorRecord]) -> None:
         living.visitors.filter(position__gte=len(records)).delete()
 
 
-def _unwatches_replace(living: Living, records: Iterable[UnwatchRecord]) -> None:
-    stored = {
-        (student, parent): (pk, partyids)
-        for pk, student, parent, partyids in living.unwatches.values_list(
-            "pk", "student_id", "parent_userid", "partyids"
-        )
-    }
+def _unwatches_replace(living: Living, records: dict[tuple[str, str], UnwatchRecord]) -> None:
     upsert = Upsert(StudentUnwatch, UNWATCH_UPSERT, unique=["living", "student", "parent_userid"])
+    partyids_to_db, from_db = _partyids_to_db(upsert), _FromDatabase()
+    # (pk, student, parent, partyids)
+    stored = {(row[1], row[2]): row for row in upsert.stored(living.pk)}
     changed = []
-    seen = set()
-    for record in records:
-        key = (record.student_userid, record.parent_userid)
-        seen.add(key)
+    for key, record in records.items():
         old = stored.get(key)
-        if old is None or old[1] != list(record.partyids):
-            changed.append(upsert.prepare((living.pk, *key, list(record.partyids))))
+        if old is None or from_db.partyids(old[3]) != record.partyids:
+            changed.append((living.pk, *key, partyids_to_db(record.partyids)))
     upsert.run(changed)
-    _delete(StudentUnwatch, [pk for key, (pk, _p) in stored.items() if key not in seen])
+    _delete(StudentUnwatch, [stored[key][0] for key in stored.keys() - records.keys()])
 
 
 def _delete(model, pks: list[int]) -> None:

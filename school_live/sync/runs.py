@@ -16,7 +16,14 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from school_live.school.models import SyncRun
-from school_live.wecom.errors import WeComError
+from school_live.wecom.errors import (
+    CONFIG_ERRCODES,
+    CONFIG_ERROR,
+    TOKEN_ERRCODES,
+    TRANSIENT_ERRCODES,
+    WeComConfigError,
+    WeComError,
+)
 from school_live.wecom.redact import redact
 
 logger = logging.getLogger(__name__)
@@ -27,8 +34,32 @@ ACTIVE = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
 PROGRESS_EVERY = 1.0
 
 
+# Codes about the app or the corp (secret, corp id, trusted IP, the app's API lists), not about
+# one living: every call fails the same way until an admin fixes the setup.
+APP_WIDE_ERRCODES = CONFIG_ERRCODES | TOKEN_ERRCODES | {CONFIG_ERROR}
+
+
 class SyncProblem(Exception):
     """A failure whose message is already written for the admin."""
+
+
+def error_app_wide(error: WeComError) -> bool:
+    """Every other WeCom call of this app would fail the same way: stop instead of trying more."""
+    return isinstance(error, WeComConfigError) or error.token_problem
+
+
+def errcode_permanent(errcode: int | None) -> bool:
+    """WeCom refused this one living for good (92008: another app's living; 40058: a bad
+    livingid): asking again gets the same answer until someone changes something.
+
+    Not our negative sentinels (network, HTTP, malformed answer: the next try may pass), not the
+    transient codes, and not the app-wide ones (fixing the setup fixes every living at once)."""
+    return (
+        errcode is not None
+        and errcode > 0
+        and errcode not in TRANSIENT_ERRCODES
+        and errcode not in APP_WIDE_ERRCODES
+    )
 
 
 def task_time_limit() -> int:
@@ -66,25 +97,38 @@ def run_start(run: SyncRun, *, task_id: str = "") -> SyncRun:
     run.started_at = timezone.now()
     run.finished_at = None
     run.error = ""
+    run.errcode = None
     run.pages = 0
     run.rows = 0
     if task_id:
         run.task_id = task_id
     run.save(
-        update_fields=["status", "started_at", "finished_at", "error", "pages", "rows", "task_id"]
+        update_fields=[
+            "status",
+            "started_at",
+            "finished_at",
+            "error",
+            "errcode",
+            "pages",
+            "rows",
+            "task_id",
+        ]
     )
     return run
 
 
 def run_finish(run: SyncRun, *, error: BaseException | str | None = None) -> SyncRun:
+    run.errcode = None
     if error is None:
         run.status = SyncRun.Status.SUCCEEDED
         run.error = ""
     else:
         run.status = SyncRun.Status.FAILED
         run.error = error if isinstance(error, str) else run_error_text(error)
+        if isinstance(error, WeComError):
+            run.errcode = error.errcode  # the sweep reads it: see sweep.living_error_permanent
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error", "finished_at", "pages", "rows", "living"])
+    run.save(update_fields=["status", "error", "errcode", "finished_at", "pages", "rows", "living"])
     return run
 
 

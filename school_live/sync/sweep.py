@@ -7,6 +7,16 @@ Which livings (defaults in brackets, settings beside them):
 - once more SYNC_REPLAY_DELAY_HOURS [6] after the end, to catch replay viewing;
 - never synced at all although ended within SYNC_BACKFILL_DAYS [7] (found by discovery late).
 
+What it leaves alone, since asking again would only record the same failure every round:
+- a living whose latest sync failed with a permanent WeCom error for that living (92008: created
+  by another app; 40058: invalid livingid). A manual sync (dashboard button, admin action,
+  ``sync_living``) still runs it, and once one succeeds the sweep takes the living back;
+- while the app itself is set up wrongly: the access token is checked before anything is queued
+  (a wrong secret or corp id fails the sweep run, with what to fix, and queues nothing), and
+  after a living run failed on the app's setup (not allowed to call the API, untrusted IP, ...)
+  with no living synced since, only one living is queued per round, to find out whether an
+  admin has fixed it.
+
 The filesystem broker deletes a message when a worker takes it, so a worker killed mid-sync
 leaves its run "running" forever; Redis redelivers, but only after its visibility timeout. A run
 still running past the task's hard time limit has lost its worker: the sweep marks it failed and
@@ -16,15 +26,18 @@ syncs that living again.
 import datetime as dt
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from school_live.school.models import Living, SyncRun
 from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.locks import living_lock_holder
 from school_live.sync.runs import (
+    APP_WIDE_ERRCODES,
     Progress,
     SyncProblem,
+    errcode_permanent,
+    error_app_wide,
     queued_stale_after,
     run_recorded,
     stale_after,
@@ -100,6 +113,50 @@ def sweep_livings_select(*, now: dt.datetime | None = None) -> list[Living]:
     return chosen
 
 
+FINISHED = (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED)
+
+
+def livings_refused(*, livingids: list[str]) -> set[str]:
+    """Those of ``livingids`` whose latest finished sync failed with a permanent WeCom error."""
+    latest = (
+        SyncRun.objects.filter(
+            kind=SyncRun.Kind.LIVING, livingid__in=livingids, status__in=FINISHED
+        )
+        .values("livingid")
+        .annotate(latest=Max("pk"))  # pks grow with creation: the latest run of each living
+        .values("latest")
+    )
+    return {
+        livingid
+        for livingid, errcode in SyncRun.objects.filter(pk__in=latest).values_list(
+            "livingid", "errcode"
+        )
+        if errcode_permanent(errcode)
+    }
+
+
+def app_setup_failure() -> SyncRun | None:
+    """The latest living run that failed on the app's setup, unless a living synced after it."""
+    failed = (
+        SyncRun.objects.filter(
+            kind=SyncRun.Kind.LIVING,
+            status=SyncRun.Status.FAILED,
+            errcode__in=APP_WIDE_ERRCODES,
+            finished_at__isnull=False,
+        )
+        .order_by("-finished_at")
+        .first()
+    )
+    if failed is None:
+        return None
+    fixed = SyncRun.objects.filter(
+        kind=SyncRun.Kind.LIVING,
+        status=SyncRun.Status.SUCCEEDED,
+        finished_at__gt=failed.finished_at,
+    ).exists()
+    return None if fixed else failed
+
+
 def recent_livings_sweep(
     *,
     client: WeComClient | None = None,
@@ -112,17 +169,38 @@ def recent_livings_sweep(
     run = run or SyncRun.objects.create(kind=SyncRun.Kind.SWEEP)
     with run_recorded(run):
         stale = stale_runs_fail(now=now)
-        livingids = dict.fromkeys(
-            [r.livingid for r in stale if r.kind == SyncRun.Kind.LIVING and r.livingid]
-            + [living.livingid for living in sweep_livings_select(now=now)]
+        livingids = list(
+            dict.fromkeys(
+                [r.livingid for r in stale if r.kind == SyncRun.Kind.LIVING and r.livingid]
+                + [living.livingid for living in sweep_livings_select(now=now)]
+            )
         )
-        run.rows = len(livingids)
-        if enqueue:
-            for livingid in livingids:
-                living_sync_request(livingid=livingid)
-        else:
-            _sync_here(client or WeComClient.from_settings(), list(livingids), run)
+        refused = livings_refused(livingids=livingids)
+        livingids = [livingid for livingid in livingids if livingid not in refused]
+        if livingids:
+            own_client = client is None
+            client = client or WeComClient.from_settings()
+            try:
+                _sweep_livings(client, livingids, run, enqueue=enqueue)
+            finally:
+                if own_client:
+                    client.close()
     return run
+
+
+def _sweep_livings(client: WeComClient, livingids: list[str], run: SyncRun, *, enqueue: bool):
+    # A wrong secret or corp id fails every living the same way: fail here, once, saying what
+    # to fix. The token is cached, so this usually costs no call at all.
+    client.get_access_token()
+    if not enqueue:
+        run.rows = len(livingids)
+        _sync_here(client, livingids, run)
+        return
+    if app_setup_failure() is not None:
+        livingids = livingids[:1]  # its run tells the admin what to fix, or that it is fixed
+    run.rows = len(livingids)
+    for livingid in livingids:
+        living_sync_request(livingid=livingid)
 
 
 def _sync_here(client: WeComClient, livingids: list[str], run: SyncRun) -> None:
@@ -132,6 +210,8 @@ def _sync_here(client: WeComClient, livingids: list[str], run: SyncRun) -> None:
         try:
             living_stats_sync(client=client, livingid=livingid)
         except WeComError as error:
+            if error_app_wide(error):
+                raise  # the others would fail the same way; the message says what to fix
             errors.append(f"{livingid}: {error}")
         progress.page()
     if errors:

@@ -43,9 +43,15 @@
     }
   };
 
-  function axes(data, yMax) {
+  /* everyLabel: a bar chart of a few fixed buckets (the ten coverage deciles, the arrival
+     buckets) must name every bar, so Chart.js may not skip labels; it rotates them instead when
+     they do not fit side by side (a 375 px phone). A line chart over many dates may skip. */
+  function axes(data, yMax, everyLabel) {
+    var ticks = everyLabel
+      ? { color: INK, autoSkip: false, minRotation: 0, maxRotation: 90 }
+      : { color: INK, autoSkip: true, maxRotation: 0 };
     return {
-      x: { title: { display: true, text: data.axis_x, color: INK }, ticks: { color: INK, autoSkip: true, maxRotation: 0 } },
+      x: { title: { display: true, text: data.axis_x, color: INK }, ticks: ticks },
       y: {
         beginAtZero: true,
         max: yMax,
@@ -74,7 +80,7 @@
           legend: { display: false },
           thresholdLine: { threshold: data.threshold, label: data.threshold + "%" }
         },
-        scales: axes(data)
+        scales: axes(data, undefined, true)
       },
       plugins: [thresholdLine]
     };
@@ -89,7 +95,7 @@
         maintainAspectRatio: false,
         animation: false,
         plugins: { legend: { display: false } },
-        scales: axes(data)
+        scales: axes(data, undefined, true)
       }
     };
   }

@@ -358,11 +358,17 @@ class Command(BaseCommand):
         interval, _ = IntervalSchedule.objects.get_or_create(
             every=seconds, period=IntervalSchedule.SECONDS
         )
-        # save(), not update(): a running beat notices changes through the save signal.
-        for task in PeriodicTask.objects.filter(task__in=FAST_TASKS):
-            task.interval = interval
-            task.crontab = task.solar = task.clocked = None
-            task.enabled = True
+        # save(), not update(): a running beat notices changes through the save signal. A task
+        # seeded as several rows (discovery by day and by night) keeps one fast row.
+        seen: set[str] = set()
+        for task in PeriodicTask.objects.filter(task__in=FAST_TASKS).order_by("task", "pk"):
+            if task.task in seen:
+                task.enabled = False
+            else:
+                seen.add(task.task)
+                task.interval = interval
+                task.crontab = task.solar = task.clocked = None
+                task.enabled = True
             task.save()
 
     # -- the demo lesson ------------------------------------------------------------------------
