@@ -4,7 +4,33 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+
 from school_live.school.models import Living, SyncRun
+
+
+def database_prepare(*, stderr) -> None:
+    """Make sure the tables exist before a command reads or writes them.
+
+    A brand-new database (nothing applied yet, as after a clone) is migrated on the spot, so
+    ``sync_living`` works as the first command anyone runs. A database with only some migrations
+    applied is an operator's decision (other processes may be running old code): stop and say so.
+    Messages go to stderr so that a command's stdout (CSV) stays clean.
+    """
+    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+    if not executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        return
+    if not executor.loader.applied_migrations:
+        stderr.write("The database is new: creating its tables first (python manage.py migrate).")
+        call_command("migrate", verbosity=0, interactive=False)
+        return
+    raise CommandError(
+        "The database has migrations that are not applied yet. Run `python manage.py migrate`, "
+        "then run this command again."
+    )
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from school_live.school.models import Living, to_unix
+from school_live.sync.cli import database_prepare
 
 WATCH_HEADER = [
     "student_userid",
@@ -34,6 +35,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, livingid, visitors, **options):
+        database_prepare(stderr=self.stderr)
         living = Living.objects.filter(livingid=livingid).first()
         if living is None:
             self.stderr.write(

@@ -5,7 +5,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from school_live.school.models import SyncRun
-from school_live.sync.cli import living_summary, quiet_logs
+from school_live.sync.cli import database_prepare, living_summary, quiet_logs
 from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.runs import run_error_text
 from school_live.wecom.client import WeComClient
@@ -22,6 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("livingids", nargs="+", metavar="LIVINGID")
 
     def handle(self, *args, livingids, verbosity, **options):
+        database_prepare(stderr=self.stderr)
         with quiet_logs(verbosity):
             failed = self._sync_all(livingids)
         if failed:

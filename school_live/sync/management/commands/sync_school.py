@@ -5,7 +5,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from school_live.school.models import SyncRun
-from school_live.sync.cli import quiet_logs, run_summary
+from school_live.sync.cli import database_prepare, quiet_logs, run_summary
 from school_live.sync.runs import run_error_text
 from school_live.sync.school import school_sync
 
@@ -17,6 +17,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, verbosity, **options):
+        database_prepare(stderr=self.stderr)
         with quiet_logs(verbosity):
             run = SyncRun.objects.create(kind=SyncRun.Kind.SCHOOL)
             try:
