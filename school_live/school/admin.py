@@ -36,9 +36,16 @@ class WeComOwnedAdmin(admin.ModelAdmin):
 
 
 class ClassAssignmentInline(admin.TabularInline):
+    """Who teaches which class comes from WeCom's department_admins; the roster sync replaces it,
+    so it is shown here, not edited (change it in WeCom's 家校通讯录)."""
+
     model = ClassAssignment
     extra = 0
-    autocomplete_fields = ["teacher", "department"]
+    fields = readonly_fields = ["teacher", "department", "role", "subject"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Department)
@@ -88,7 +95,11 @@ class ClassAssignmentAdmin(admin.ModelAdmin):
     list_filter = ["role", "subject"]
     search_fields = ["teacher__userid", "teacher__name", "department__name"]
     list_select_related = ["teacher", "department"]
-    autocomplete_fields = ["teacher", "department"]
+    readonly_fields = ["teacher", "department", "role", "subject"]
+
+    def has_add_permission(self, request):
+        # WeCom owns assignments (ClassAssignmentInline says why).
+        return False
 
 
 class EnrollmentInline(admin.TabularInline):
