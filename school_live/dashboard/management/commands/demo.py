@@ -199,6 +199,10 @@ class Command(BaseCommand):
         self.say("登录 / logins:", self.style.MIGRATE_HEADING)
         for label, username, password, note in logins:
             self.say(f"  {label}: {username} / {password}{note}")
+        self.say(
+            "  其他老师 / any other teacher: 登录页的「使用企业微信登录」(the sandbox stands in "
+            "for WeCom's sign-in screen)"
+        )
         self.say("")
         self.say(
             f"演示直播「{self.demo_theme}」{DEMO_LIVING_START_IN} 秒后开始，"

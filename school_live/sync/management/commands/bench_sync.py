@@ -11,7 +11,7 @@ import tracemalloc
 from django.core.management.base import BaseCommand
 
 from school_live.school.models import Living
-from school_live.sync.cli import quiet_logs
+from school_live.sync.cli import database_prepare, quiet_logs
 from school_live.sync.living_stats import (
     living_snapshot_fetch,
     living_snapshot_store,
@@ -35,6 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true", help="keep the living afterwards")
 
     def handle(self, *args, rows, page_size, repeat, keep, verbosity, **options):
+        database_prepare(stderr=self.stderr)
         state = SandboxState(generate_school(big_living_rows=rows), page_size=page_size)
         livingid = state.school.big_livingid
         with quiet_logs(verbosity), SandboxServer(state) as server:
