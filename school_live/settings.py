@@ -230,6 +230,11 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # runserver's request log keeps its own handler by default: route it through the redacting
+    # one too (the WeCom sign-in callback carries a one-time code in its query string).
+    "loggers": {
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5-responsive.html"

@@ -128,6 +128,16 @@ def test_gettoken_refuses_bad_credentials(wecom_sandbox, params, errcode):
     assert "access_token" not in body
 
 
+def test_repeated_gettoken_gives_a_fresh_token_and_the_old_one_stays_valid(api):
+    # Doc 91039 (2024 copy) no longer promises the same token within its validity.
+    first = api.token
+    second = api.fetch_token()
+    assert first != second
+    for token in (first, second):
+        api.token = token
+        assert api.get("/cgi-bin/school/department/list")["errcode"] == 0
+
+
 def test_missing_access_token_answers_41001(api):
     api.token = ""
     assert api.get("/cgi-bin/school/department/list")["errcode"] == 41001
@@ -158,24 +168,89 @@ def test_expire_and_revoke_tokens_from_python(api):
 # -- request discipline -------------------------------------------------------------------------
 
 
-def test_get_on_a_post_endpoint_answers_40058(api):
+def test_get_on_a_post_endpoint_answers_40063_params_empty(api):
+    # Doc 90313, 40063 参数为空: "接口要求以Post方法，就不能使用Get方式".
     living = an_ended_living(api.state)
-    assert api.get(WATCH, livingid=living.livingid)["errcode"] == 40058
+    assert api.get(WATCH, livingid=living.livingid)["errcode"] == 40063
+    assert api.post(WATCH)["errcode"] == 40063  # POST without a body
 
 
-def test_post_on_a_get_endpoint_answers_40058(api):
-    assert api.post("/cgi-bin/school/department/list", {})["errcode"] == 40058
+def test_post_on_a_get_endpoint_answers_40063(api):
+    assert api.post("/cgi-bin/school/department/list", {})["errcode"] == 40063
+    answer = requests.post(
+        api.url + "/cgi-bin/gettoken",
+        params={"corpid": SANDBOX_CORP_ID, "corpsecret": SANDBOX_SECRET},
+        timeout=5,
+    ).json()
+    assert answer["errcode"] == 40063 and "access_token" not in answer
 
 
 def test_malformed_json_answers_40058_with_the_wrong_json_warning(api):
     body = api.post(WATCH, data=b'{"livingid": ')
     assert body["errcode"] == 40058
     assert "Warning: wrong json format." in body["errmsg"]
+    assert api.post(WATCH, data=b"livingid=lv1")["errcode"] == 40058  # form data is not JSON
 
 
-@pytest.mark.parametrize("body", [{}, {"livingid": ""}, {"livingid": 12}])
-def test_missing_or_mistyped_livingid_answers_40058(api, body):
-    assert api.post(WATCH, body)["errcode"] == 40058
+@pytest.mark.parametrize("body", [{}, {"livingid": ""}, {"next_key": "0"}])
+def test_missing_livingid_answers_40063(api, body):
+    assert api.post(WATCH, body)["errcode"] == 40063
+    assert api.post(UNWATCH, body)["errcode"] == 40063
+
+
+@pytest.mark.parametrize("livingid", [12, ["lv1"], {"id": "lv1"}, True])
+def test_livingid_of_the_wrong_json_type_answers_40058(api, livingid):
+    assert api.post(WATCH, {"livingid": livingid})["errcode"] == 40058
+    assert api.post(UNWATCH, {"livingid": livingid})["errcode"] == 40058
+
+
+def test_next_key_of_the_wrong_json_type_answers_40058(api):
+    living = an_ended_living(api.state)
+    assert api.post(WATCH, {"livingid": living.livingid, "next_key": 0})["errcode"] == 40058
+
+
+def test_access_token_in_the_body_is_not_a_token(api):
+    living = an_ended_living(api.state)
+    response = requests.post(
+        api.url + WATCH, json={"livingid": living.livingid, "access_token": api.token}, timeout=5
+    )
+    assert response.json()["errcode"] == 41001
+    form = requests.post(
+        api.url + "/cgi-bin/school/department/list", data={"access_token": api.token}, timeout=5
+    )
+    assert form.json()["errcode"] == 41001
+
+
+def test_errors_look_like_wecom_errmsg_with_hint_ip_and_help_link(api):
+    api.token = "not-a-token"
+    answer = api.get("/cgi-bin/school/department/list")
+    assert answer["errcode"] == 40014
+    assert re.fullmatch(
+        r"invalid access_token, hint: \[\d{20,}\], from ip: 127\.0\.0\.1, more info at "
+        r"https://open\.work\.weixin\.qq\.com/devtool/query\?e=40014",
+        answer["errmsg"],
+    )
+
+
+def test_answers_are_utf8_json_without_ascii_escapes(api):
+    response = api.raw_get("/cgi-bin/school/department/list", access_token=api.token)
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert api.state.school.name.encode() in response.content
+    assert b"\\u" not in response.content
+
+
+def test_gzip_answers_when_enabled_and_accepted(api):
+    api.state.gzip = True
+    response = api.raw_get("/cgi-bin/school/department/list", access_token=api.token)
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.json()["departments"]
+    plain = requests.get(
+        api.url + "/cgi-bin/school/department/list",
+        params={"access_token": api.token},
+        headers={"Accept-Encoding": "identity"},
+        timeout=5,
+    )
+    assert "Content-Encoding" not in plain.headers and plain.json()["errcode"] == 0
 
 
 def test_unknown_path_answers_http_404(api):
@@ -343,7 +418,7 @@ def test_living_info_has_every_documented_field(api):
     assert info["living_range"]["partyids"] == list(living.partyids)
     assert info["viewer_num"] == len(living.viewers)
     assert info["online_count"] == 0 and info["push_stream_url"] == ""
-    assert api.get(INFO)["errcode"] == 40058
+    assert api.get(INFO)["errcode"] == 40063
 
 
 def test_live_living_accrues_watch_time_with_the_clock(api):
@@ -396,6 +471,27 @@ def test_user_all_livingid_pages_by_cursor_and_clamps_the_limit(api):
     assert api.post(LIVINGIDS, {"userid": "nobody"})["errcode"] == 60111
     assert api.post(LIVINGIDS, {})["errcode"] == 41009
     assert api.post(LIVINGIDS, {"userid": teacher, "cursor": "bogus"})["errcode"] == 40058
+    assert api.post(LIVINGIDS, {"userid": 7})["errcode"] == 40058
+    assert api.post(LIVINGIDS, {"userid": teacher, "limit": 0})["livingid_list"][:3] == seen[:3]
+    assert api.post(LIVINGIDS, {"userid": teacher, "limit": -1})["errcode"] == 40058
+    assert api.post(LIVINGIDS, {"userid": teacher, "limit": "20"})["errcode"] == 40058
+
+
+def test_user_all_livingid_limit_above_100_is_capped_at_100(wecom_sandbox):
+    state = wecom_sandbox.state
+    teacher = next(iter(state.school.teachers))
+    template = next(lv for lv in state.school.livings.values() if lv.anchor_userid == teacher)
+    for n in range(120):
+        copy = template.copy()
+        copy.livingid = f"lvcap{n:03d}"
+        state.school.livings[copy.livingid] = copy
+    api = Api(wecom_sandbox)
+    api.fetch_token()
+    first = api.post(LIVINGIDS, {"userid": teacher, "limit": 500})
+    assert len(first["livingid_list"]) == 100 and first["next_cursor"]
+    rest = api.post(LIVINGIDS, {"userid": teacher, "cursor": first["next_cursor"]})
+    assert rest["next_cursor"] == ""
+    assert len(set(first["livingid_list"] + rest["livingid_list"])) > 120
 
 
 # -- contact book -------------------------------------------------------------------------------
@@ -425,7 +521,10 @@ def test_user_list_gives_one_departments_students_with_parents(api):
         assert ("external_userid" in parent) == (parent["is_subscribe"] == 1)
     assert api.get("/cgi-bin/school/user/list", department_id=2)["students"] == []
     assert api.get("/cgi-bin/school/user/list", department_id=424242)["errcode"] == 60123
-    assert api.get("/cgi-bin/school/user/list")["errcode"] == 40058
+    assert api.get("/cgi-bin/school/user/list")["errcode"] == 40063
+    assert api.get("/cgi-bin/school/user/list", department_id="")["errcode"] == 40063
+    assert api.get("/cgi-bin/school/user/list", department_id="abc")["errcode"] == 40058
+    assert api.get("/cgi-bin/school/user/list_parent")["errcode"] == 40063
 
 
 def test_user_get_is_case_insensitive_and_tells_students_from_parents(api):
@@ -436,6 +535,7 @@ def test_user_get_is_case_insensitive_and_tells_students_from_parents(api):
     assert parent["user_type"] == 2
     assert parent["parent"]["children"][0]["student_userid"] == student.userid
     assert api.get("/cgi-bin/school/user/get", userid="nobody")["errcode"] == 60111
+    assert api.get("/cgi-bin/school/user/get")["errcode"] == 41009
 
 
 def test_list_parent_gives_each_parent_once_with_children(api):
@@ -514,10 +614,14 @@ def test_message_send_records_messages_and_reports_invalid_users(api):
     assert answer["invaliduser"] == "ghost"
     [sent] = api.state.sent_messages
     assert sent["recipients"] == [teacher] and sent["body"]["textcard"]["title"] == "出勤"
-    assert api.post("/cgi-bin/message/send", {**body, "touser": "ghost"})["errcode"] == 81013
+    upper = api.post("/cgi-bin/message/send", {**body, "touser": f"{teacher}|GHOST|Nobody"})
+    assert upper["invaliduser"] == "ghost|nobody"  # doc 90236: lower-cased, "|"-separated
+    refused = api.post("/cgi-bin/message/send", {**body, "touser": "ghost"})
+    assert refused["errcode"] == 81013 and refused["invaliduser"] == "ghost"
     assert api.post("/cgi-bin/message/send", {**body, "agentid": 1})["errcode"] == 40056
     assert api.post("/cgi-bin/message/send", {**body, "msgtype": "fax"})["errcode"] == 40008
-    assert len(api.state.sent_messages) == 1
+    assert api.post("/cgi-bin/message/send", {**body, "touser": ""})["errcode"] == 82001
+    assert len(api.state.sent_messages) == 2
 
 
 # -- faults, scripts, injected failures ---------------------------------------------------------

@@ -8,11 +8,19 @@ import json
 import logging
 import math
 import os
+import re
 import subprocess
 import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache
 
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import (
@@ -23,11 +31,15 @@ from school_live.wecom.errors import (
 )
 from school_live.wecom.records import (
     DepartmentRecord,
+    LivingInfo,
     MessageResult,
+    ParentOfStudent,
     Reader,
     SchoolUser,
+    StudentRecord,
     WatchStatPage,
 )
+from school_live.wecom.sandbox import SandboxServer, SandboxState, generate_school
 from school_live.wecom.sandbox.living_api import unwatched
 from tests.fixtures.sandbox import SANDBOX_AGENT_ID, SANDBOX_CORP_ID, SANDBOX_SECRET
 
@@ -561,6 +573,11 @@ def test_timeout_is_transient_and_names_no_url(sandbox):
     assert "timed out" in str(caught.value)
     assert "127.0.0.1" not in str(caught.value) and SANDBOX_SECRET not in str(caught.value)
     assert caught.value.__suppress_context__
+    # The sandbox still answers the abandoned call after its second; let it, so that the late
+    # gettoken is not counted by the next test.
+    deadline = time.monotonic() + 3
+    while gettoken_calls(sandbox.state) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def test_unreachable_wecom_is_transient_and_names_no_url(db):
@@ -709,3 +726,314 @@ def test_errors_and_repr_hide_credentials(client):
     error = WeComError(40014, f"invalid access_token {token}, more info at https://x?e=1", "x")
     assert token not in str(error) and "https://" not in str(error)
     assert token not in repr(error)
+
+
+# --- answers a faithful WeCom may legally send -----------------------------------------------------
+
+
+def test_every_legal_shape_of_watch_pages_is_accepted(client, sandbox):
+    living = ended_living(sandbox.state)
+    row = {
+        "student_userid": "s1",
+        "parent_userid": "s1_mama",
+        "partyids": [3, 4],
+        "watch_time": 120,
+        "enter_time": 1586433904,
+        "leave_time": 1586434000,
+        "is_comment": 0,
+        "a_field_wecom_added_later": {"x": 1},
+    }
+    own_account = {k: v for k, v in row.items() if k != "parent_userid"} | {"student_userid": "s2"}
+    still_in_room = {**row, "student_userid": "s3", "leave_time": 0}
+    sandbox.state.script_watch_pages(
+        living.livingid,
+        [
+            {"stat_infoes": {"students": [row]}, "extra_top_level": 1},  # no visitors array
+            {"stat_infoes": {}},  # an empty page before the last
+            {"stat_infoes": {"students": None, "visitors": []}},
+            {"stat_infoes": {"students": [row, own_account, still_in_room]}},  # row again
+        ],
+    )
+    pages = list(client.iter_watch_stat(living.livingid))
+    assert [p.ending for p in pages] == [0, 0, 0, 1]
+    assert pages[-1].next_key  # ending 1 with a next_key: still the end
+    students = [s for p in pages for s in p.students]
+    assert [s.student_userid for s in students] == ["s1", "s1", "s2", "s3"]
+    assert students[2].parent_userid == ""
+    assert students[3].leave_time == 0
+    assert all(p.visitors == () for p in pages)
+    assert sandbox.state.call_count(WATCH) == 4
+
+
+def test_unwatch_page_without_stat_info_is_empty(client, sandbox):
+    living = ended_living(sandbox.state)
+    sandbox.state.script_unwatch_pages(
+        living.livingid,
+        [{}, {"stat_info": {"students": [{"student_userid": "s1", "partyids": [3]}]}}],
+    )
+    pages = list(client.iter_unwatch_stat(living.livingid))
+    assert [len(p.students) for p in pages] == [0, 1]
+    assert pages[1].students[0].parent_userid == ""
+
+
+def test_minimal_legal_records_parse_with_defaults():
+    info = LivingInfo.from_wecom(
+        Reader.root(
+            "school/living/get_living_info",
+            {
+                "errcode": 0,
+                "living_info": {
+                    "theme": "班会",
+                    "living_start": 1586405229,
+                    "living_duration": 1800,
+                    "anchor_userid": "zhangsan",
+                    "living_range": {"group_names": ["一年级家长群"]},
+                    "viewer_num": 0,
+                    "comment_num": 0,
+                    "open_replay": 0,
+                },
+            },
+        ),
+        "lv1",
+    )
+    assert (info.partyids, info.group_names) == ((), ("一年级家长群",))
+    assert (info.online_count, info.subscribe_count, info.open_replay) == (0, 0, False)
+    dept = DepartmentRecord.from_wecom(
+        Reader.root("school/department/list", {"id": 7, "name": "兴趣班", "parentid": 1, "type": 2})
+    )
+    assert (dept.register_year, dept.standard_grade, dept.order) == (None, None, 0)
+    assert (dept.is_graduated, dept.admins) == (False, ())
+    student = StudentRecord.from_wecom(
+        Reader.root("school/user/list", {"student_userid": "s1", "name": "张三", "department": [3]})
+    )
+    assert student.parents == ()
+    parent = ParentOfStudent.from_wecom(
+        Reader.root("school/user/list", {"parent_userid": "p1", "relation": "妈妈"})
+    )
+    assert (parent.mobile, parent.external_userid, parent.is_subscribe) == ("", "", False)
+
+
+@pytest.mark.parametrize(
+    ("record", "data", "message"),
+    [
+        (DepartmentRecord, {"id": "2"}, "id must be an integer, got '2'"),
+        (DepartmentRecord, {"id": 2, "is_graduated": "0"}, "is_graduated must be an integer"),
+        (DepartmentRecord, {"id": 2, "department_admins": {}}, "department_admins must be an"),
+        (StudentRecord, {"student_userid": 5}, "student_userid must be a string, got 5"),
+        (StudentRecord, {"student_userid": "s", "department": "3"}, "department must be an"),
+        (ParentOfStudent, {"parent_userid": "p", "is_subscribe": 2}, "must be 0 or 1, got 2"),
+        (WatchStatPage, {"ending": 1, "next_key": 5}, "next_key must be a string, got 5"),
+        (WatchStatPage, {"ending": "1"}, "ending must be an integer, got '1'"),
+    ],
+)
+def test_wrong_types_in_other_records_are_data_errors(record, data, message):
+    with pytest.raises(WeComDataError, match=re.escape(message)):
+        record.from_wecom(Reader.root("x", data))
+
+
+# --- bodies that are not WeCom answers ------------------------------------------------------------
+
+
+class _RawWeCom(ThreadingHTTPServer):
+    """Answers gettoken normally and every other path with `body`/`headers`: for answers the
+    sandbox never gives (no errcode, errcode as a string)."""
+
+    body = b"{}"
+    headers: dict = {}
+
+
+class _RawHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        if self.path.startswith("/cgi-bin/gettoken"):
+            body, headers = (
+                b'{"errcode":0,"errmsg":"ok","access_token":"t0k","expires_in":7200}',
+                {},
+            )
+        else:
+            body, headers = self.server.body, self.server.headers
+        self.send_response(200)
+        self.send_header("Content-Type", headers.get("Content-Type", "application/json"))
+        for name, value in headers.items():
+            if name != "Content-Type":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+
+@pytest.fixture
+def raw_wecom(db):
+    server = _RawWeCom(("127.0.0.1", 0), _RawHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"errmsg":"ok","departments":[]}', "errcode is missing"),
+        (b'{"errcode":"0","errmsg":"ok","departments":[]}', "errcode must be an integer, got '0'"),
+        (b'{"errcode":null,"departments":[]}', "errcode is missing"),
+        (b'[{"errcode":0}]', "the response must be a JSON object"),
+    ],
+)
+def test_answer_without_an_integer_errcode_is_a_data_error(raw_wecom, body, message):
+    raw_wecom.body = body
+    with make_client(raw_wecom) as wecom, pytest.raises(WeComDataError) as caught:
+        wecom.list_departments()
+    assert str(caught.value).startswith(f"school/department/list: {message}")
+    assert not caught.value.transient
+
+
+def test_html_page_with_http_200_is_a_data_error(client, sandbox):
+    living = ended_living(sandbox.state)
+    sandbox.state.inject(living.livingid, page=1, kind="html")
+    with pytest.raises(WeComDataError) as caught:
+        watch_rows(client, living.livingid)
+    assert "the response is not JSON (HTTP 200, text/html" in str(caught.value)
+
+
+def test_gzip_answers_are_decoded(client, sandbox):
+    living = ended_living(sandbox.state)
+    plain = watch_rows(client, living.livingid)
+    sandbox.state.gzip = True
+    raw = requests.get(
+        sandbox.url + "/cgi-bin/gettoken",
+        params={"corpid": SANDBOX_CORP_ID, "corpsecret": SANDBOX_SECRET},
+        timeout=5,
+    )
+    assert raw.headers["Content-Encoding"] == "gzip"  # what the client gets below
+    assert watch_rows(client, living.livingid) == plain
+    assert client.get_living_info(living.livingid).theme == living.theme
+
+
+def test_errmsg_help_url_and_hint_stay_out_of_the_admin_message(client, sandbox):
+    foreign = next(lv for lv in sandbox.state.school.livings.values() if lv.foreign)
+    with pytest.raises(WeComError) as caught:
+        client.get_living_info(foreign.livingid)
+    text = str(caught.value)
+    assert "open.work.weixin.qq.com" not in text and "more info" not in text
+    assert caught.value.errcode == 92008  # decided by errcode, not by errmsg's wording
+
+
+# --- the token between threads -------------------------------------------------------------------
+
+
+class _RecordingCache(LocMemCache):
+    def __init__(self):
+        super().__init__(f"wecom-test-{uuid.uuid4().hex}", {})
+        self.timeouts: list = []
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        self.timeouts.append(timeout)
+        super().set(key, value, timeout, version)
+
+
+def _in_threads(count, work):
+    barrier = threading.Barrier(count)
+    results, errors = [None] * count, []
+
+    def run(i):
+        try:
+            barrier.wait(5)
+            results[i] = work(i)
+        except Exception as exc:  # noqa: BLE001 - reported by the assert below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    return results
+
+
+@pytest.fixture
+def quiet_sandbox(db):
+    """A sandbox of its own: no late request of another test (a timed-out slow call still
+    finishes on the shared server) lands in its call log."""
+    state = SandboxState(
+        generate_school(seed=3, grades=1, classes_per_grade=1, students_per_class=12),
+        corp_id=SANDBOX_CORP_ID,
+        secret=SANDBOX_SECRET,
+        agent_id=SANDBOX_AGENT_ID,
+    )
+    with SandboxServer(state) as server:
+        yield server
+
+
+def test_two_threads_needing_a_token_call_gettoken_once(quiet_sandbox):
+    sandbox = quiet_sandbox
+    cache = _RecordingCache()
+    sandbox.state.set_faults(slow=1.0, slow_seconds=0.3)  # the first refresher is still busy
+
+    def work(_):
+        with make_client(sandbox, cache=cache) as wecom:
+            return wecom.get_access_token()
+
+    tokens = _in_threads(2, work)
+    assert tokens[0] == tokens[1]
+    assert gettoken_calls(sandbox.state) == 1
+
+
+def test_two_threads_hit_by_a_revoked_token_refresh_it_once(quiet_sandbox):
+    sandbox = quiet_sandbox
+    cache = _RecordingCache()
+    living = ended_living(sandbox.state, min_viewers=1)
+    with make_client(sandbox, cache=cache) as first:
+        first.get_access_token()
+    sandbox.state.revoke_tokens()
+    sandbox.state.set_faults(slow=1.0, slow_seconds=0.2)
+
+    def work(_):
+        with make_client(sandbox, cache=cache) as wecom:
+            return wecom.get_living_info(living.livingid).theme
+
+    assert _in_threads(2, work) == [living.theme, living.theme]
+    assert gettoken_calls(sandbox.state) == 2  # the first token, then one refresh for both
+
+
+def test_token_is_cached_for_less_than_its_lifetime_however_short(sandbox):
+    for ttl, at_most in ((7200, 6900), (600, 300), (30, 15)):
+        sandbox.state.token_ttl = ttl
+        cache = _RecordingCache()
+        with make_client(sandbox, cache=cache) as wecom:
+            wecom.get_access_token()
+        assert 0 < cache.timeouts[-1] <= at_most
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"errcode":0,"errmsg":"ok","expires_in":7200}', "access_token is missing"),
+        (b'{"errcode":0,"access_token":"t","expires_in":"7200"}', "expires_in must be an integer"),
+        (b'{"errcode":0,"access_token":"t","expires_in":0}', "expires_in must be a positive"),
+    ],
+)
+def test_gettoken_answer_of_the_wrong_shape_is_a_data_error(raw_wecom, body, message):
+    class Handler(_RawHandler):
+        def _answer(self):
+            self.server.body = body
+            self.path = "/cgi-bin/other"
+            super()._answer()
+
+        do_GET = do_POST = _answer
+
+    raw_wecom.RequestHandlerClass = Handler
+    with make_client(raw_wecom) as wecom, pytest.raises(WeComDataError, match=message):
+        wecom.get_access_token()

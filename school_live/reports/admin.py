@@ -65,7 +65,7 @@ class ReportDeliveryAdmin(admin.ModelAdmin):
     def short_error(self, delivery: ReportDelivery) -> str:
         return delivery.error[:80]
 
-    @admin.action(description=_("Send the selected reports again"))
+    @admin.action(description=_("Send the selected reports again"), permissions=["change"])
     def resend(self, request, queryset):
         sent = failed = busy = 0
         for delivery in queryset:

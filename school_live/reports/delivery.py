@@ -25,6 +25,7 @@ from django.utils import timezone
 from school_live.reports.models import ReportDelivery
 from school_live.school.models import Teacher
 from school_live.wecom.errors import WeComError
+from school_live.wecom.redact import redact
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +153,8 @@ def delivery_run(
 
 def _record_failure(delivery: ReportDelivery, message: str) -> None:
     delivery.status = ReportDelivery.Status.FAILED
-    delivery.error = message[:ERROR_MAX_CHARS]
+    # An unexpected exception's text may carry a URL with a token: the admin reads this row.
+    delivery.error = redact(message)[:ERROR_MAX_CHARS]
     delivery.save(update_fields=["status", "error"])
 
 

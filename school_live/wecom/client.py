@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 from urllib3.util.retry import Retry
@@ -60,7 +61,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = (3.05, 20)
 # Refresh a little before WeCom's expiry so a token never dies between cache read and use.
 TOKEN_EXPIRY_MARGIN = 300
-TOKEN_MIN_TIMEOUT = 60
 # Longer than a normal gettoken; if a slow one outlives it, the cost is one extra gettoken.
 TOKEN_LOCK_TIMEOUT = 30
 TOKEN_LOCK_POLL = 0.05
@@ -204,14 +204,19 @@ class WeComClient:
                 return self._fetch_and_store_token()
             time.sleep(TOKEN_LOCK_POLL)
 
+    @sensitive_variables("token", "params", "data", "query")
     def _fetch_and_store_token(self) -> str:
         params = {"corpid": self.corp_id, "corpsecret": self.__secret}
         data = self._get_json("GET", "gettoken", GETTOKEN, params=params)
         reader = Reader.root(GETTOKEN, data)
         token = reader.string("access_token", required=True)
         expires_in = reader.integer("expires_in", default=7200)
+        if expires_in <= 0:
+            raise reader.fail("expires_in", "must be a positive number of seconds", expires_in)
         register_secret(token)
-        timeout = max(TOKEN_MIN_TIMEOUT, expires_in - TOKEN_EXPIRY_MARGIN)
+        # Keep the token until shortly before WeCom's expiry, never past it, however short
+        # the lifetime WeCom grants.
+        timeout = max(1, expires_in - min(TOKEN_EXPIRY_MARGIN, expires_in // 2))
         self.cache.set(self._token_key, token, timeout=timeout)
         return token
 
@@ -222,6 +227,7 @@ class WeComClient:
 
     # --- transport -----------------------------------------------------------------------------
 
+    @sensitive_variables("token", "params", "data", "query")
     def _send(self, method: str, path: str, endpoint: str, *, params: dict, body: Any):
         try:
             if body is None:
@@ -259,9 +265,8 @@ class WeComClient:
             response = self._send(method, path, endpoint, params=params, body=body)
             elapsed_ms = (time.monotonic() - started) * 1000
             data = self._decode(response, endpoint, elapsed_ms)
-            errcode = data.get("errcode", 0)
-            if isinstance(errcode, bool) or not isinstance(errcode, int):
-                raise Reader.root(endpoint, data).fail("errcode", "must be an integer", errcode)
+            # Every WeCom answer carries errcode (doc 90313); without it, success is a guess.
+            errcode = Reader.root(endpoint, data).integer("errcode", required=True)
             log = logger.debug if errcode == 0 else logger.info
             log("WeCom %s errcode=%s %.0f ms", endpoint, errcode, elapsed_ms)
             if errcode == 0:
@@ -291,6 +296,7 @@ class WeComClient:
             ) from None
         return Reader.root(endpoint, data).data
 
+    @sensitive_variables("token", "params", "data", "query")
     def _call(
         self, method: str, path: str, *, params: dict | None = None, body: Any = None
     ) -> dict:

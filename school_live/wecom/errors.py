@@ -50,6 +50,7 @@ _HINTS = {
     40029: "the sign-in code is invalid or already used (code 无效): sign in again.",
     40056: "invalid agentid: check WECOM_AGENT_ID (the AgentId of the app that owns WECOM_SECRET).",
     40058: "invalid parameter (参数错误), e.g. a blank or malformed livingid.",
+    40063: "a required parameter is empty or the HTTP method is wrong (参数为空).",
     40091: (
         "the secret does not belong to this corp (secret 无效): check WECOM_SECRET and "
         "WECOM_CORP_ID."
@@ -74,6 +75,7 @@ _HINTS = {
     ),
     65023: "the app has no permission on this student or parent (无权限操作该学生或家长).",
     81013: "every recipient is invalid (全部接收人无权限或不存在).",
+    82001: "no recipient was given (指定的成员/部门/标签全部为空).",
     92006: "this living has already started or was cancelled.",
     92007: "this living's replay cannot be deleted.",
     92008: (

@@ -11,10 +11,13 @@ Where it is stricter or looser than WeCom, that is a bug: see wecom/api.md for t
 Errcodes where WeCom's documentation leaves a choice (each is also commented at its check):
 - access_token missing 41001, unknown or revoked 40014, expired 42001 (checked before the method);
   gettoken: corpid missing 41002, corpsecret missing 41004, wrong corpid 40013, wrong secret 40001.
-- Wrong HTTP method (GET on a POST API or the reverse) 40058, as doc 90313 describes for GET on POST.
+- Wrong HTTP method (GET on a POST API or the reverse), an empty POST body, a missing livingid
+  or department_id: 40063 参数为空 (doc 90313 names both "必填的参数缺少" and "接口要求以Post
+  方法，就不能使用Get方式" under it).
 - Body not a JSON object, or a field of the wrong JSON type: 40058, "Warning: wrong json format.".
-- Missing livingid / department_id / touser+toparty+totag: 40058; missing userid 41009 (its own
-  code in the global table), missing OAuth code 41008, missing agentid 41011.
+- Missing userid 41009, missing OAuth code 41008, missing agentid 41011 (their own codes in the
+  global table); touser, toparty and totag all empty 82001.
+- access_token is read from the query string only: one in the body is missing (41001).
 - next_key or cursor the server never issued (or issued for another living): 40058.
   "" and "0" both mean the first page (proto3 JSON does not tell "" from absent).
 - Unknown livingid and another app's living: both 92008 (WeCom does not tell them apart).
@@ -25,7 +28,9 @@ Errcodes where WeCom's documentation leaves a choice (each is also commented at 
   title/description/url 41016/41033/41010, no valid recipient 81013 (with invaliduser).
 - Unknown /cgi-bin/ path: HTTP 404 with errcode 40058, so a typo in a client fails loudly.
 - Faults: -1 busy, 45009 limit (random or calls_per_minute per path, blocked for 60 s), an HTML
-  HTTP 502, slow answers, 40014 after a revocation on a follow-up page.
+  HTTP 502, slow answers, 40014 after a revocation on a follow-up page; per page of a living's
+  stats an errcode, a 502, a cut-off body or an HTML page with HTTP 200 (state.inject); gzip
+  bodies when state.gzip is set and the client accepts them.
 """
 
 from .school import SchoolConfig, generate_school

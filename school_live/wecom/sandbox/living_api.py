@@ -6,7 +6,7 @@ appended, and a client paging through it never sees the same row twice.
 """
 
 from .model import Living
-from .replies import ApiError, bad_gateway, cut_off_json
+from .replies import ApiError, bad_gateway, cut_off_json, html_page_200
 
 # doc 93739: limit defaults to 100 and may not exceed it. WeCom's wording ("最大值100") reads as
 # a cap rather than a validation rule, so a larger limit is clamped to 100 instead of refused.
@@ -18,7 +18,8 @@ def _string(body: dict, name: str, *, required: bool = False) -> str | None:
     if value is None or value == "":
         # proto3 JSON: an empty string and an absent field are the same thing to WeCom.
         if required:
-            raise ApiError(40058, f"{name} missing")
+            # Doc 90313: 40063 参数为空, "必填的参数缺少".
+            raise ApiError(40063, f"params is empty, {name} missing")
         return None
     if not isinstance(value, str):
         raise ApiError(40058, f"Warning: wrong json format. {name} must be a string")
@@ -42,6 +43,8 @@ def _injected(state, stat: str, livingid: str, page: int) -> None:
         raise bad_gateway()
     if injection.kind == "not_json":
         raise cut_off_json()
+    if injection.kind == "html":
+        raise html_page_200()
     raise ApiError(injection.errcode, "injected failure")
 
 

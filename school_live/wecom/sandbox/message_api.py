@@ -49,7 +49,8 @@ def send(state, request) -> dict:
         _ids(body.get("totag")),
     )
     if not (users or parties or tags):
-        raise ApiError(40058, "touser, toparty and totag are all empty")
+        # Doc 90313: 82001 指定的成员/部门/标签全部为空.
+        raise ApiError(82001, "touser, toparty and totag are all empty")
 
     if "@all" in users:
         valid = list(state.school.teachers)

@@ -11,7 +11,8 @@ _MORE_INFO = "more info at https://open.work.weixin.qq.com/devtool/query?e={code
 def errmsg(code: int, reason: str, ip: str = "127.0.0.1") -> str:
     if code == 0:
         return "ok"
-    hint = f"{int(time.time())}-{random.getrandbits(40):010x}"
+    # WeCom's hint is a long run of digits, e.g. "hint: [1779418056016361205083783]".
+    hint = f"{int(time.time())}{random.randrange(10**15):015d}"
     return f"{reason}, hint: [{hint}], from ip: {ip}, {_MORE_INFO.format(code=code)}"
 
 
@@ -51,6 +52,16 @@ def cut_off_json() -> RawReply:
     # A body that stops mid-way: the connection dropped after the headers promised JSON.
     return RawReply(
         "200 OK", "application/json; charset=utf-8", b'{"errcode":0,"errmsg":"ok","ending":0,"ne'
+    )
+
+
+def html_page_200() -> RawReply:
+    # A proxy or WAF in front of WeCom answering its own page with HTTP 200: not WeCom JSON.
+    return RawReply(
+        "200 OK",
+        "text/html; charset=utf-8",
+        "<!DOCTYPE html><html><head><title>访问受限</title></head>"
+        "<body><p>Request blocked.</p></body></html>".encode(),
     )
 
 

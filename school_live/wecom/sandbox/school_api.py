@@ -8,7 +8,8 @@ def _department_id(request, name: str, *, required: bool) -> int | None:
     raw = request.query.get(name, "")
     if raw == "":
         if required:
-            raise ApiError(40058, f"{name} missing")
+            # Doc 90313: 40063 参数为空, "必填的参数缺少".
+            raise ApiError(40063, f"params is empty, {name} missing")
         return None
     try:
         value = int(raw)

@@ -23,7 +23,7 @@ DEFAULT_CORP_ID = "ww_sandbox_corp"
 DEFAULT_SECRET = "sandbox-secret"  # noqa: S105 - the sandbox's well-known fake secret
 DEFAULT_AGENT_ID = 1000002
 OAUTH_CODE_TTL = 300  # doc 91023: a code expires after 5 minutes unused
-INJECTION_KINDS = ("errcode", "http502", "not_json")
+INJECTION_KINDS = ("errcode", "http502", "not_json", "html")
 
 
 def _setting(name: str, default):
@@ -56,7 +56,7 @@ class Injection:
     livingid: str
     stat: str  # "watch" or "unwatch"
     page: int  # 1 = the first page
-    kind: str  # "errcode", "http502" or "not_json"
+    kind: str  # "errcode", "http502", "not_json" or "html"
     errcode: int
     remaining: int | None  # None: every time
 
@@ -102,6 +102,8 @@ class SandboxState:
         self._tokens: dict[str, int] = {}  # token -> expires_at (kept after expiry for 42001)
         self._codes: dict[str, tuple[str, int, str]] = {}  # code -> (userid, expires_at, scope)
         self.faults = Faults()
+        # gzip the JSON answers for clients that send Accept-Encoding: gzip, as a gateway may.
+        self.gzip = False
         self.rng = random.Random(self.seed)
         self._scripts: dict[tuple[str, str], tuple[list[dict], int]] = {}
         self._script_generation = 0
@@ -262,7 +264,8 @@ class SandboxState:
         times: int | None = None,
     ) -> None:
         """Break page `page` (1 = the first call) of a living's watch or unwatch stats:
-        kind "errcode" answers `errcode`, "http502" an HTML 502, "not_json" a cut-off body.
+        kind "errcode" answers `errcode`, "http502" an HTML 502, "not_json" a cut-off body,
+        "html" an HTML page with HTTP 200 (a proxy's block page).
         times=None breaks it on every call; times=N on the next N calls only."""
         if kind not in INJECTION_KINDS:
             raise ValueError(f"kind must be one of {INJECTION_KINDS}")
