@@ -8,6 +8,7 @@ guardianship rows with OuterRef and says where the living's start and duration c
 
 import dataclasses
 import datetime as dt
+from functools import cached_property
 
 from django.db.models import (
     BooleanField,
@@ -30,10 +31,12 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import Col
 from django.db.models.functions import Cast, Coalesce, Least, NullIf
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
+from django.db.models.sql.constants import LOUTER
 
-from school_live.school.models import Living, StudentWatch
+from school_live.school.models import Guardianship, Living, StudentWatch
 
 from .rules import AttendanceRules, Verdict
 
@@ -51,6 +54,9 @@ class LivingTerms:
     # For one living, the moments themselves: shifted in Python, so a missing start stays a
     # typed NULL (PostgreSQL cannot add an interval to an untyped NULL).
     living: Living | None = None
+    # Moments computed once per living in a joined subquery (``joined``): {(kind, delta): expr}
+    # with kind "start" (after the start) or "end" (before the end).
+    shifted: tuple[tuple[tuple[str, dt.timedelta], Expression], ...] = ()
 
     @classmethod
     def of(cls, living: Living) -> "LivingTerms":
@@ -72,6 +78,57 @@ class LivingTerms:
             duration=duration,
         )
 
+    @classmethod
+    def joined(
+        cls, queryset: QuerySet, *, living: str, livings, rules: AttendanceRules
+    ) -> tuple[QuerySet, "LivingTerms"]:
+        """The columns of the living whose id the row's ``living`` lookup gives, computed once
+        per living among ``livings`` in a subquery joined to ``queryset``: the moments the
+        verdict compares with (end, start + late grace, end − early grace) are then plain
+        columns, where ``columns`` computes them again for every row and every use (on SQLite
+        each is a call into Python: 100,000 calls for 50 students × 200 livings)."""
+        terms = cls.columns()
+        moments = {
+            "term_start": terms.start,
+            "term_end": terms.end,
+            "term_late_after": terms.after_start(rules.late_grace),
+            "term_early_before": terms.before_end(rules.early_grace),
+        }
+        # GROUP BY the living's id: one row per living, and a subquery the database computes
+        # once rather than folding it back into the outer query.
+        grouped = (
+            Living.objects.filter(pk__in=livings)
+            .order_by()
+            .values(term_living=F("pk"))
+            .annotate(
+                term_duration=Max("living_duration"),
+                **{name: Max(moment) for name, moment in moments.items()},
+            )
+        )
+        queryset, alias = _join_grouped(
+            queryset,
+            grouped=grouped,
+            table_name="attendance_living_terms",
+            on=[(living, "term_living")],
+        )
+        start = _joined_column(alias, "term_start", DateTimeField())
+        end = _joined_column(alias, "term_end", DateTimeField())
+        return queryset, cls(
+            start=start,
+            end=end,
+            duration=_joined_column(alias, "term_duration", IntegerField()),
+            shifted=(
+                (
+                    ("start", rules.late_grace),
+                    _joined_column(alias, "term_late_after", DateTimeField()),
+                ),
+                (
+                    ("end", rules.early_grace),
+                    _joined_column(alias, "term_early_before", DateTimeField()),
+                ),
+            ),
+        )
+
     def has_duration(self) -> Q:
         return Q(GreaterThan(self.duration, 0))
 
@@ -79,19 +136,154 @@ class LivingTerms:
         if self.living is not None:
             start = self.living.living_start
             return Value(start and start + delta, output_field=DateTimeField())
+        if (moment := dict(self.shifted).get(("start", delta))) is not None:
+            return moment
         return ExpressionWrapper(self.start + Value(delta), output_field=DateTimeField())
 
     def before_end(self, delta: dt.timedelta) -> Expression:
         if self.living is not None:
             end = self.living.living_end
             return Value(end and end - delta, output_field=DateTimeField())
+        if (moment := dict(self.shifted).get(("end", delta))) is not None:
+            return moment
         return ExpressionWrapper(self.end - Value(delta), output_field=DateTimeField())
+
+
+def _reachable(guardians: QuerySet[Guardianship]) -> QuerySet[Guardianship]:
+    """The guardians WeCom can reach: an active parent who follows 学校通知."""
+    return guardians.filter(parent__is_active=True, parent__is_subscribed=True)
 
 
 def _flag(condition: Q) -> Case:
     return Case(
         When(condition, then=Value(True)), default=Value(False), output_field=BooleanField()
     )
+
+
+class _JoinedQuery:
+    """``LEFT OUTER JOIN (<grouped query>) alias ON ...`` as an entry of ``Query.alias_map``.
+
+    Django joins tables and relations, not a grouped query. This joins e.g. the watch rows
+    aggregated per (living, student) once, where correlated subqueries would run per row and per
+    use (Django inlines an annotation each time another one refers to it: the verdict counted
+    four ways repeats every subquery four times). It provides what ``Query.join`` and the
+    compiler use: ``table_name``, ``table_alias``, ``parent_alias``, ``join_type``, ``nullable``,
+    ``filtered_relation``, ``as_sql`` and ``relabeled_clone``."""
+
+    nullable = True
+    filtered_relation = None
+
+    def __init__(self, *, subquery, table_name: str, parent_alias: str, on, table_alias=None):
+        self.subquery = subquery
+        self.table_name = table_name
+        self.table_alias = table_alias
+        self.parent_alias = parent_alias
+        # ((outer expression, column of the grouped rows), ...), ANDed.
+        self.on = tuple(on)
+        self.join_type = LOUTER
+
+    def as_sql(self, compiler, connection):
+        inner_sql, inner_params = self.subquery.get_compiler(connection=connection).as_sql()
+        alias = compiler.quote_name_unless_alias(self.table_alias)
+        conditions, params = [], list(inner_params)
+        for outer, column in self.on:
+            outer_sql, outer_params = compiler.compile(outer)
+            conditions.append(f"{outer_sql} = {alias}.{connection.ops.quote_name(column)}")
+            params.extend(outer_params)
+        return f"{LOUTER} ({inner_sql}) {alias} ON ({' AND '.join(conditions)})", params
+
+    def relabeled_clone(self, change_map):
+        return _JoinedQuery(
+            subquery=self.subquery,
+            table_name=self.table_name,
+            table_alias=change_map.get(self.table_alias, self.table_alias),
+            parent_alias=change_map.get(self.parent_alias, self.parent_alias),
+            on=[(outer.relabeled_clone(change_map), column) for outer, column in self.on],
+        )
+
+    # A student without watch rows must keep their row: the join stays LEFT OUTER whatever
+    # filters come later.
+    def promote(self):
+        return self
+
+    def demote(self):
+        return self
+
+
+class _JoinedColumn(Col):
+    """A column of a ``_JoinedQuery``: its field belongs to no model, so it is told apart from
+    the other columns by its name (``Col`` compares fields by model and name)."""
+
+    @cached_property
+    def identity(self):
+        return (type(self), self.alias, self.target.column, type(self.target))
+
+
+def _joined_column(alias: str, name: str, field) -> Col:
+    field.set_attributes_from_name(name)
+    return _JoinedColumn(alias, field)
+
+
+def _join_grouped(
+    queryset: QuerySet, *, grouped: QuerySet, table_name: str, on: list[tuple[str, str]]
+) -> tuple[QuerySet, str]:
+    """``queryset`` LEFT OUTER JOINed to the rows of ``grouped`` (a values() query) whose columns
+    equal the row's lookups: ``on`` is ((lookup from the row, column of grouped), ...). Returns
+    the queryset and the join's alias, for ``_joined_column``."""
+    queryset = queryset.all()
+    query = queryset.query
+    outer = [
+        (F(lookup).resolve_expression(query, allow_joins=True), column) for lookup, column in on
+    ]
+    alias = query.join(
+        _JoinedQuery(
+            subquery=grouped.query,
+            table_name=table_name,
+            parent_alias=outer[0][0].alias,
+            on=outer,
+        )
+    )
+    return queryset, alias
+
+
+def _join_watch_facts(
+    queryset: QuerySet, *, watches: QuerySet[StudentWatch], living: str, student_userid: str
+) -> tuple[QuerySet, dict]:
+    """Join ``watches`` grouped per (living, student) to each row of ``queryset`` whose
+    ``living`` and ``student_userid`` (lookups from the row) match; the facts as expressions."""
+    grouped = (
+        watches.order_by()
+        .values(fact_living=F("living_id"), fact_student=F("student_id"))
+        .annotate(
+            fact_watch_time=Max("watch_time"),
+            fact_first_enter=Min("enter_time"),
+            fact_last_leave=Max("leave_time"),
+            # MAX over 0/1 rather than over a boolean: PostgreSQL has no MAX(boolean).
+            fact_commented=Max(Case(When(is_comment=True, then=1), default=0)),
+            fact_own_account=Max(Case(When(parent_userid="", then=1), default=0)),
+            fact_accounts=Count("pk"),
+        )
+    )
+    queryset, alias = _join_grouped(
+        queryset,
+        grouped=grouped,
+        table_name="attendance_watch_facts",
+        on=[(living, "fact_living"), (student_userid, "fact_student")],
+    )
+
+    def column(name, field):
+        return _joined_column(alias, name, field)
+
+    accounts = Coalesce(column("fact_accounts", IntegerField()), 0)
+    return queryset, {
+        "watched": GreaterThan(accounts, 0),
+        "watch_time": Coalesce(column("fact_watch_time", IntegerField()), 0),
+        "first_enter": column("fact_first_enter", DateTimeField()),
+        "last_leave": column("fact_last_leave", DateTimeField()),
+        "commented": GreaterThan(Coalesce(column("fact_commented", IntegerField()), 0), 0),
+        "own_account": GreaterThan(Coalesce(column("fact_own_account", IntegerField()), 0), 0),
+        "account_count": accounts,
+    }
 
 
 def annotate_attendance(
@@ -113,21 +305,74 @@ def annotate_attendance(
     def per_student(aggregate) -> Subquery:
         return Subquery(rows.values("student_id").annotate(value=aggregate).values("value")[:1])
 
+    facts = {
+        "watched": Exists(rows),
+        "watch_time": Coalesce(per_student(Max("watch_time")), 0),
+        "first_enter": per_student(Min("enter_time")),
+        "last_leave": per_student(Max("leave_time")),
+        "commented": Exists(rows.filter(is_comment=True)),
+        "own_account": Exists(rows.filter(parent_userid="")),
+        "account_count": Coalesce(per_student(Count("pk")), 0),
+        "has_subscribed_parent": Exists(_reachable(guardians)),
+    }
+    return _judge(queryset, facts=facts, terms=terms, threshold=threshold, rules=rules)
+
+
+def annotate_attendance_joined(
+    queryset: QuerySet,
+    *,
+    watches: QuerySet[StudentWatch],
+    living: str,
+    student: str,
+    student_userid: str,
+    guardians: QuerySet[Guardianship],
+    terms: LivingTerms,
+    threshold: Expression,
+    rules: AttendanceRules,
+) -> QuerySet:
+    """``annotate_attendance`` for many rows at once: the same annotations, read from
+    ``watches`` and ``guardians`` not correlated (every row that may matter, e.g. of the class's
+    livings and students), grouped per (living, student) and per student in subqueries joined
+    once, matched on the row's ``living`` (a lookup giving the living's id), ``student`` (the
+    student's pk) and ``student_userid``."""
+    queryset, facts = _join_watch_facts(
+        queryset, watches=watches, living=living, student_userid=student_userid
+    )
+    reachable = (
+        _reachable(guardians)
+        .order_by()
+        .values(guardian_student=F("student_id"))
+        .annotate(guardian_count=Count("pk"))
+    )
+    queryset, alias = _join_grouped(
+        queryset,
+        grouped=reachable,
+        table_name="attendance_guardian_facts",
+        on=[(student, "guardian_student")],
+    )
+    facts["has_subscribed_parent"] = GreaterThan(
+        Coalesce(_joined_column(alias, "guardian_count", IntegerField()), 0), 0
+    )
+    return _judge(queryset, facts=facts, terms=terms, threshold=threshold, rules=rules)
+
+
+def _judge(
+    queryset: QuerySet,
+    *,
+    facts: dict,
+    terms: LivingTerms,
+    threshold: Expression,
+    rules: AttendanceRules,
+) -> QuerySet:
+    """The verdict and the flags from the facts of the student's watch rows (watched,
+    watch_time, first_enter, last_leave, commented, own_account, account_count) and of their
+    guardians (has_subscribed_parent). A student can
+    watch from their own account and from one or two parents' accounts at once (two devices, one
+    lesson); WeCom counts each account separately, so the student's time is the longest of them,
+    never the sum."""
     return (
         queryset.annotate(
-            watched=Exists(rows),
-            # A student can watch from their own account and from one or two parents' accounts at
-            # once (two devices, one lesson); WeCom counts each account separately, so the
-            # student's time is the longest of them, never the sum.
-            watch_time=Coalesce(per_student(Max("watch_time")), 0),
-            first_enter=per_student(Min("enter_time")),
-            last_leave=per_student(Max("leave_time")),
-            commented=Exists(rows.filter(is_comment=True)),
-            own_account=Exists(rows.filter(parent_userid="")),
-            account_count=Coalesce(per_student(Count("pk")), 0),
-            has_subscribed_parent=Exists(
-                guardians.filter(parent__is_active=True, parent__is_subscribed=True)
-            ),
+            **facts,
             present_threshold=ExpressionWrapper(threshold, output_field=IntegerField()),
         )
         .annotate(

@@ -1,8 +1,10 @@
 """Server time of the dashboard pages on a class of 50 students over 200 livings.
 
-The data goes into a throwaway SQLite file under ``var/bench/``, never into the configured
-database: the command runs itself again in a child process whose ``DATABASE_URL`` points at that
-file, and the child refuses to build anything in a database outside ``var/bench/``.
+The data goes into a throwaway database, never into the configured one: the command runs itself
+again in a child process whose ``DATABASE_URL`` points at a SQLite file under ``var/bench/``, or,
+with ``--database-url postgres://…/bench_pages_<name>``, at a PostgreSQL database it creates for
+the run and drops afterwards (even on failure). The child refuses to build anything in a database
+that is not one of those.
 """
 
 import datetime as dt
@@ -13,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import environ
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -36,10 +39,46 @@ from school_live.school.models import (
 )
 
 FIRST_START = dt.datetime(2025, 9, 1, 0, 0, tzinfo=dt.UTC)  # 08:00 Beijing time
+# A PostgreSQL benchmark database must be named so: the command creates and drops it, so the
+# prefix keeps it from ever touching a database someone cares about.
+PG_PREFIX = "bench_pages_"
 
 
 def bench_dir() -> Path:
     return Path(settings.VAR_DIR) / "bench"
+
+
+def _pg_config(url: str) -> dict:
+    config = environ.Env.db_url_config(url)
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise CommandError("--database-url must be a postgres:// URL.")
+    if not str(config["NAME"]).startswith(PG_PREFIX):
+        raise CommandError(f"The benchmark database's name must start with {PG_PREFIX!r}.")
+    return config
+
+
+def _pg_admin(config: dict):
+    """A connection to the server's maintenance database, to create or drop the bench one."""
+    import psycopg
+
+    return psycopg.connect(
+        dbname="postgres",
+        user=config.get("USER") or None,
+        password=config.get("PASSWORD") or None,
+        host=config.get("HOST") or None,
+        port=config.get("PORT") or None,
+        autocommit=True,
+    )
+
+
+def _pg_database(config: dict, *, create: bool) -> None:
+    from psycopg import sql
+
+    name = sql.Identifier(config["NAME"])
+    with _pg_admin(config) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        if create:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
 class Command(BaseCommand):
@@ -49,15 +88,36 @@ class Command(BaseCommand):
         parser.add_argument("--students", type=int, default=50)
         parser.add_argument("--livings", type=int, default=200)
         parser.add_argument("--runs", type=int, default=7, help="requests per page (median)")
+        parser.add_argument(
+            "--database-url",
+            help=f"a postgres:// URL of a database named {PG_PREFIX}…, created and dropped here "
+            "(default: a SQLite file under var/bench/)",
+        )
         parser.add_argument("--inner", action="store_true", help="(internal) run in the bench DB")
 
     def handle(self, *args, **options):
         if options["inner"]:
             return self.inner(options)
+        url = options["database_url"]
+        if url:
+            config = _pg_config(url)
+            _pg_database(config, create=True)
+            try:
+                self.run_child(options, url)
+            finally:
+                _pg_database(config, create=False)
+            return
         folder = bench_dir()
         folder.mkdir(parents=True, exist_ok=True)
         database = folder / f"bench-{os.getpid()}.sqlite3"
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+        try:
+            self.run_child(options, f"sqlite:///{database}")
+        finally:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{database}{suffix}").unlink(missing_ok=True)
+
+    def run_child(self, options, url: str) -> None:
+        env = {**os.environ, "DATABASE_URL": url}
         command = [
             sys.executable,
             str(Path(settings.BASE_DIR) / "manage.py"),
@@ -67,27 +127,34 @@ class Command(BaseCommand):
             f"--livings={options['livings']}",
             f"--runs={options['runs']}",
         ]
-        try:
-            result = subprocess.run(command, env=env, check=False)
-        finally:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{database}{suffix}").unlink(missing_ok=True)
+        result = subprocess.run(command, env=env, check=False)
         if result.returncode:
             raise CommandError("The benchmark failed; see above.")
 
     def inner(self, options):
-        name = Path(str(connection.settings_dict["NAME"])).resolve()
-        if connection.vendor != "sqlite" or bench_dir().resolve() not in name.parents:
+        name = str(connection.settings_dict["NAME"])
+        if connection.vendor == "postgresql":
+            allowed = name.startswith(PG_PREFIX)
+        else:
+            allowed = connection.vendor == "sqlite" and bench_dir().resolve() in (
+                Path(name).resolve().parents
+            )
+        if not allowed:
             raise CommandError(
-                f"Refusing to build benchmark data outside {bench_dir()}: the database is {name}."
+                f"Refusing to build benchmark data outside {bench_dir()} or a PostgreSQL "
+                f"database named {PG_PREFIX}…: the database is {name}."
             )
         call_command("migrate", verbosity=0, interactive=False)
         started = time.perf_counter()
         user, department, living, student = self.build(
             students=options["students"], livings=options["livings"]
         )
+        if connection.vendor == "postgresql":
+            # Fresh tables have no statistics until autovacuum comes by: plan as a live database.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
         self.stdout.write(
-            f"Built {options['students']} students × {options['livings']} livings "
+            f"{connection.vendor}: built {options['students']} students × {options['livings']} livings "
             f"in {time.perf_counter() - started:.1f} s ({StudentWatch.objects.count()} watch rows)."
         )
         client = Client()
