@@ -139,11 +139,12 @@ def csv_response(
     return response
 
 
-def xlsx_response(
-    *, headers: Sequence[str], rows: Iterable[Sequence], filename: str, title: str
-) -> HttpResponse:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=_sheet_title(title))
+def xlsx_sheet_append(
+    workbook: Workbook, *, title: str, headers: Sequence[str], rows: Iterable[Sequence]
+) -> None:
+    """One sheet of a write-only workbook: bold headers, then the rows, every text cell cleaned
+    of control characters and neutralised. The download and the report attachment share it."""
+    sheet = workbook.create_sheet(title=title)
     bold = Font(bold=True)
     header_cells = []
     for header in headers:
@@ -162,6 +163,13 @@ def xlsx_response(
                 cell.number_format = "yyyy-mm-dd hh:mm:ss"
             cells.append(cell)
         sheet.append(cells)
+
+
+def xlsx_response(
+    *, headers: Sequence[str], rows: Iterable[Sequence], filename: str, title: str
+) -> HttpResponse:
+    workbook = Workbook(write_only=True)
+    xlsx_sheet_append(workbook, title=_sheet_title(title), headers=headers, rows=rows)
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)

@@ -5,18 +5,14 @@ The columns and cell values are the dashboard's own class download
 this module only puts several classes into one workbook, as bytes for an email.
 """
 
-import datetime as dt
 import io
 import re
 
 from django.utils import timezone
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 
 from school_live.attendance.queries import class_attendance
-from school_live.dashboard.exports import XLSX_TYPE, cell_neutralise, living_export_table
+from school_live.dashboard.exports import XLSX_TYPE, living_export_table, xlsx_sheet_append
 from school_live.reports.emails import Attachment
 from school_live.reports.periods import SCHOOL_TZ, school_date
 from school_live.school.models import Department, Living
@@ -27,7 +23,6 @@ SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 def class_table_xlsx(*, living: Living, departments: list[Department]) -> bytes:
     """The workbook's bytes. Call inside the reader's ``translation.override``."""
     workbook = Workbook(write_only=True)
-    bold = Font(bold=True)
     used_titles: set[str] = set()
     with timezone.override(SCHOOL_TZ):
         for department in departments:
@@ -35,15 +30,12 @@ def class_table_xlsx(*, living: Living, departments: list[Department]) -> bytes:
                 "name", "student_userid"
             )
             headers, body = living_export_table(rows)
-            sheet = workbook.create_sheet(title=_sheet_title(department, used_titles))
-            header_cells = []
-            for header in headers:
-                cell = WriteOnlyCell(sheet, value=cell_neutralise(str(header)))
-                cell.font = bold
-                header_cells.append(cell)
-            sheet.append(header_cells)
-            for row in body:
-                sheet.append([_cell(sheet, value) for value in row])
+            xlsx_sheet_append(
+                workbook,
+                title=_sheet_title(department, used_titles),
+                headers=headers,
+                rows=body,
+            )
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -57,16 +49,6 @@ def class_table_attachment(*, living: Living, departments: list[Department]) -> 
         content=class_table_xlsx(living=living, departments=departments),
         mimetype=XLSX_TYPE,
     )
-
-
-def _cell(sheet, value) -> WriteOnlyCell:
-    if isinstance(value, str):
-        # XLSX cannot hold control characters; WeCom text may carry them.
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    cell = WriteOnlyCell(sheet, value=cell_neutralise(value))
-    if isinstance(value, dt.datetime):
-        cell.number_format = "yyyy-mm-dd hh:mm"
-    return cell
 
 
 def _sheet_title(department: Department, used: set[str]) -> str:
