@@ -726,3 +726,23 @@ def test_a_404_page_shows_no_debug_details(hostile_school, settings):
     response = client.get(reverse("dashboard:living", args=["lv-own"]))
     assert response.status_code == 404
     assert b"Traceback" not in response.content and b"lv-own" not in response.content
+
+
+def test_celery_worker_log_handlers_redact_tokens_and_secrets():
+    import io
+    import logging
+
+    from school_live.celery import redact_worker_logs
+
+    stream = io.StringIO()
+    logger = logging.getLogger("celery.task.redaction-check")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        redact_worker_logs(logger=logger)  # what Celery's after_setup_task_logger signal calls
+        logger.error("GET /cgi-bin/gettoken?corpid=ww1&corpsecret=S3CRET&access_token=T0KEN")
+    finally:
+        logger.removeHandler(handler)
+    assert "S3CRET" not in stream.getvalue() and "T0KEN" not in stream.getvalue()
+    assert "corpsecret=" in stream.getvalue()
