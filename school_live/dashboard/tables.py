@@ -42,7 +42,23 @@ class StudentLinkColumn(tables.Column):
         )
 
 
-class ClassAttendanceTable(tables.Table):
+class VerdictCells:
+    """How a verdict, its coverage, watch time and flags look in any attendance table."""
+
+    def render_verdict(self, value):
+        return verdict_badge(value)
+
+    def render_coverage(self, value):
+        return percent(value)
+
+    def render_watch_time(self, value):
+        return minutes(value)
+
+    def render_flags(self, record):
+        return flag_badges_html(record)
+
+
+class ClassAttendanceTable(VerdictCells, tables.Table):
     caption = _("Students and their attendance")
     name = StudentLinkColumn(verbose_name=_("Student"))
     verdict = tables.Column(verbose_name=_("Verdict"), order_by=("severity", "name"))
@@ -59,18 +75,6 @@ class ClassAttendanceTable(tables.Table):
         attrs = {"id": "students-table"}
         row_attrs = {"data-verdict": lambda record: record.verdict}
         empty_text = _("No student matches these filters.")
-
-    def render_verdict(self, value):
-        return verdict_badge(value)
-
-    def render_coverage(self, value):
-        return percent(value)
-
-    def render_watch_time(self, value):
-        return minutes(value)
-
-    def render_flags(self, record):
-        return flag_badges_html(record)
 
     def render_accounts(self, record):
         if not record.watched:
@@ -181,7 +185,7 @@ class UnknownWatcherTable(tables.Table):
         return yes_no(value)
 
 
-class StudentHistoryTable(tables.Table):
+class StudentHistoryTable(VerdictCells, tables.Table):
     """One student's livings, newest first (``queries.student_history`` dicts)."""
 
     caption = _("Live lessons of this student")
@@ -210,15 +214,3 @@ class StudentHistoryTable(tables.Table):
 
     def render_start(self, value):
         return beijing(value)
-
-    def render_verdict(self, value):
-        return verdict_badge(value)
-
-    def render_coverage(self, value):
-        return percent(value)
-
-    def render_watch_time(self, value):
-        return minutes(value)
-
-    def render_flags(self, record):
-        return flag_badges_html(record)
