@@ -57,45 +57,33 @@ def arrival_chart(*, buckets: list[tuple[str, int]]) -> dict:
     }
 
 
-def trend_chart(*, points: list[dict]) -> dict:
-    """Class attendance rate per living over a date range, oldest first."""
+def _percent_line(*, points: list[dict], key: str, axis_y: str) -> dict:
+    """A line chart of a 0–1 share per living (``points[i][key]``), oldest first, in percent."""
     labels, values = [], []
     for point in points:
         start = point["living_start"]
         labels.append(timezone.localtime(start).strftime("%m-%d") if start else "—")
-        rate = point["rate"]
-        values.append(round(rate * 100, 1) if rate is not None else None)
+        share = point[key]
+        values.append(round(share * 100, 1) if share is not None else None)
     return {
         "kind": "line",
         "labels": labels,
         "values": values,
         "axis_x": _("Live lesson date"),
-        "axis_y": _("Attendance rate (%)"),
-        "series_label": _("Attendance rate (%)"),
+        "axis_y": axis_y,
+        "series_label": axis_y,
         "max": 100,
         "points": [
             {"label": label, "value": value} for label, value in zip(labels, values, strict=True)
         ],
     }
+
+
+def trend_chart(*, points: list[dict]) -> dict:
+    """Class attendance rate per living over a date range, oldest first."""
+    return _percent_line(points=points, key="rate", axis_y=_("Attendance rate (%)"))
 
 
 def history_chart(*, points: list[dict]) -> dict:
     """One student's watched share per living, oldest first."""
-    labels, values = [], []
-    for point in points:
-        start = point["living_start"]
-        labels.append(timezone.localtime(start).strftime("%m-%d") if start else "—")
-        coverage = point["coverage"]
-        values.append(round(coverage * 100, 1) if coverage is not None else None)
-    return {
-        "kind": "line",
-        "labels": labels,
-        "values": values,
-        "axis_x": _("Live lesson date"),
-        "axis_y": _("Watched share (%)"),
-        "series_label": _("Watched share (%)"),
-        "max": 100,
-        "points": [
-            {"label": label, "value": value} for label, value in zip(labels, values, strict=True)
-        ],
-    }
+    return _percent_line(points=points, key="coverage", axis_y=_("Watched share (%)"))
