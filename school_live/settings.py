@@ -170,6 +170,10 @@ WECOM_AGENT_ID = env.int("WECOM_AGENT_ID", default=None)
 # Where a teacher's browser is sent to sign in with WeCom (the sandbox serves a stand-in page).
 WECOM_OAUTH_BASE = env.str("WECOM_OAUTH_BASE", default="https://open.weixin.qq.com").rstrip("/")
 
+# Sync: livings that ended this many days ago and were never synced are fetched by the sweep (a
+# new installation finds every living its app ever created; older ones: `manage.py sync_living`).
+SYNC_BACKFILL_DAYS = env.int("SYNC_BACKFILL_DAYS", default=7)
+
 # Celery: JSON only; a task is acknowledged after it ran, and given back if its worker died.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_RESULT_BACKEND = None

@@ -241,6 +241,8 @@ class Command(BaseCommand):
             SITE_URL=f"http://127.0.0.1:{site_port}",
             # The filesystem broker polls: a short interval makes the refresh button feel quick.
             CELERY_POLLING_INTERVAL="0.2",
+            # The sandbox's school has four weeks of lessons: sync them all, so trends have data.
+            SYNC_BACKFILL_DAYS="35",
         )
         if not os.environ.get("EMAIL_URL"):
             env["EMAIL_URL"] = f"smtp://127.0.0.1:{mail_port}"
