@@ -740,3 +740,29 @@ def test_livings_breakdown_takes_a_fixed_number_of_queries_for_any_number_of_liv
         breakdown = queries.livings_breakdown(livings=livings, user=user)
     assert len(breakdown) == count
     assert all(len(rows) == 1 for rows in breakdown.values())  # 王丽's own class only
+
+
+def test_a_lesson_still_under_way_counts_across_livings_only_once_it_has_ended(three_weeks, school):
+    class_one = school["class_one"]
+    live = make_living(
+        "lv-live",
+        classes=[class_one],
+        start=timezone.now() - dt.timedelta(minutes=10),
+        duration=3600,
+    )
+    live.stats_synced_at = timezone.now()
+    live.save(update_fields=["stats_synced_at"])
+    points = queries.class_period_summary(department=class_one)
+    assert [point["living"].livingid for point in points] == ["lv-week0", "lv-week1", "lv-week2"]
+    rows = {
+        row["student_userid"]: row for row in queries.class_period_students(department=class_one)
+    }
+    assert rows["steady"]["livings"] == 3
+    student = class_one.students.get(student_userid="steady")
+    assert "lv-live" not in [
+        item["living"].livingid for item in queries.student_history(student=student)
+    ]
+    # An hour later it is over and counts like the others.
+    later = timezone.now() + dt.timedelta(hours=2)
+    assert state.counted_livings(Living.objects.filter(livingid="lv-live"), now=later).exists()
+    assert not state.counted_livings(Living.objects.filter(livingid="lv-live")).exists()

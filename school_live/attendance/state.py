@@ -10,7 +10,8 @@ import dataclasses
 import datetime as dt
 
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import DateTimeField, F, Q, QuerySet, Value
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -95,11 +96,17 @@ def started_q(*, prefix: str = "", now: dt.datetime | None = None) -> Q:
 
 
 def counted_q(*, prefix: str = "", now: dt.datetime | None = None) -> Q:
-    """Livings whose verdicts count: started, and their statistics read at least once."""
+    """Livings whose verdicts count across livings: ended, and their statistics read at least
+    once. A lesson still under way shows its numbers so far on its own page, but a trend or a
+    count over weeks would read them as final (everyone still partial): it counts once over."""
+    from .verdicts import LivingTerms  # verdicts builds on this module
+
+    end = LivingTerms.columns(ref=lambda name: F(f"{prefix}{name}")).end
+    ended = LessThanOrEqual(end, Value(now or timezone.now(), output_field=DateTimeField()))
     synced = Q(**{f"{prefix}stats_synced_at__isnull": False}) | Q(
         **{f"{prefix}stats_complete": True}
     )
-    return started_q(prefix=prefix, now=now) & synced
+    return Q(ended) & synced
 
 
 def started_livings(livings: QuerySet[Living], *, now: dt.datetime | None = None):
