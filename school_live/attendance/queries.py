@@ -139,6 +139,19 @@ def _finish_summary(counts: dict) -> dict:
     return summary
 
 
+# The counts that add up across classes or livings; the rate is recomputed from the sums.
+SUMMED_COUNTS = ("present", "partial", "absent", "unreachable", "total", "late", "left_early")
+
+
+def summaries_total(summaries: Iterable[dict]) -> dict:
+    """``class_summary`` dicts added up (several classes of a living, or a class over a week),
+    with the rate of the sums: present ÷ total, None when nobody was on a roster."""
+    summaries = list(summaries)
+    totals = {key: sum(summary.get(key) or 0 for summary in summaries) for key in SUMMED_COUNTS}
+    totals["rate"] = totals["present"] / totals["total"] if totals["total"] else None
+    return totals
+
+
 def class_summary(*, department: Department, living: Living) -> dict:
     """Counts for one class at one living.
 

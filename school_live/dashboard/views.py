@@ -131,7 +131,7 @@ def home(request):
                 "living": living,
                 "status": statuses[living.pk],
                 "breakdown": breakdown,
-                "totals": _sum_summaries(breakdown),
+                "totals": queries.summaries_total(breakdown),
                 "freshness": _freshness(living),
             }
         )
@@ -148,13 +148,6 @@ def home(request):
             "is_staff": scope.is_staff(user),
         },
     )
-
-
-def _sum_summaries(summaries: list[dict]) -> dict:
-    keys = ("present", "partial", "absent", "unreachable", "total", "late", "left_early")
-    totals = {key: sum(summary.get(key, 0) for summary in summaries) for key in keys}
-    totals["rate"] = totals["present"] / totals["total"] if totals["total"] else None
-    return totals
 
 
 @dataclasses.dataclass
@@ -364,7 +357,7 @@ def living_detail(request, livingid):
         "living": living,
         "status": status,
         "breakdown": breakdown,
-        "totals": _sum_summaries(breakdown),
+        "totals": queries.summaries_total(breakdown),
         "freshness": _freshness(living),
         "can_refresh": True,
     }

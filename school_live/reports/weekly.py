@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 
 from school_live.attendance.queries import (
+    SUMMED_COUNTS,
     class_attendance,
     class_livings,
     class_period_summary,
     livings_breakdown,
     students_absent_repeatedly,
     students_with_falling_coverage,
+    summaries_total,
 )
 from school_live.reports.links import class_page_url, home_url, preferences_url
 from school_live.reports.periods import week_monday
@@ -62,7 +64,7 @@ class TeacherDigest:
 
 @dataclass
 class ClassWeek:
-    department: Department
+    department: Department | None
     livings: int = 0
     present: int = 0
     partial: int = 0
@@ -71,10 +73,14 @@ class ClassWeek:
     late: int = 0
     left_early: int = 0
     total: int = 0
+    rate: float | None = None
 
-    @property
-    def rate(self) -> float | None:
-        return self.present / self.total if self.total else None
+    @classmethod
+    def of(cls, department: Department | None, summaries: list[dict], *, livings: int):
+        return cls(department=department, livings=livings, **summaries_total(summaries))
+
+    def counts(self) -> dict:
+        return {key: getattr(self, key) for key in SUMMED_COUNTS}
 
 
 @dataclass
@@ -84,20 +90,11 @@ class GradeDigest:
 
     @property
     def totals(self) -> ClassWeek:
-        total = ClassWeek(department=self.grade)
-        for row in self.classes:
-            for name in (
-                "livings",
-                "present",
-                "partial",
-                "absent",
-                "unreachable",
-                "late",
-                "left_early",
-                "total",
-            ):
-                setattr(total, name, getattr(total, name) + getattr(row, name))
-        return total
+        return ClassWeek.of(
+            self.grade,
+            [row.counts() for row in self.classes],
+            livings=sum(row.livings for row in self.classes),
+        )
 
 
 @dataclass
@@ -219,30 +216,26 @@ def teacher_digest_context(*, digest: TeacherDigest, teacher: Teacher, period: s
 
 def admin_digest_build(*, start: dt.datetime, end: dt.datetime) -> AdminDigest:
     """Every active class, per grade, summed over the week's complete lessons."""
-    classes = Department.objects.filter(
-        type=Department.Type.CLASS, is_active=True, graduated=False
-    ).select_related("parent")
-    rows = {department.pk: ClassWeek(department=department) for department in classes}
+    classes = list(
+        Department.objects.filter(
+            type=Department.Type.CLASS, is_active=True, graduated=False
+        ).select_related("parent")
+    )
     livings = list(Living.objects.filter(living_start__gte=start, living_start__lt=end))
     complete = [living for living in livings if living.stats_complete]
     incomplete = len(livings) - len(complete)
     breakdowns = livings_breakdown(livings=complete)
+    per_class: dict[int, list[dict]] = {department.pk: [] for department in classes}
     for living in complete:
         for item in breakdowns.get(living.pk, []):
-            row = rows.get(item["department"].pk)
-            if row is None:
-                continue
-            row.livings += 1
-            for name in (
-                "present",
-                "partial",
-                "absent",
-                "unreachable",
-                "late",
-                "left_early",
-                "total",
-            ):
-                setattr(row, name, getattr(row, name) + (item.get(name) or 0))
+            if item["department"].pk in per_class:
+                per_class[item["department"].pk].append(item)
+    rows = {
+        department.pk: ClassWeek.of(
+            department, per_class[department.pk], livings=len(per_class[department.pk])
+        )
+        for department in classes
+    }
 
     grades: dict[int | None, GradeDigest] = {}
     for row in sorted(rows.values(), key=lambda row: (row.department.name, row.department.pk)):
