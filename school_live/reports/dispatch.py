@@ -6,6 +6,7 @@ already sent costs no queries.
 """
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -129,35 +130,27 @@ def living_report_send(*, living: Living, force: bool = False) -> SendSummary:
     try:
         for teacher, departments in living_recipients(living=living):
             preference = ReportPreference.for_teacher(teacher)
+            channels = []
             if preference.living_report:
-                key = DeliveryKey(
-                    Report.LIVING, living.livingid, Channel.EMAIL, teacher_recipient(teacher)
-                )
-                delivery = delivery_claim(key=key, teacher=teacher, retry_failed=True, force=force)
-                if delivery is not None:
-                    living_email_deliver(
-                        delivery=delivery,
-                        living=living,
-                        teacher=teacher,
-                        departments=departments,
-                        sections=sections,
-                    )
-                summary.add(delivery)
+                channels.append((Channel.EMAIL, living_email_deliver))
             else:
                 summary.opted_out += 1
             if wecom_messages_enabled() and preference.wecom_message:
+                channels.append(
+                    (Channel.WECOM, functools.partial(living_wecom_deliver, wecom=wecom))
+                )
+            for channel, deliver in channels:
                 key = DeliveryKey(
-                    Report.LIVING, living.livingid, Channel.WECOM, teacher_recipient(teacher)
+                    Report.LIVING, living.livingid, channel, teacher_recipient(teacher)
                 )
                 delivery = delivery_claim(key=key, teacher=teacher, retry_failed=True, force=force)
                 if delivery is not None:
-                    living_wecom_deliver(
+                    deliver(
                         delivery=delivery,
                         living=living,
                         teacher=teacher,
                         departments=departments,
                         sections=sections,
-                        wecom=wecom,
                     )
                 summary.add(delivery)
     finally:
