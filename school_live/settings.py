@@ -56,6 +56,12 @@ INSTALLED_APPS = [
     "school_live.dashboard",
     "school_live.reports",
 ]
+# Developer tools: the fake WeCom (`wecom_sandbox` command) and the demo and benchmark commands.
+# On wherever DEBUG is (so a fresh clone runs `manage.py demo`), off in production unless
+# SCHOOL_LIVE_DEVTOOLS=1 asks for them. Product code never imports either app.
+DEVTOOLS = env.bool("SCHOOL_LIVE_DEVTOOLS", default=DEBUG)
+if DEVTOOLS:
+    INSTALLED_APPS += ["school_live.wecom_sandbox", "school_live.devtools"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,10 +1,15 @@
-"""Shared fixtures. Every module in tests/fixtures/ is a plugin: the people of a small school,
-the WeCom sandbox as a real server on 127.0.0.1, and whatever later areas add."""
+"""Shared fixtures and the session's hooks. Every module in tests/fixtures/ is a plugin: the
+people of a small school, the WeCom sandbox as a real server on 127.0.0.1 (sandbox.py, the one
+module that starts it), a real Celery worker, and whatever later areas add. pytest hooks live
+here, not in the plugins."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 from django.core.cache import caches
+
+from tests.fixtures.worker import WORKER_DB_DIR
 
 pytest_plugins = sorted(
     f"tests.fixtures.{path.stem}"
@@ -22,3 +27,22 @@ def _fresh_shared_cache(settings):
     if "redis" in backend.lower():
         caches["default"].clear()
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """A worker is another process: it must see the test's rows, so on SQLite the test database
+    is a file (WAL) instead of memory — only in sessions that run worker tests. PostgreSQL's test
+    database is shared as it is."""
+    if not any(item.get_closest_marker("worker") for item in items):
+        return
+    from django.db import connections
+
+    settings_dict = connections["default"].settings_dict
+    if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
+        WORKER_DB_DIR.mkdir(parents=True, exist_ok=True)
+        settings_dict.setdefault("TEST", {})["NAME"] = str(WORKER_DB_DIR / "test.sqlite3")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # pytest-django has dropped the test database file by now; remove its folder too.
+    shutil.rmtree(WORKER_DB_DIR, ignore_errors=True)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.fixtures.sync import ended_livingid
+from tests.fixtures.sandbox import ended_livingid
 
 ROOT = Path(__file__).resolve().parent.parent
 

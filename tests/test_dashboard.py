@@ -12,9 +12,9 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from school_live.attendance import queries
+from school_live.devtools.roster_builder import build_class
 from school_live.school.models import AttendancePolicy, Student
 from tests.fixtures.attendance import make_living, make_student, watch
-from tests.fixtures.dashboard import build_class
 
 CLASS_ONE = 3
 CLASS_ONE_COUNTS = {"present": 4, "partial": 4, "absent": 1, "unreachable": 3, "total": 12}

@@ -118,12 +118,12 @@ class Processes:
         assert result.returncode == 0, f"{argv} failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
-    def start(self, name: str, *argv: str) -> None:
+    def start(self, name: str, *argv: str, extra_env: dict | None = None) -> None:
         with (self.log_dir / f"{name}.log").open("wb") as log:
             self.children[name] = subprocess.Popen(
                 [sys.executable, *argv],
                 cwd=REPO,
-                env=self.env,
+                env={**self.env, **(extra_env or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -244,6 +244,8 @@ def test_gunicorn_worker_and_beat_serve_a_synced_class_on_postgres_and_redis(tmp
                 "sandbox",
                 *("manage.py", "wecom_sandbox", "--port", str(sandbox_port), "--seed", "1"),
                 "--demo-living-in=-1",
+                # The fake WeCom is a developer tool: production settings load it only on request.
+                extra_env={"SCHOOL_LIVE_DEVTOOLS": "1"},
             )
             processes.start(
                 "web",

@@ -33,7 +33,7 @@ from school_live.reports.periods import (
     week_period,
 )
 from school_live.school.models import ClassAssignment, Living
-from school_live.wecom.sandbox.model import Teacher as SandboxTeacher
+from school_live.wecom_sandbox.model import Teacher as SandboxTeacher
 from tests.fixtures.attendance import make_student, watch
 from tests.fixtures.people import PASSWORD
 from tests.fixtures.reports import HOSTILE_IMG, HOSTILE_SCRIPT, lesson_of, roster_one

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from school_live.wecom.sandbox import SandboxServer, SandboxState, generate_school
+from school_live.wecom_sandbox import SandboxServer, SandboxState, generate_school
 from tests.fixtures.sandbox import SANDBOX_AGENT_ID, SANDBOX_CORP_ID, SANDBOX_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent

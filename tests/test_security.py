@@ -49,12 +49,12 @@ from school_live.wecom.client import WeComClient
 from school_live.wecom.redact import RedactSecretsFilter
 from tests.fixtures.attendance import START
 from tests.fixtures.people import PASSWORD
+from tests.fixtures.sandbox import ended_livingid, foreign_livingid
 from tests.fixtures.security import (
     CLASS_ONE_WORDS,
     FORMULA_STUDENT,
     markup_in,
 )
-from tests.fixtures.sync import ended_livingid, foreign_livingid
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN = "/accounts/login/"

@@ -22,7 +22,7 @@ from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.locks import living_lock_key
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import WeComDataError, WeComError, WeComTransientError
-from tests.fixtures.sync import (
+from tests.fixtures.sandbox import (
     SYNC_SECRET,
     ended_livingid,
     foreign_livingid,

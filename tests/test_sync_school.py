@@ -26,7 +26,7 @@ from school_live.sync.sweep import recent_livings_sweep, stale_runs_fail, sweep_
 from school_live.sync.triggers import living_sync_request
 from school_live.wecom.errors import WeComConfigError
 from tests.fixtures.people import PASSWORD
-from tests.fixtures.sync import SYNC_SECRET, ended_livingid, live_livingid
+from tests.fixtures.sandbox import SYNC_SECRET, ended_livingid, live_livingid
 
 WATCH = "/cgi-bin/school/living/get_watch_stat"
 

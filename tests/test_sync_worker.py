@@ -13,7 +13,8 @@ import pytest
 from school_live.school.models import Living, StudentWatch, SyncRun
 from school_live.sync.sweep import recent_livings_sweep
 from school_live.sync.triggers import living_sync_request
-from tests.fixtures.sync import WORKER_HARD_LIMIT, WORKER_VISIBILITY, ended_livingid
+from tests.fixtures.sandbox import ended_livingid
+from tests.fixtures.worker import WORKER_HARD_LIMIT, WORKER_VISIBILITY
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 

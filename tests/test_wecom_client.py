@@ -39,8 +39,8 @@ from school_live.wecom.records import (
     StudentRecord,
     WatchStatPage,
 )
-from school_live.wecom.sandbox import SandboxServer, SandboxState, generate_school
-from school_live.wecom.sandbox.living_api import unwatched
+from school_live.wecom_sandbox import SandboxServer, SandboxState, generate_school
+from school_live.wecom_sandbox.living_api import unwatched
 from tests.fixtures.sandbox import SANDBOX_AGENT_ID, SANDBOX_CORP_ID, SANDBOX_SECRET
 
 DATA = Path(__file__).parent / "data"

@@ -6,21 +6,21 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from school_live.wecom.sandbox import (
+from school_live.wecom_sandbox import (
     DEFAULT_SECRET,
     SandboxServer,
     SandboxState,
     SchoolConfig,
     generate_school,
 )
-from school_live.wecom.sandbox.control_api import summary
-from school_live.wecom.sandbox.server import is_loopback
+from school_live.wecom_sandbox.control_api import summary
+from school_live.wecom_sandbox.server import is_loopback
 
 
 class Command(BaseCommand):
     help = (
         "Serve the WeCom sandbox (a fake WeCom with a generated school) on a loopback address. "
-        "Its /sandbox/ control API is documented in school_live/wecom/sandbox/control_api.py."
+        "Its /sandbox/ control API is documented in school_live/wecom_sandbox/control_api.py."
     )
 
     def add_arguments(self, parser):

@@ -1,6 +1,6 @@
 """A faithful fake of the WeCom APIs school_live calls, for the demo, the tests and benchmarks.
 
-    from school_live.wecom.sandbox import SandboxServer, SandboxState, generate_school
+    from school_live.wecom_sandbox import SandboxServer, SandboxState, generate_school
 
     state = SandboxState(generate_school(seed=1))
     with SandboxServer(state) as server:      # 127.0.0.1, a free port

@@ -1,4 +1,5 @@
-"""Server time of the dashboard pages on a class of 50 students over 200 livings.
+"""Server time of the dashboard pages on a class of 50 students over 200 livings (the roster
+builder the tests use, devtools/roster_builder.py).
 
 The data goes into a throwaway database, never into the configured one: the command runs itself
 again in a child process whose ``DATABASE_URL`` points at a SQLite file under ``var/bench/``, or,
@@ -7,7 +8,6 @@ the run and drops afterwards (even on failure). The child refuses to build anyth
 that is not one of those.
 """
 
-import datetime as dt
 import os
 import statistics
 import subprocess
@@ -25,20 +25,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from school_live.school.models import (
-    AttendancePolicy,
-    ClassAssignment,
-    Department,
-    Enrollment,
-    Guardianship,
-    Living,
-    Parent,
-    Student,
-    StudentWatch,
-    Teacher,
-)
+from school_live.devtools.roster_builder import build_class
+from school_live.school.models import ClassAssignment, Department, StudentWatch, Teacher
 
-FIRST_START = dt.datetime(2025, 9, 1, 0, 0, tzinfo=dt.UTC)  # 08:00 Beijing time
 # A PostgreSQL benchmark database must be named so: the command creates and drops it, so the
 # prefix keeps it from ever touching a database someone cares about.
 PG_PREFIX = "bench_pages_"
@@ -186,7 +175,6 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def build(self, *, students: int, livings: int):
-        AttendancePolicy.current()
         grade = Department.objects.create(id=2, name="一年级", type=Department.Type.GRADE)
         department = Department.objects.create(
             id=3, name="一年级一班", type=Department.Type.CLASS, parent=grade
@@ -196,60 +184,7 @@ class Command(BaseCommand):
         ClassAssignment.objects.create(
             teacher=teacher, department=department, role=ClassAssignment.Role.HEAD
         )
-        roster = Student.objects.bulk_create(
-            [
-                Student(student_userid=f"b{index}", name=f"学生{index:03d}")
-                for index in range(students)
-            ]
-        )
-        Enrollment.objects.bulk_create(
-            [Enrollment(student=student, department=department) for student in roster]
-        )
-        parents = Parent.objects.bulk_create(
-            [
-                Parent(parent_userid=f"b{index}_p", is_subscribed=index % 5 != 0)
-                for index in range(students)
-            ]
-        )
-        Guardianship.objects.bulk_create(
-            [
-                Guardianship(student=student, parent=parent, relation="妈妈")
-                for student, parent in zip(roster, parents, strict=True)
-            ]
-        )
-        made = Living.objects.bulk_create(
-            [
-                Living(
-                    livingid=f"bench-{day}",
-                    theme=f"第{day + 1}课",
-                    living_start=FIRST_START + dt.timedelta(days=day),
-                    living_duration=2700,
-                    range_partyids=[department.pk],
-                    stats_synced_at=FIRST_START + dt.timedelta(days=day, hours=2),
-                    stats_complete=True,
-                )
-                for day in range(livings)
-            ]
-        )
-        Living.classes.through.objects.bulk_create(
-            [Living.classes.through(living=living, department=department) for living in made]
-        )
-        rows = []
-        for day, living in enumerate(made):
-            for index, student in enumerate(roster):
-                if (index + day) % 7 == 0:
-                    continue
-                rows.append(
-                    StudentWatch(
-                        living=living,
-                        student_id=student.student_userid,
-                        parent_userid="" if index % 2 else f"b{index}_p",
-                        partyids=[department.pk],
-                        watch_time=270 * ((index * 3 + day) % 11),
-                        enter_time=living.living_start + dt.timedelta(minutes=index % 25 - 2),
-                        leave_time=living.living_start + dt.timedelta(minutes=30 + index % 15),
-                        is_comment=index % 4 == 0,
-                    )
-                )
-        StudentWatch.objects.bulk_create(rows, batch_size=2000)
-        return user, department, made[-1], roster[1]
+        made = build_class(department, students=students, livings=livings, prefix="b")
+        # The second student: the first misses the first living and has no subscribed parent.
+        student = department.students.order_by("student_userid")[1]
+        return user, department, made[-1], student

@@ -18,9 +18,9 @@ from school_live.sync.living_stats import (
     living_stats_sync,
 )
 from school_live.wecom.client import WeComClient
-from school_live.wecom.sandbox.school import generate_school
-from school_live.wecom.sandbox.server import SandboxServer
-from school_live.wecom.sandbox.state import SandboxState
+from school_live.wecom_sandbox.school import generate_school
+from school_live.wecom_sandbox.server import SandboxServer
+from school_live.wecom_sandbox.state import SandboxState
 
 
 class Command(BaseCommand):
