@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from django.core.cache import caches
 
-from tests.fixtures.worker import WORKER_DB_DIR
-
 pytest_plugins = sorted(
     f"tests.fixtures.{path.stem}"
     for path in (Path(__file__).parent / "fixtures").glob("*.py")
@@ -37,6 +35,8 @@ def pytest_collection_modifyitems(config, items):
         return
     from django.db import connections
 
+    from tests.fixtures.worker import WORKER_DB_DIR
+
     settings_dict = connections["default"].settings_dict
     if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
         WORKER_DB_DIR.mkdir(parents=True, exist_ok=True)
@@ -45,4 +45,7 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_sessionfinish(session, exitstatus):
     # pytest-django has dropped the test database file by now; remove its folder too.
+    # (Imported here: a plugin imported before pytest registers it loses assertion rewriting.)
+    from tests.fixtures.worker import WORKER_DB_DIR
+
     shutil.rmtree(WORKER_DB_DIR, ignore_errors=True)

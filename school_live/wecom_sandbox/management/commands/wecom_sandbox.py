@@ -150,5 +150,7 @@ class Command(BaseCommand):
             out.write(f"  Other app {living['livingid']}  (answers 92008)")
         if livings["big"]:
             out.write(f"  Big       {livings['big']}")
-        out.write("Control API: GET /sandbox/summary (see sandbox/control_api.py). Ctrl-C stops.")
+        out.write(
+            "Control API: GET /sandbox/summary (see wecom_sandbox/control_api.py). Ctrl-C stops."
+        )
         out.flush()
