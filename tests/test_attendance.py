@@ -198,21 +198,6 @@ def test_leaving_within_the_grace_is_not_leaving_early(attendance_living):
     assert rows_of(attendance_living)["partial"].left_early is False
 
 
-def test_watch_accounts_name_the_own_account_and_each_parent_with_relation(attendance_living):
-    accounts = queries.watch_accounts(
-        living=attendance_living.living,
-        student_userids=["present", "partial", "two_parents", "absent"],
-    )
-    assert accounts == {
-        "present": [{"parent_userid": "", "relation": ""}],
-        "partial": [{"parent_userid": "partial_mum", "relation": "妈妈"}],
-        "two_parents": [
-            {"parent_userid": "two_parents_dad", "relation": "爸爸"},
-            {"parent_userid": "two_parents_mum", "relation": "妈妈"},
-        ],
-    }
-
-
 def test_unknown_watchers_lists_rows_the_roster_does_not_know(attendance_living):
     rows = queries.unknown_watchers(living=attendance_living.living)
     assert [(row.student_id, row.known_student, row.student_name) for row in rows] == [
@@ -353,15 +338,6 @@ def test_student_history_matches_class_attendance(attendance_living):
 def test_student_history_for_a_user_keeps_to_their_livings(three_weeks, school, other_teacher):
     student = school["class_one"].students.get(student_userid="falling")
     assert queries.student_history(student=student, user=other_teacher.user) == []
-
-
-def test_student_trend_gives_coverage_per_living_oldest_first(three_weeks, school):
-    trend = queries.student_trend(
-        student=school["class_one"].students.get(student_userid="falling"),
-        department=school["class_one"],
-    )
-    assert [start for start, _coverage in trend] == [living.living_start for living in three_weeks]
-    assert [coverage for _start, coverage in trend] == pytest.approx([1.0, 2 / 3, 1 / 3])
 
 
 def test_class_livings_lists_the_class_livings_newest_first_in_a_date_range(three_weeks, school):
@@ -603,8 +579,6 @@ def test_queries_across_livings_take_a_fixed_number_of_queries(
             watch(living, "s", seconds=3600 - index * 60, enter=index, leave=60)
     with django_assert_max_num_queries(2):
         queries.student_history(student=student)
-    with django_assert_max_num_queries(2):
-        queries.student_trend(student=student, department=class_one)
     with django_assert_max_num_queries(1):
         list(queries.class_livings(department=class_one))
     with django_assert_max_num_queries(3):
@@ -703,7 +677,6 @@ def test_student_history_leaves_out_lessons_without_verdicts(weeks_and_unsynced,
     student = school["class_one"].students.get(student_userid="missing")
     history = queries.student_history(student=student)
     assert [item["living"].livingid for item in history] == ["lv-week2", "lv-week1", "lv-week0"]
-    assert len(queries.student_trend(student=student)) == 3
 
 
 def test_livings_breakdown_gives_each_living_the_summary_of_living_breakdown(

@@ -1,6 +1,6 @@
 """What counts as present, late or left early: the school's policy with a class's override.
 
-The verdicts themselves are computed in SQL by ``queries.py``; this module only names them and
+The verdicts themselves are computed in SQL by ``verdicts.py``; this module only names them and
 gathers the numbers they depend on.
 """
 

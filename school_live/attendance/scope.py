@@ -82,21 +82,35 @@ def visible_students(user) -> QuerySet[Student]:
     return Student.objects.filter(Exists(enrolled))
 
 
-def living_classes(user, living: Living) -> QuerySet[Department]:
-    """The classes of a living whose attendance the user may read.
+def class_links(living_ids) -> QuerySet:
+    """Every (living, class) link among ``living_ids``: the classes each living covers, for no
+    user in particular (the school's own reports)."""
+    return Living.classes.through.objects.filter(
+        living_id__in=living_ids, department__type=Department.Type.CLASS
+    )
 
-    The host of a living reads every class it covers, even classes they are not assigned to;
-    anyone else reads only their own classes among them.
-    """
-    classes = living.classes.filter(type=Department.Type.CLASS)
+
+def living_class_links(user, living_ids) -> QuerySet:
+    """The (living, class) links among ``living_ids`` whose class's attendance the user may read:
+    every class of a living for staff and for the living's host (even classes they are not
+    assigned to), the user's own classes among them for anyone else. The one statement of that
+    rule; ``living_classes`` is it for one living."""
+    links = class_links(living_ids)
     if is_staff(user):
-        return classes
+        return links
     teacher = teacher_for(user)
     if teacher is None:
-        return Department.objects.none()
-    if living.anchor_userid and living.anchor_userid == teacher.userid:
-        return classes
-    return classes.filter(pk__in=visible_classes(user).values("pk"))
+        return links.none()
+    return links.filter(
+        Q(department__in=visible_classes(user)) | Q(living__anchor_userid=teacher.userid)
+    )
+
+
+def living_classes(user, living: Living) -> QuerySet[Department]:
+    """The classes of a living whose attendance the user may read (``living_class_links``)."""
+    return Department.objects.filter(
+        pk__in=living_class_links(user, [living.pk]).values("department_id")
+    )
 
 
 def class_or_404(user, class_id) -> Department:

@@ -1,5 +1,5 @@
 """One student's attendance at one living, as SQL expressions: the single definition of the
-verdict and the flags that every query in ``queries.py`` annotates onto its rows.
+verdict and the flags that every query in ``queries/`` annotates onto its rows.
 
 The rows may be students (a class at one living), livings (a student across livings) or
 (enrollment, living) pairs (a class across livings); the caller correlates the watch and
@@ -8,7 +8,6 @@ guardianship rows with OuterRef and says where the living's start and duration c
 
 import dataclasses
 import datetime as dt
-from functools import cached_property
 
 from django.db.models import (
     BooleanField,
@@ -31,11 +30,10 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.expressions import Col
 from django.db.models.functions import Cast, Coalesce, Least, NullIf
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
-from django.db.models.sql.constants import LOUTER
 
+from school_live.db_internals import join_grouped, joined_column
 from school_live.school.models import Guardianship, Living, StudentWatch
 
 from .rules import AttendanceRules, Verdict
@@ -105,26 +103,26 @@ class LivingTerms:
                 **{name: Max(moment) for name, moment in moments.items()},
             )
         )
-        queryset, alias = _join_grouped(
+        queryset, alias = join_grouped(
             queryset,
             grouped=grouped,
             table_name="attendance_living_terms",
             on=[(living, "term_living")],
         )
-        start = _joined_column(alias, "term_start", DateTimeField())
-        end = _joined_column(alias, "term_end", DateTimeField())
+        start = joined_column(alias, "term_start", DateTimeField())
+        end = joined_column(alias, "term_end", DateTimeField())
         return queryset, cls(
             start=start,
             end=end,
-            duration=_joined_column(alias, "term_duration", IntegerField()),
+            duration=joined_column(alias, "term_duration", IntegerField()),
             shifted=(
                 (
                     ("start", rules.late_grace),
-                    _joined_column(alias, "term_late_after", DateTimeField()),
+                    joined_column(alias, "term_late_after", DateTimeField()),
                 ),
                 (
                     ("end", rules.early_grace),
-                    _joined_column(alias, "term_early_before", DateTimeField()),
+                    joined_column(alias, "term_early_before", DateTimeField()),
                 ),
             ),
         )
@@ -160,92 +158,6 @@ def _flag(condition: Q) -> Case:
     )
 
 
-class _JoinedQuery:
-    """``LEFT OUTER JOIN (<grouped query>) alias ON ...`` as an entry of ``Query.alias_map``.
-
-    Django joins tables and relations, not a grouped query. This joins e.g. the watch rows
-    aggregated per (living, student) once, where correlated subqueries would run per row and per
-    use (Django inlines an annotation each time another one refers to it: the verdict counted
-    four ways repeats every subquery four times). It provides what ``Query.join`` and the
-    compiler use: ``table_name``, ``table_alias``, ``parent_alias``, ``join_type``, ``nullable``,
-    ``filtered_relation``, ``as_sql`` and ``relabeled_clone``."""
-
-    nullable = True
-    filtered_relation = None
-
-    def __init__(self, *, subquery, table_name: str, parent_alias: str, on, table_alias=None):
-        self.subquery = subquery
-        self.table_name = table_name
-        self.table_alias = table_alias
-        self.parent_alias = parent_alias
-        # ((outer expression, column of the grouped rows), ...), ANDed.
-        self.on = tuple(on)
-        self.join_type = LOUTER
-
-    def as_sql(self, compiler, connection):
-        inner_sql, inner_params = self.subquery.get_compiler(connection=connection).as_sql()
-        alias = compiler.quote_name_unless_alias(self.table_alias)
-        conditions, params = [], list(inner_params)
-        for outer, column in self.on:
-            outer_sql, outer_params = compiler.compile(outer)
-            conditions.append(f"{outer_sql} = {alias}.{connection.ops.quote_name(column)}")
-            params.extend(outer_params)
-        return f"{LOUTER} ({inner_sql}) {alias} ON ({' AND '.join(conditions)})", params
-
-    def relabeled_clone(self, change_map):
-        return _JoinedQuery(
-            subquery=self.subquery,
-            table_name=self.table_name,
-            table_alias=change_map.get(self.table_alias, self.table_alias),
-            parent_alias=change_map.get(self.parent_alias, self.parent_alias),
-            on=[(outer.relabeled_clone(change_map), column) for outer, column in self.on],
-        )
-
-    # A student without watch rows must keep their row: the join stays LEFT OUTER whatever
-    # filters come later.
-    def promote(self):
-        return self
-
-    def demote(self):
-        return self
-
-
-class _JoinedColumn(Col):
-    """A column of a ``_JoinedQuery``: its field belongs to no model, so it is told apart from
-    the other columns by its name (``Col`` compares fields by model and name)."""
-
-    @cached_property
-    def identity(self):
-        return (type(self), self.alias, self.target.column, type(self.target))
-
-
-def _joined_column(alias: str, name: str, field) -> Col:
-    field.set_attributes_from_name(name)
-    return _JoinedColumn(alias, field)
-
-
-def _join_grouped(
-    queryset: QuerySet, *, grouped: QuerySet, table_name: str, on: list[tuple[str, str]]
-) -> tuple[QuerySet, str]:
-    """``queryset`` LEFT OUTER JOINed to the rows of ``grouped`` (a values() query) whose columns
-    equal the row's lookups: ``on`` is ((lookup from the row, column of grouped), ...). Returns
-    the queryset and the join's alias, for ``_joined_column``."""
-    queryset = queryset.all()
-    query = queryset.query
-    outer = [
-        (F(lookup).resolve_expression(query, allow_joins=True), column) for lookup, column in on
-    ]
-    alias = query.join(
-        _JoinedQuery(
-            subquery=grouped.query,
-            table_name=table_name,
-            parent_alias=outer[0][0].alias,
-            on=outer,
-        )
-    )
-    return queryset, alias
-
-
 def _join_watch_facts(
     queryset: QuerySet, *, watches: QuerySet[StudentWatch], living: str, student_userid: str
 ) -> tuple[QuerySet, dict]:
@@ -264,7 +176,7 @@ def _join_watch_facts(
             fact_accounts=Count("pk"),
         )
     )
-    queryset, alias = _join_grouped(
+    queryset, alias = join_grouped(
         queryset,
         grouped=grouped,
         table_name="attendance_watch_facts",
@@ -272,7 +184,7 @@ def _join_watch_facts(
     )
 
     def column(name, field):
-        return _joined_column(alias, name, field)
+        return joined_column(alias, name, field)
 
     accounts = Coalesce(column("fact_accounts", IntegerField()), 0)
     return queryset, {
@@ -344,14 +256,14 @@ def annotate_attendance_joined(
         .values(guardian_student=F("student_id"))
         .annotate(guardian_count=Count("pk"))
     )
-    queryset, alias = _join_grouped(
+    queryset, alias = join_grouped(
         queryset,
         grouped=reachable,
         table_name="attendance_guardian_facts",
         on=[(student, "guardian_student")],
     )
     facts["has_subscribed_parent"] = GreaterThan(
-        Coalesce(_joined_column(alias, "guardian_count", IntegerField()), 0), 0
+        Coalesce(joined_column(alias, "guardian_count", IntegerField()), 0), 0
     )
     return _judge(queryset, facts=facts, terms=terms, threshold=threshold, rules=rules)
 

@@ -6,9 +6,8 @@ from contextlib import contextmanager
 
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
 
+from school_live.db_internals import migration_status
 from school_live.school.models import Living, SyncRun
 
 
@@ -20,10 +19,10 @@ def database_prepare(*, stderr) -> None:
     applied is an operator's decision (other processes may be running old code): stop and say so.
     Messages go to stderr so that a command's stdout (CSV) stays clean.
     """
-    executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
-    if not executor.migration_plan(executor.loader.graph.leaf_nodes()):
+    status = migration_status()
+    if not status.unapplied:
         return
-    if not executor.loader.applied_migrations:
+    if status.fresh:
         stderr.write("The database is new: creating its tables first (python manage.py migrate).")
         call_command("migrate", verbosity=0, interactive=False)
         return

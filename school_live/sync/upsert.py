@@ -1,7 +1,7 @@
 """Batched ``INSERT ... ON CONFLICT DO UPDATE`` of plain tuples, for big watch snapshots.
 
 This is the statement ``bulk_create(update_conflicts=True, unique_fields=..., update_fields=...)``
-sends (its conflict clause comes from the same ``connection.ops.on_conflict_suffix_sql``), run
+sends (its conflict clause is the one Django writes: ``db_internals.conflict_update_sql``), run
 with ``executemany``. Measured on a 20,000-row living (``manage.py bench_sync``): bulk_create
 spent 0.9 s building model instances and preparing each value, more than downloading the living
 (0.6 s); with each distinct value prepared once (living_stats.py) the whole store takes 0.13 s,
@@ -14,7 +14,13 @@ import functools
 from collections.abc import Callable, Iterable, Sequence
 
 from django.db import connection, models, transaction
-from django.db.models.constants import OnConflict
+
+from school_live.db_internals import (
+    conflict_update_sql,
+    copy_rows,
+    datetime_adapter,
+    quote_name,
+)
 
 BATCH_SIZE = 2000
 
@@ -25,16 +31,12 @@ class Upsert:
         fields = [meta.get_field(name) for name in columns]
         unique_fields = [meta.get_field(name) for name in unique]
         update_fields = [f for f in fields if f not in unique_fields]
-        quote = connection.ops.quote_name
-        self._suffix = " " + connection.ops.on_conflict_suffix_sql(
-            fields,
-            OnConflict.UPDATE,
-            [f.column for f in update_fields],
-            [f.column for f in unique_fields],
+        self._suffix = conflict_update_sql(
+            fields, unique_fields=unique_fields, update_fields=update_fields
         )
         self.sql = (
-            f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608 - quoted names, no data
-            f"({', '.join(quote(f.column) for f in fields)}) "
+            f"INSERT INTO {quote_name(meta.db_table)} "  # noqa: S608 - quoted names, no data
+            f"({', '.join(quote_name(f.column) for f in fields)}) "
             f"VALUES ({', '.join(['%s'] * len(fields))})" + self._suffix
         )
         self.columns = list(columns)
@@ -42,9 +44,9 @@ class Upsert:
         self.db_columns = [f.column for f in fields]
         self._prepare = [_preparer(field) for field in fields]
         self._select = (
-            f"SELECT {quote(meta.pk.column)}, "  # noqa: S608 - quoted names, no data
+            f"SELECT {quote_name(meta.pk.column)}, "  # noqa: S608 - quoted names, no data
             f"{', '.join(_raw(f) for f in unique_fields[1:] + update_fields)} "
-            f"FROM {quote(meta.db_table)} WHERE {quote(unique_fields[0].column)} = %s"
+            f"FROM {quote_name(meta.db_table)} WHERE {quote_name(unique_fields[0].column)} = %s"
         )
 
     def stored(self, scope) -> list[tuple]:
@@ -85,19 +87,16 @@ class Upsert:
         same conflict clause. Row-by-row INSERTs cost 35 µs each on the server (0.8 s for a
         20,000-row living, more than its download); COPY and one set-based statement take a
         fraction of that. The staging table lives only inside this (sub)transaction."""
-        quote = connection.ops.quote_name
-        stage = quote(f"stage_{self.table}")
-        columns = ", ".join(quote(column) for column in self.db_columns)
+        stage = quote_name(f"stage_{self.table}")
+        columns = ", ".join(quote_name(column) for column in self.db_columns)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "  # noqa: S608 - quoted names
-                f"SELECT {columns} FROM {quote(self.table)} WITH NO DATA"
+                f"SELECT {columns} FROM {quote_name(self.table)} WITH NO DATA"
             )
-            with cursor.cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            copy_rows(cursor, f"COPY {stage} ({columns}) FROM STDIN", rows)
             cursor.execute(
-                f"INSERT INTO {quote(self.table)} ({columns}) "  # noqa: S608 - quoted names
+                f"INSERT INTO {quote_name(self.table)} ({columns}) "  # noqa: S608 - quoted names
                 f"SELECT {columns} FROM {stage}{self._suffix}"
             )
             cursor.execute(f"DROP TABLE {stage}")
@@ -107,7 +106,7 @@ class Upsert:
 def _raw(field: models.Field) -> str:
     """The column as the SELECT names it. SQLite's driver would parse every timestamp (a Python
     call per value: 40,000 on a big living); as text, the caller parses each distinct one once."""
-    column = connection.ops.quote_name(field.column)
+    column = quote_name(field.column)
     if connection.vendor == "sqlite" and isinstance(field, models.DateTimeField):
         return f"CAST({column} AS TEXT)"
     return column
@@ -121,7 +120,7 @@ def _preparer(field: models.Field) -> Callable | None:
     """None where the Python value is what the driver takes (ints, bools, strings)."""
     if isinstance(field, models.DateTimeField):
         # The rows of one living share most of their seconds: adapt each second once.
-        return functools.lru_cache(maxsize=16384)(connection.ops.adapt_datetimefield_value)
+        return functools.lru_cache(maxsize=16384)(datetime_adapter())
     if isinstance(field, models.JSONField):
         return lambda value: field.get_db_prep_save(value, connection)
     if isinstance(

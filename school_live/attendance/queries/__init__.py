@@ -1,0 +1,83 @@
+"""Attendance, read from the watch rows in SQL: every page, export and email reads through here.
+
+One module per reader, each re-exported here (``from school_live.attendance import queries``):
+- ``living``: one class at one living (``class_attendance``, ``class_roster``, the histograms,
+  ``unknown_watchers``);
+- ``class_range``: one class over a date range (``class_livings``, ``class_period_summary``,
+  ``class_period_students``, ``students_absent_repeatedly``, ``students_with_falling_coverage``);
+- ``student``: one student across livings (``student_history``);
+- ``summaries``: counts of verdicts and flags (``class_summary``, ``living_breakdown``,
+  ``livings_breakdown``, ``summaries_total``).
+
+One student's verdict at one living comes from ``verdicts.annotate_attendance``, whatever the shape of the
+question (a class at a living, a student across livings, a class across livings): the same
+expressions, so a page, an email and a CSV can never disagree. Each function runs a fixed number of
+queries whatever the size of the class or the number of livings.
+
+Notes on the contract (THE ATTENDANCE CONTRACT):
+- ``coverage`` is always a float in 0..1 (0.0 for a student who did not watch, and for everyone when
+  the living's duration is unknown, 0). With no duration nobody can be proven present: watchers are
+  ``partial``, and the flags that need the end (left early, replay only) are off.
+- ``class_attendance`` rows carry extra annotations beyond the contract: ``watched``,
+  ``own_account``, ``account_count`` and ``present_threshold`` (the class's percent).
+- ``unknown_watchers`` lists the rows of students who are not on the (active) roster of any class
+  of the living — unknown to the school or enrolled elsewhere — annotated with ``known_student``
+  (the school knows the userid) and ``student_name`` (None when unknown).
+- ``living_breakdown`` with a user lists every class of the living for its host, and the user's own
+  classes among them for anyone else: which classes a user reads of a living is decided only in
+  ``scope`` (``living_class_links``, ``living_classes``).
+- ``student_history`` takes an optional ``user`` to keep to their livings; without
+  ``department`` it covers every living of the student's classes, a living covering two of them
+  judged by the lower threshold.
+- ``scope`` adds ``living_classes(user, living)`` and ``living_class_or_404(user, living,
+  class_id)``: the host of a living reads every class it covers without being assigned to them.
+- ``class_livings`` annotates ``roster_size`` and ``watched`` (roster students with a watch row);
+  full verdict counts per living come from ``class_period_summary``.
+- Livings not started yet or never synced (``state.counted_q``) have no verdicts: the queries
+  across livings (``class_period_summary``, ``class_period_students``, ``student_history``,
+  ``students_absent_repeatedly``, ``students_with_falling_coverage``) leave them out. The
+  single-living functions answer whatever they are asked; pages check ``state.living_status``
+  first. ``livings_breakdown`` is ``living_breakdown`` for many livings in three queries.
+"""
+
+from .class_range import (
+    class_livings,
+    class_period_students,
+    class_period_summary,
+    students_absent_repeatedly,
+    students_with_falling_coverage,
+)
+from .living import (
+    arrival_histogram,
+    class_attendance,
+    class_roster,
+    coverage_histogram,
+    unknown_watchers,
+)
+from .student import student_history
+from .summaries import (
+    SUMMED_COUNTS,
+    class_summary,
+    living_breakdown,
+    livings_breakdown,
+    summaries_total,
+)
+
+__all__ = [
+    "SUMMED_COUNTS",
+    "arrival_histogram",
+    "class_attendance",
+    "class_livings",
+    "class_period_students",
+    "class_period_summary",
+    "class_roster",
+    "class_summary",
+    "coverage_histogram",
+    "living_breakdown",
+    "livings_breakdown",
+    "student_history",
+    "students_absent_repeatedly",
+    "students_with_falling_coverage",
+    "summaries_total",
+    "unknown_watchers",
+]

@@ -1,0 +1,160 @@
+"""One class at one living: the roll call, the roster before any verdict, the histograms and the
+watch rows of students on no roster of the living."""
+
+import datetime as dt
+
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    Expression,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils.translation import gettext
+
+from school_live.school.models import (
+    Department,
+    Enrollment,
+    Guardianship,
+    Living,
+    Student,
+    StudentWatch,
+)
+
+from ..rules import rules_for
+from ..verdicts import LivingTerms, annotate_attendance
+
+COVERAGE_BUCKETS = 10
+# Arrival buckets: minutes after the start (upper bound, inclusive) and their labels.
+ARRIVAL_EDGES = ((0, "≤0"), (5, "0–5"), (10, "5–10"), (20, "10–20"))
+ARRIVAL_LATEST = "20+"
+ARRIVAL_REPLAY = "replay"
+
+
+def active_roster(department: Department) -> QuerySet[Student]:
+    """The class's active students."""
+    return Student.objects.filter(is_active=True, enrollments__department=department)
+
+
+def class_attendance(*, department: Department, living: Living) -> QuerySet[Student]:
+    """The class roster, each student annotated with their attendance at ``living``.
+
+    Annotations: watched, watch_time (s), coverage (0..1), first_enter, last_leave, commented,
+    own_account, account_count, has_subscribed_parent, present_threshold (%), verdict
+    (a ``Verdict`` value), is_late, left_early, replay_only.
+
+    Filter and sort it freely (``.filter(verdict=...)``, ``.filter(is_late=True)``,
+    ``.order_by("-coverage")``); for counts use ``class_summary`` rather than ``.aggregate()``
+    on it (see ``_class_summaries`` for the Django pitfall).
+    """
+    rules = rules_for(department)
+    return annotate_attendance(
+        active_roster(department),
+        watches=StudentWatch.objects.filter(living=living, student_id=OuterRef("student_userid")),
+        guardians=Guardianship.objects.filter(student=OuterRef("pk")),
+        terms=LivingTerms.of(living),
+        threshold=Value(rules.present_threshold),
+        rules=rules,
+    )
+
+
+def class_roster(*, department: Department) -> QuerySet[Student]:
+    """The class's active students by name, each annotated with ``has_subscribed_parent``: the
+    list to show for a lesson that has no verdicts yet (not started, or never synced)."""
+    subscribed = Guardianship.objects.filter(
+        student=OuterRef("pk"), parent__is_active=True, parent__is_subscribed=True
+    )
+    return (
+        active_roster(department)
+        .annotate(has_subscribed_parent=Exists(subscribed))
+        .order_by("name", "student_userid")
+    )
+
+
+def _coverage_bucket(duration: int) -> Expression:
+    """The coverage decile (0..9) of a watcher, from whole seconds: bucket i starts at
+    ceil(i × duration / 10) seconds, so no float rounding decides a boundary; 100% and more go in
+    the last bucket; an unknown duration puts everyone in the first."""
+    if duration <= 0:
+        return Value(0, output_field=IntegerField())
+    whens = [
+        When(watch_time__gte=-(-bucket * duration // COVERAGE_BUCKETS), then=Value(bucket))
+        for bucket in range(COVERAGE_BUCKETS - 1, 0, -1)
+    ]
+    return Case(*whens, default=Value(0), output_field=IntegerField())
+
+
+def coverage_histogram(*, department: Department, living: Living) -> list[int]:
+    """How many of the class's watchers fall in each coverage decile: 0–10%, …, 90–100%."""
+    # GROUP BY the bucket: one CASE per student. Ten COUNT(... FILTER (bucket = i)) would repeat
+    # the CASE, and the watch-row subqueries inside it, ten times (slow to build and to run).
+    rows = (
+        class_attendance(department=department, living=living)
+        .filter(watched=True)
+        .annotate(coverage_bucket=_coverage_bucket(living.living_duration))
+        .values("coverage_bucket")
+        .annotate(students=Count("pk"))
+        .order_by()
+    )
+    counts = dict(rows.values_list("coverage_bucket", "students"))
+    return [counts.get(bucket, 0) for bucket in range(COVERAGE_BUCKETS)]
+
+
+def arrival_histogram(*, department: Department, living: Living) -> list[tuple[str, int]]:
+    """When the class's watchers first entered, in minutes after the start.
+
+    Buckets, in order: "≤0" (on time or early), "0–5", "5–10", "10–20", "20+" (during the living)
+    and the translated "replay" (entered after it ended). Watchers without a first entry time, or
+    any watcher of a living without a start, are not counted.
+    """
+    labels = [label for _minutes, label in ARRIVAL_EDGES] + [ARRIVAL_LATEST, ARRIVAL_REPLAY]
+    start = living.living_start
+    if start is None:
+        return [(_arrival_label(label), 0) for label in labels]
+    whens = [When(replay_only=True, then=Value(ARRIVAL_REPLAY))]
+    whens += [
+        When(first_enter__lte=start + dt.timedelta(minutes=minutes), then=Value(label))
+        for minutes, label in ARRIVAL_EDGES
+    ]
+    # GROUP BY the bucket, as coverage_histogram does.
+    rows = (
+        class_attendance(department=department, living=living)
+        .filter(watched=True, first_enter__isnull=False)
+        .annotate(arrival=Case(*whens, default=Value(ARRIVAL_LATEST), output_field=CharField()))
+        .values("arrival")
+        .annotate(students=Count("pk"))
+        .order_by()
+    )
+    counts = dict(rows.values_list("arrival", "students"))
+    return [(_arrival_label(label), counts.get(label, 0)) for label in labels]
+
+
+def _arrival_label(label: str) -> str:
+    # Translators: arrival histogram bucket of students who entered after the living ended (回放)
+    return gettext("replay") if label == ARRIVAL_REPLAY else label
+
+
+def unknown_watchers(*, living: Living) -> QuerySet[StudentWatch]:
+    """Watch rows of students on none of the living's class rosters: kept and shown, not dropped.
+
+    Annotated with ``known_student`` (the school knows the userid, e.g. enrolled in another class
+    or left) and ``student_name`` (None when unknown).
+    """
+    on_roster = Enrollment.objects.filter(
+        student__student_userid=OuterRef("student_id"),
+        student__is_active=True,
+        department__livings=living,
+    )
+    known = Student.objects.filter(student_userid=OuterRef("student_id"))
+    return (
+        StudentWatch.objects.filter(living=living)
+        .filter(~Exists(on_roster))
+        .annotate(known_student=Exists(known), student_name=Subquery(known.values("name")[:1]))
+        .order_by("student_id", "parent_userid")
+    )

@@ -1,0 +1,182 @@
+"""Counts of verdicts and flags: one class at one living, every class of many livings, and the sum
+of such summaries. Counted by GROUP BY in SQL (see ``livings_breakdown`` for why not
+``aggregate()``)."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import Count, F, OuterRef, Q, Value
+from django.db.models.functions import Coalesce
+
+from school_live.school.models import (
+    Department,
+    Enrollment,
+    Guardianship,
+    Living,
+    StudentWatch,
+)
+
+from .. import scope
+from ..rules import Flag, Verdict, school_rules
+from ..verdicts import LivingTerms, annotate_attendance
+
+SUMMARY_VERDICTS = tuple(Verdict.values)
+SUMMARY_FLAGS = tuple(Flag.values)
+
+
+def summary_counts(prefix: str = "") -> dict[str, Count]:
+    counts = {
+        verdict: Count("pk", filter=Q(**{f"{prefix}verdict": verdict}))
+        for verdict in SUMMARY_VERDICTS
+    }
+    counts.update(
+        {flag: Count("pk", filter=Q(**{f"{prefix}{flag}": True})) for flag in SUMMARY_FLAGS}
+    )
+    counts["total"] = Count("pk")
+    return counts
+
+
+def summary_finish(counts: dict) -> dict:
+    summary = {verdict: counts.get(verdict) or 0 for verdict in SUMMARY_VERDICTS}
+    summary.update({flag: counts.get(flag) or 0 for flag in SUMMARY_FLAGS})
+    # The contract names the late flag "late" in summaries ("is_late" on rows).
+    summary["late"] = summary.pop(Flag.LATE)
+    summary["total"] = total = counts.get("total") or 0
+    summary["watched"] = summary[Verdict.PRESENT] + summary[Verdict.PARTIAL]
+    summary["rate"] = summary[Verdict.PRESENT] / total if total else None
+    return summary
+
+
+# The counts that add up across classes or livings; the rate is recomputed from the sums.
+SUMMED_COUNTS = ("present", "partial", "absent", "unreachable", "total", "late", "left_early")
+
+
+def summaries_total(summaries: Iterable[dict]) -> dict:
+    """``class_summary`` dicts added up (several classes of a living, or a class over a week),
+    with the rate of the sums: present ÷ total, None when nobody was on a roster."""
+    summaries = list(summaries)
+    totals = {key: sum(summary.get(key) or 0 for summary in summaries) for key in SUMMED_COUNTS}
+    totals["rate"] = totals["present"] / totals["total"] if totals["total"] else None
+    return totals
+
+
+def class_summary(*, department: Department, living: Living) -> dict:
+    """Counts for one class at one living.
+
+    Keys: present, partial, absent, unreachable, total, watched, rate (present / total, None
+    when the roster is empty), late, left_early, replay_only, commented.
+    """
+    return _class_summaries(departments=[department], living=living)[department.pk]
+
+
+def _breakdown_classes(*, living_ids: list[int], user) -> dict[int, list[Department]]:
+    """The classes of each living whose attendance the user may read
+    (``scope.living_class_links``; every class without a user), in one query and in the classes'
+    usual order."""
+    if user is None:
+        links = scope.class_links(living_ids)
+    else:
+        links = scope.living_class_links(user, living_ids)
+    ordering = [
+        f"-department__{field[1:]}" if field.startswith("-") else f"department__{field}"
+        for field in Department._meta.ordering
+    ]
+    classes: dict[int, list[Department]] = defaultdict(list)
+    for link in links.select_related("department").order_by(*ordering):
+        classes[link.living_id].append(link.department)
+    return classes
+
+
+def livings_breakdown(*, livings: Iterable[Living], user=None) -> dict[int, list[dict]]:
+    """``living_breakdown`` of many livings in three queries, whatever their number and size:
+    ``{living.pk: [{"department": Department, **class_summary}, ...]}``.
+
+    One query finds the classes, one reads the policy, and one GROUP BY over the (enrollment,
+    living) pairs counts every class at every living; each class may override the school's
+    threshold (as ``rules_for`` does). Counted by GROUP BY rather than ``aggregate()`` over
+    ``class_attendance``: Django 5.2 wraps such an aggregate in a subquery and drops the boolean
+    flag annotations from it (the count then reads a missing column: 0 on SQLite, an error on
+    PostgreSQL).
+    """
+    living_ids = [living.pk for living in livings]
+    if not living_ids:
+        return {}
+    classes = _breakdown_classes(living_ids=living_ids, user=user)
+    department_ids = {
+        department.pk for departments in classes.values() for department in departments
+    }
+    if not department_ids:
+        return {living_id: [] for living_id in living_ids}
+    policy_rules = school_rules()
+    # Both conditions in one filter(): the enrollment's class and the living share one join.
+    pairs = Enrollment.objects.filter(
+        department__in=department_ids,
+        department__livings__in=living_ids,
+        student__is_active=True,
+    ).order_by()
+    rows = (
+        annotate_attendance(
+            pairs.annotate(living_id=F("department__livings")),
+            watches=StudentWatch.objects.filter(
+                living=OuterRef("living_id"), student_id=OuterRef("student__student_userid")
+            ),
+            guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
+            terms=LivingTerms.columns(lambda name: F(f"department__livings__{name}")),
+            threshold=Coalesce(
+                F("department__present_threshold"), Value(policy_rules.present_threshold)
+            ),
+            rules=policy_rules,
+        )
+        .values("living_id", "department_id")
+        .annotate(**summary_counts())
+        .order_by()
+    )
+    counts = {(row["living_id"], row["department_id"]): row for row in rows}
+    return {
+        living_id: [
+            {
+                "department": department,
+                **summary_finish(counts.get((living_id, department.pk), {})),
+            }
+            for department in classes.get(living_id, [])
+        ]
+        for living_id in living_ids
+    }
+
+
+def _class_summaries(*, departments: list[Department], living: Living) -> dict[int, dict]:
+    """Summaries of several classes at one living, in one grouped query (see
+    ``livings_breakdown`` for why GROUP BY)."""
+    policy_rules = school_rules()
+    enrollments = Enrollment.objects.filter(
+        department__in=departments, student__is_active=True
+    ).order_by()
+    rows = (
+        annotate_attendance(
+            enrollments,
+            watches=StudentWatch.objects.filter(
+                living=living, student_id=OuterRef("student__student_userid")
+            ),
+            guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
+            terms=LivingTerms.of(living),
+            # Each class may override the school's threshold (as ``rules_for`` does).
+            threshold=Coalesce(
+                F("department__present_threshold"), Value(policy_rules.present_threshold)
+            ),
+            rules=policy_rules,
+        )
+        .values("department_id")
+        .annotate(**summary_counts())
+        .order_by()
+    )
+    by_department = {row["department_id"]: row for row in rows}
+    return {
+        department.pk: summary_finish(by_department.get(department.pk, {}))
+        for department in departments
+    }
+
+
+def living_breakdown(*, living: Living, user=None) -> list[dict]:
+    """One summary per class of the living (the user's classes of it, when a user is given):
+    ``{"department": Department, **class_summary}``, in the classes' usual order."""
+    return livings_breakdown(livings=[living], user=user)[living.pk]
