@@ -2,12 +2,11 @@
 
 Fields that WeCom owns are read-only here: the next sync would overwrite an edit, so the admin
 must not invite one. What the school owns (thresholds, teachers' logins and email) stays editable.
+The sync app adds its own actions (sync/admin.py): this app does not import it.
 """
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
-
-from school_live.sync.admin_actions import sync_livings_now
 
 from .models import (
     AttendancePolicy,
@@ -187,7 +186,6 @@ class LivingAdmin(WeComOwnedAdmin):
         "stats_complete",
     )
     filter_horizontal = ["classes"]
-    actions = [sync_livings_now]
 
 
 class WatchRowAdmin(admin.ModelAdmin):
