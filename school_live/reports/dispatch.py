@@ -96,6 +96,25 @@ def wecom_messages_enabled() -> bool:
     return getattr(settings, "WECOM_AGENT_ID", None) not in (None, "")
 
 
+def _teacher_address(*, teacher: Teacher, preference: ReportPreference) -> str:
+    """Where the teacher's email goes; with no address the delivery is skipped, saying why."""
+    address = preference.address
+    if not address:
+        raise DeliverySkipped(
+            _("%(teacher)s has no email address: add one in WeCom or in their preferences.")
+            % {"teacher": teacher}
+        )
+    return address
+
+
+def _classes_required(*, teacher: Teacher, departments: list[Department]) -> None:
+    """A lesson report goes to a teacher of its classes only (they may have changed since)."""
+    if not departments:
+        raise DeliverySkipped(
+            _("%(teacher)s no longer teaches a class of this living.") % {"teacher": teacher}
+        )
+
+
 # Per-living report ---------------------------------------------------------------------------
 
 
@@ -169,16 +188,8 @@ def living_email_deliver(
     preference = ReportPreference.for_teacher(teacher)
 
     def send() -> tuple[str, str]:
-        address = preference.address
-        if not address:
-            raise DeliverySkipped(
-                _("%(teacher)s has no email address: add one in WeCom or in their preferences.")
-                % {"teacher": teacher}
-            )
-        if not departments:
-            raise DeliverySkipped(
-                _("%(teacher)s no longer teaches a class of this living.") % {"teacher": teacher}
-            )
+        address = _teacher_address(teacher=teacher, preference=preference)
+        _classes_required(teacher=teacher, departments=departments)
         report = living_report_build(living=living, departments=departments, sections=sections)
         rendered = email_render(
             report="living",
@@ -207,10 +218,7 @@ def living_wecom_deliver(
     preference = ReportPreference.for_teacher(teacher)
 
     def send() -> tuple[str, str]:
-        if not departments:
-            raise DeliverySkipped(
-                _("%(teacher)s no longer teaches a class of this living.") % {"teacher": teacher}
-            )
+        _classes_required(teacher=teacher, departments=departments)
         report = living_report_build(living=living, departments=departments, sections=sections)
         body = living_textcard(report=report, language=preference.language)
         result = wecom.get().send_message(touser=[teacher.userid], msgtype="textcard", body=body)
@@ -251,12 +259,7 @@ def teacher_digest_deliver(
     preference = ReportPreference.for_teacher(teacher)
 
     def send() -> tuple[str, str]:
-        address = preference.address
-        if not address:
-            raise DeliverySkipped(
-                _("%(teacher)s has no email address: add one in WeCom or in their preferences.")
-                % {"teacher": teacher}
-            )
+        address = _teacher_address(teacher=teacher, preference=preference)
         start, end = week_bounds(period)
         digest = teacher_digest_build(teacher=teacher, start=start, end=end)
         rendered = email_render(
