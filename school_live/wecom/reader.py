@@ -1,13 +1,17 @@
 """Typed reads of WeCom's JSON, each error naming the endpoint and the field path.
 
-The records (``records.py``) are built through it; the client reads errcodes and tokens with it.
+The records (``records.py``) are built through it: their fields are declared with ``wecom`` or
+``nested``, and ``Record.from_wecom`` reads them; the client reads errcodes and tokens with it.
 Rules: unknown fields are ignored; a missing or null array is empty; a missing optional string is
 "" and a missing optional number 0; ints must be JSON integers (``true`` is not 1); WeCom's 0/1
 flags become bools.
 """
 
+import dataclasses
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from school_live.wecom.errors import WeComDataError
 
@@ -117,6 +121,52 @@ class Reader:
             readers.append(Reader(self.endpoint, item, f"{base}[{index}]"))
         return readers
 
+    def records(self, key: str, record: type["Record"]) -> tuple:
+        """An array of objects, each read as ``record``."""
+        return tuple(record.from_wecom(item) for item in self.objs(key))
+
     def pipe_list(self, key: str) -> tuple[str, ...]:
         """message/send's ``"a|b|c"`` lists."""
         return tuple(part for part in self.string(key).split("|") if part)
+
+
+def wecom(read: str, key: str | None = None, *, default: Any = dataclasses.MISSING, **options):
+    """A record field read with ``Reader.<read>`` from ``key`` (the field's name unless given);
+    ``options`` (``required=True``) go to that method."""
+    if not callable(getattr(Reader, read, None)):
+        raise TypeError(f"Reader has no {read!r}")
+    return dataclasses.field(default=default, metadata={"wecom": (read, key, options)})
+
+
+def nested(record: type["Record"], key: str | None = None):
+    """A record field holding a tuple of ``record``, read from an array of objects."""
+    return dataclasses.field(metadata={"wecom": (record, key, {})})
+
+
+class Record:
+    """The base of a frozen dataclass whose fields are all declared with ``wecom`` or ``nested``.
+    ``from_wecom`` reads them in their order, so an error names the first wrong field."""
+
+    __slots__ = ()
+
+    @classmethod
+    def from_wecom(cls, r: Reader) -> Self:
+        return cls(*[read(r) for read in _field_reads(cls)])
+
+
+# A record's fields, each as a function of the Reader (prepared once per record class).
+_READS: dict[type, tuple[Callable[[Reader], Any], ...]] = {}
+
+
+def _field_reads(cls: type[Record]) -> tuple[Callable[[Reader], Any], ...]:
+    reads = _READS.get(cls)
+    if reads is None:
+        reads = _READS[cls] = tuple(_field_read(f) for f in dataclasses.fields(cls))
+    return reads
+
+
+def _field_read(field: dataclasses.Field) -> Callable[[Reader], Any]:
+    how, key, options = field.metadata["wecom"]
+    if isinstance(how, str):
+        return operator.methodcaller(how, key or field.name, **options)
+    return operator.methodcaller("records", key or field.name, how)
