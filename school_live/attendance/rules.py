@@ -39,6 +39,17 @@ class Flag(models.TextChoices):
     COMMENTED = "commented", _("commented")
 
 
+def flag_names(record) -> list[str]:
+    """The flag labels set on a row (a model instance, an annotated row or a dict), as every
+    page, badge and export lists them."""
+    names = []
+    for name, label in Flag.choices:
+        value = record.get(name) if isinstance(record, dict) else getattr(record, name, False)
+        if value:
+            names.append(label)
+    return names
+
+
 @dataclasses.dataclass(frozen=True)
 class AttendanceRules:
     present_threshold: int  # percent of the living's duration

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 from django_tables2.paginators import LazyPaginator
 
-from school_live.attendance import queries, scope, state
+from school_live.attendance import queries, scope, sheets, state
 from school_live.attendance.rules import Verdict, rules_for
 from school_live.school.models import ClassAssignment, Living, VisitorWatch
 
@@ -318,7 +318,7 @@ def class_export(request, class_id, fmt):
     department = scope.class_or_404(request.user, class_id)
     period = period_resolve(request, department)
     if period.is_range:
-        headers, body = exports.range_export_table(range_rows(department, period.start, period.end))
+        headers, body = sheets.range_export_table(range_rows(department, period.start, period.end))
         stamp = "-".join(
             day.strftime("%Y%m%d") for day in (period.start, period.end) if day is not None
         )
@@ -329,7 +329,7 @@ def class_export(request, class_id, fmt):
         rows = StudentAttendanceFilter(
             request.GET or None, queryset=_student_rows(department, period.living)
         ).qs
-        headers, body = exports.living_export_table(rows)
+        headers, body = sheets.living_export_table(rows)
         start = period.living.living_start
         stamp = timezone.localtime(start).strftime("%Y%m%d-%H%M") if start else "living"
         title = f"{department.name} {stamp}"

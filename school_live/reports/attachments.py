@@ -1,8 +1,8 @@
 """The full class table of a living as an .xlsx attachment, one sheet per class.
 
-The columns and cell values are the dashboard's own class download
-(``dashboard.exports.living_export_table``), so the attachment and the page's XLSX never differ;
-this module only puts several classes into one workbook, as bytes for an email.
+The columns, cell values and sheet writer are those of the dashboard's class download
+(``attendance.sheets``), so the attachment and the page's XLSX never differ; this module only
+puts several classes into one workbook, as bytes for an email.
 """
 
 import io
@@ -12,12 +12,15 @@ from django.utils import timezone
 from openpyxl import Workbook
 
 from school_live.attendance.queries import class_attendance
-from school_live.dashboard.exports import XLSX_TYPE, living_export_table, xlsx_sheet_append
+from school_live.attendance.sheets import (
+    XLSX_TYPE,
+    living_export_table,
+    sheet_title_clean,
+    xlsx_sheet_append,
+)
 from school_live.reports.emails import Attachment
 from school_live.reports.periods import SCHOOL_TZ, school_date
 from school_live.school.models import Department, Living
-
-SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 
 def class_table_xlsx(*, living: Living, departments: list[Department]) -> bytes:
@@ -52,8 +55,8 @@ def class_table_attachment(*, living: Living, departments: list[Department]) -> 
 
 
 def _sheet_title(department: Department, used: set[str]) -> str:
-    # Excel forbids some characters, allows 31 at most, and compares titles without case.
-    base = SHEET_TITLE_FORBIDDEN.sub(" ", department.name).strip()[:28] or str(department.pk)
+    # Excel compares titles without case: a name met again gets a number, within 31 characters.
+    base = sheet_title_clean(department.name, limit=28) or str(department.pk)
     title, number = base, 2
     while title.lower() in used:
         title = f"{base[:26]}_{number}"

@@ -8,6 +8,7 @@ already sent costs no queries.
 import datetime as dt
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -96,6 +97,41 @@ def wecom_messages_enabled() -> bool:
     return getattr(settings, "WECOM_AGENT_ID", None) not in (None, "")
 
 
+def _claim_deliver(
+    summary: SendSummary,
+    key: DeliveryKey,
+    deliver: Callable[..., ReportDelivery],
+    *,
+    force: bool,
+    **recipient,
+) -> None:
+    """Claim the delivery (``recipient``: its ``teacher`` or ``user``), send it through
+    ``deliver(delivery=...)`` unless another run has it, and count the outcome."""
+    delivery = delivery_claim(key=key, retry_failed=True, force=force, **recipient)
+    if delivery is not None:
+        deliver(delivery=delivery)
+    summary.add(delivery)
+
+
+def _teacher_address(*, teacher: Teacher, preference: ReportPreference) -> str:
+    """Where the teacher's email goes; with no address the delivery is skipped, saying why."""
+    address = preference.address
+    if not address:
+        raise DeliverySkipped(
+            _("%(teacher)s has no email address: add one in WeCom or in their preferences.")
+            % {"teacher": teacher}
+        )
+    return address
+
+
+def _classes_required(*, teacher: Teacher, departments: list[Department]) -> None:
+    """A lesson report goes to a teacher of its classes only (they may have changed since)."""
+    if not departments:
+        raise DeliverySkipped(
+            _("%(teacher)s no longer teaches a class of this living.") % {"teacher": teacher}
+        )
+
+
 # Per-living report ---------------------------------------------------------------------------
 
 
@@ -139,20 +175,18 @@ def living_report_send(*, living: Living, force: bool = False) -> SendSummary:
                 channels.append(
                     (Channel.WECOM, functools.partial(living_wecom_deliver, wecom=wecom))
                 )
-            for channel, deliver in channels:
+            for channel, channel_deliver in channels:
                 key = DeliveryKey(
                     Report.LIVING, living.livingid, channel, teacher_recipient(teacher)
                 )
-                delivery = delivery_claim(key=key, teacher=teacher, retry_failed=True, force=force)
-                if delivery is not None:
-                    deliver(
-                        delivery=delivery,
-                        living=living,
-                        teacher=teacher,
-                        departments=departments,
-                        sections=sections,
-                    )
-                summary.add(delivery)
+                deliver = functools.partial(
+                    channel_deliver,
+                    living=living,
+                    teacher=teacher,
+                    departments=departments,
+                    sections=sections,
+                )
+                _claim_deliver(summary, key, deliver, force=force, teacher=teacher)
     finally:
         wecom.close()
     return summary
@@ -169,16 +203,8 @@ def living_email_deliver(
     preference = ReportPreference.for_teacher(teacher)
 
     def send() -> tuple[str, str]:
-        address = preference.address
-        if not address:
-            raise DeliverySkipped(
-                _("%(teacher)s has no email address: add one in WeCom or in their preferences.")
-                % {"teacher": teacher}
-            )
-        if not departments:
-            raise DeliverySkipped(
-                _("%(teacher)s no longer teaches a class of this living.") % {"teacher": teacher}
-            )
+        address = _teacher_address(teacher=teacher, preference=preference)
+        _classes_required(teacher=teacher, departments=departments)
         report = living_report_build(living=living, departments=departments, sections=sections)
         rendered = email_render(
             report="living",
@@ -207,10 +233,7 @@ def living_wecom_deliver(
     preference = ReportPreference.for_teacher(teacher)
 
     def send() -> tuple[str, str]:
-        if not departments:
-            raise DeliverySkipped(
-                _("%(teacher)s no longer teaches a class of this living.") % {"teacher": teacher}
-            )
+        _classes_required(teacher=teacher, departments=departments)
         report = living_report_build(living=living, departments=departments, sections=sections)
         body = living_textcard(report=report, language=preference.language)
         result = wecom.get().send_message(touser=[teacher.userid], msgtype="textcard", body=body)
@@ -238,10 +261,8 @@ def teacher_digest_send(*, teacher: Teacher, period: str, force: bool = False) -
     if not teacher_week_has_livings(teacher=teacher, start=start, end=end):
         return summary
     key = DeliveryKey(Report.WEEKLY_TEACHER, period, Channel.EMAIL, teacher_recipient(teacher))
-    delivery = delivery_claim(key=key, teacher=teacher, retry_failed=True, force=force)
-    if delivery is not None:
-        teacher_digest_deliver(delivery=delivery, teacher=teacher, period=period)
-    summary.add(delivery)
+    deliver = functools.partial(teacher_digest_deliver, teacher=teacher, period=period)
+    _claim_deliver(summary, key, deliver, force=force, teacher=teacher)
     return summary
 
 
@@ -251,12 +272,7 @@ def teacher_digest_deliver(
     preference = ReportPreference.for_teacher(teacher)
 
     def send() -> tuple[str, str]:
-        address = preference.address
-        if not address:
-            raise DeliverySkipped(
-                _("%(teacher)s has no email address: add one in WeCom or in their preferences.")
-                % {"teacher": teacher}
-            )
+        address = _teacher_address(teacher=teacher, preference=preference)
         start, end = week_bounds(period)
         digest = teacher_digest_build(teacher=teacher, start=start, end=end)
         rendered = email_render(
@@ -281,10 +297,8 @@ def admin_digests_send(*, period: str, force: bool = False) -> SendSummary:
     )
     for user in admins:
         key = DeliveryKey(Report.WEEKLY_ADMIN, period, Channel.EMAIL, user_recipient(user))
-        delivery = delivery_claim(key=key, user=user, retry_failed=True, force=force)
-        if delivery is not None:
-            admin_digest_deliver(delivery=delivery, user=user, period=period)
-        summary.add(delivery)
+        deliver = functools.partial(admin_digest_deliver, user=user, period=period)
+        _claim_deliver(summary, key, deliver, force=force, user=user)
     return summary
 
 

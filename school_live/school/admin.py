@@ -2,13 +2,13 @@
 
 Fields that WeCom owns are read-only here: the next sync would overwrite an edit, so the admin
 must not invite one. What the school owns (thresholds, teachers' logins and email) stays editable.
+The sync app adds its own actions (sync/admin.py): this app does not import it.
 """
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from school_live.sync.admin_actions import sync_livings_now
-
+from . import synced_fields
 from .models import (
     AttendancePolicy,
     ClassAssignment,
@@ -63,18 +63,7 @@ class DepartmentAdmin(WeComOwnedAdmin):
     list_filter = ["type", "graduated", "is_active"]
     search_fields = ["name", "=id"]
     list_select_related = ["parent"]
-    wecom_fields = (
-        "id",
-        "name",
-        "parent",
-        "type",
-        "register_year",
-        "standard_grade",
-        "graduated",
-        "order",
-        "is_active",
-        "synced_at",
-    )
+    wecom_fields = ("id", *synced_fields.DEPARTMENT)
     inlines = [ClassAssignmentInline]
 
 
@@ -84,7 +73,7 @@ class TeacherAdmin(admin.ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["userid", "name", "email"]
     list_select_related = ["user"]
-    readonly_fields = ["userid", "is_active", "synced_at"]
+    readonly_fields = ["userid", *synced_fields.TEACHER]
     autocomplete_fields = ["user"]
     inlines = [ClassAssignmentInline]
 
@@ -119,7 +108,7 @@ class StudentAdmin(WeComOwnedAdmin):
     list_display = ["name", "student_userid", "is_active", "synced_at"]
     list_filter = ["is_active", "classes"]
     search_fields = ["name", "student_userid"]
-    wecom_fields = ("student_userid", "name", "is_active", "synced_at")
+    wecom_fields = ("student_userid", *synced_fields.STUDENT)
     inlines = [EnrollmentInline, GuardianshipInline]
 
 
@@ -128,14 +117,7 @@ class ParentAdmin(WeComOwnedAdmin):
     list_display = ["parent_userid", "mobile", "is_subscribed", "is_active"]
     list_filter = ["is_subscribed", "is_active"]
     search_fields = ["parent_userid", "mobile", "children__name"]
-    wecom_fields = (
-        "parent_userid",
-        "mobile",
-        "is_subscribed",
-        "external_userid",
-        "is_active",
-        "synced_at",
-    )
+    wecom_fields = ("parent_userid", *synced_fields.PARENT)
     inlines = [GuardianshipInline]
 
 
@@ -187,7 +169,6 @@ class LivingAdmin(WeComOwnedAdmin):
         "stats_complete",
     )
     filter_horizontal = ["classes"]
-    actions = [sync_livings_now]
 
 
 class WatchRowAdmin(admin.ModelAdmin):

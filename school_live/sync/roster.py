@@ -6,13 +6,15 @@ People and departments that left are kept with ``is_active=False`` (their watch 
 class assignments, enrollments and guardianships WeCom no longer lists are deleted.
 """
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
+from school_live.school import synced_fields
 from school_live.school.models import (
     ClassAssignment,
     Department,
@@ -73,8 +75,37 @@ def roster_store(*, snapshot: RosterSnapshot) -> int:
     return len(department_ids) + teachers + students + parents
 
 
+def _listed_store(
+    model: type[models.Model],
+    rows: Iterable[models.Model],
+    *,
+    key: str,
+    fields: Sequence[str],
+    now,
+    on_leave: Callable[[models.QuerySet], None] | None = None,
+) -> None:
+    """Upsert the rows WeCom listed, active and stamped with ``now``, then retire the active rows
+    it did not list: they have left (kept, with their history, as ``is_active=False``).
+    ``on_leave`` sees those rows before they are retired."""
+    rows = list(rows)
+    for row in rows:
+        row.is_active, row.synced_at = True, now
+    model.objects.bulk_create(
+        rows,
+        batch_size=BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=[key],
+        update_fields=list(fields),
+    )
+    # Every row WeCom listed was just stamped with `now`; the rest have left.
+    left = model.objects.filter(is_active=True).exclude(synced_at=now)
+    if on_leave is not None:
+        on_leave(left)
+    left.update(is_active=False)
+
+
 def _departments_store(records: list[DepartmentRecord], now) -> set[int]:
-    departments = [
+    departments = (
         Department(
             id=r.id,
             name=r.name[:200],
@@ -84,30 +115,10 @@ def _departments_store(records: list[DepartmentRecord], now) -> set[int]:
             standard_grade=r.standard_grade,
             graduated=r.is_graduated,
             order=r.order,
-            is_active=True,
-            synced_at=now,
         )
         for r in records
-    ]
-    Department.objects.bulk_create(
-        departments,
-        batch_size=BATCH_SIZE,
-        update_conflicts=True,
-        unique_fields=["id"],
-        update_fields=[
-            "name",
-            "parent",
-            "type",
-            "register_year",
-            "standard_grade",
-            "graduated",
-            "order",
-            "is_active",
-            "synced_at",
-        ],
     )
-    # Every department WeCom listed was just stamped with `now`; the rest have left.
-    Department.objects.filter(is_active=True).exclude(synced_at=now).update(is_active=False)
+    _listed_store(Department, departments, key="id", fields=synced_fields.DEPARTMENT, now=now)
     return {r.id for r in records}
 
 
@@ -120,41 +131,33 @@ def _teachers_store(records: list[DepartmentRecord], department_ids: set[int], n
             role = ADMIN_ROLES.get(admin.type)
             if role and record.type == Department.Type.CLASS:
                 wanted.add((admin.userid, record.id, role, admin.subject[:50]))
-    Teacher.objects.bulk_create(
-        [Teacher(userid=u, is_active=True, synced_at=now) for u in sorted(userids)],
-        batch_size=BATCH_SIZE,
-        update_conflicts=True,
-        unique_fields=["userid"],
-        update_fields=["is_active", "synced_at"],
+    _listed_store(
+        Teacher,
+        (Teacher(userid=u) for u in sorted(userids)),
+        key="userid",
+        fields=synced_fields.TEACHER,
+        now=now,
+        on_leave=_teacher_logins_retire,
     )
     _teacher_logins_link(userids)
-    left = Teacher.objects.filter(is_active=True).exclude(synced_at=now)
+
+    teacher_ids = dict(Teacher.objects.filter(userid__in=userids).values_list("userid", "pk"))
+    _links_store(
+        ClassAssignment,
+        ("teacher__userid", "department_id", "role", "subject"),
+        wanted,
+        lambda userid, dept, role, subject: ClassAssignment(
+            teacher_id=teacher_ids[userid], department_id=dept, role=role, subject=subject
+        ),
+    )
+    return len(userids)
+
+
+def _teacher_logins_retire(left: models.QuerySet[Teacher]) -> None:
     # A teacher who left WeCom must not keep reading student data through a stale login.
     get_user_model().objects.filter(teacher__in=left, is_staff=False, is_superuser=False).update(
         is_active=False
     )
-    left.update(is_active=False)
-
-    teacher_ids = dict(Teacher.objects.filter(userid__in=userids).values_list("userid", "pk"))
-    stored = {
-        (teacher, dept, role, subject): pk
-        for pk, teacher, dept, role, subject in ClassAssignment.objects.values_list(
-            "pk", "teacher__userid", "department_id", "role", "subject"
-        )
-    }
-    ClassAssignment.objects.bulk_create(
-        [
-            ClassAssignment(
-                teacher_id=teacher_ids[userid], department_id=dept, role=role, subject=subject
-            )
-            for (userid, dept, role, subject) in wanted - stored.keys()
-        ],
-        batch_size=BATCH_SIZE,
-    )
-    ClassAssignment.objects.filter(
-        pk__in=[pk for key, pk in stored.items() if key not in wanted]
-    ).delete()
-    return len(userids)
 
 
 def _teacher_logins_link(userids: set[str]) -> None:
@@ -201,56 +204,37 @@ def _people_store(students_by_class: dict[int, list[StudentRecord]], now) -> tup
                 parents[parent.parent_userid] = parent
                 guardianships[(record.student_userid, parent.parent_userid)] = parent.relation
 
-    Student.objects.bulk_create(
-        [
-            Student(
-                student_userid=r.student_userid, name=r.name[:100], is_active=True, synced_at=now
-            )
-            for r in students.values()
-        ],
-        batch_size=BATCH_SIZE,
-        update_conflicts=True,
-        unique_fields=["student_userid"],
-        update_fields=["name", "is_active", "synced_at"],
+    _listed_store(
+        Student,
+        (Student(student_userid=r.student_userid, name=r.name[:100]) for r in students.values()),
+        key="student_userid",
+        fields=synced_fields.STUDENT,
+        now=now,
     )
-    Student.objects.filter(is_active=True).exclude(synced_at=now).update(is_active=False)
-    Parent.objects.bulk_create(
-        [
+    _listed_store(
+        Parent,
+        (
             Parent(
                 parent_userid=p.parent_userid,
                 mobile=p.mobile[:32],
                 is_subscribed=p.is_subscribe,
                 external_userid=p.external_userid[:64],
-                is_active=True,
-                synced_at=now,
             )
             for p in parents.values()
-        ],
-        batch_size=BATCH_SIZE,
-        update_conflicts=True,
-        unique_fields=["parent_userid"],
-        update_fields=["mobile", "is_subscribed", "external_userid", "is_active", "synced_at"],
+        ),
+        key="parent_userid",
+        fields=synced_fields.PARENT,
+        now=now,
     )
-    Parent.objects.filter(is_active=True).exclude(synced_at=now).update(is_active=False)
 
     student_pks = dict(Student.objects.values_list("student_userid", "pk"))
     parent_pks = dict(Parent.objects.values_list("parent_userid", "pk"))
 
-    stored_enrollments = {
-        (userid, dept): pk
-        for pk, userid, dept in Enrollment.objects.values_list(
-            "pk", "student__student_userid", "department_id"
-        )
-    }
-    Enrollment.objects.bulk_create(
-        [
-            Enrollment(student_id=student_pks[userid], department_id=dept)
-            for userid, dept in enrollments - stored_enrollments.keys()
-        ],
-        batch_size=BATCH_SIZE,
-    )
-    _delete_pks(
-        Enrollment, [pk for key, pk in stored_enrollments.items() if key not in enrollments]
+    _links_store(
+        Enrollment,
+        ("student__student_userid", "department_id"),
+        enrollments,
+        lambda userid, dept: Enrollment(student_id=student_pks[userid], department_id=dept),
     )
 
     stored_guardianships = {
@@ -279,6 +263,21 @@ def _people_store(students_by_class: dict[int, list[StudentRecord]], now) -> tup
         [pk for key, (pk, _rel) in stored_guardianships.items() if key not in guardianships],
     )
     return len(students), len(parents)
+
+
+def _links_store(
+    model: type[models.Model],
+    key_columns: Sequence[str],
+    wanted: set[tuple],
+    build: Callable[..., models.Model],
+) -> None:
+    """Make the stored links (keyed by ``key_columns``) exactly ``wanted``: create the missing
+    ones with ``build(*key)``, delete those WeCom no longer lists."""
+    stored = {tuple(key): pk for pk, *key in model.objects.values_list("pk", *key_columns)}
+    model.objects.bulk_create(
+        [build(*key) for key in wanted - stored.keys()], batch_size=BATCH_SIZE
+    )
+    _delete_pks(model, [pk for key, pk in stored.items() if key not in wanted])
 
 
 def _delete_pks(model, pks: list[int]) -> None:

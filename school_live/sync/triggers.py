@@ -2,22 +2,32 @@
 
 The SyncRun is created first (so the caller can point at it) and the task is sent when the
 transaction commits, so a worker never looks for a run that is not there yet.
+
+The tasks call the services, and the sweep (a service) queues livings through here: so each
+request imports its task inside the function, the one way a service reaches a task
+(tests/test_layout.py holds every other import to one direction).
 """
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from school_live.school.models import Living, SyncRun
 from school_live.sync.runs import queued_stale_after, stale_after
 
 
-def living_run_active(*, livingid: str) -> SyncRun | None:
-    """The run queued for or syncing this living, unless it is so old its worker must be dead."""
+def run_active(runs: QuerySet[SyncRun]) -> SyncRun | None:
+    """The latest of ``runs`` that is queued or running, unless it is so old that its worker
+    must be dead (the sweep fails those)."""
     now = timezone.now()
-    runs = SyncRun.objects.filter(kind=SyncRun.Kind.LIVING, livingid=livingid)
     running = runs.filter(status=SyncRun.Status.RUNNING, started_at__gte=now - stale_after())
     queued = runs.filter(status=SyncRun.Status.QUEUED, created_at__gte=now - queued_stale_after())
     return (running | queued).order_by("-created_at").first()
+
+
+def living_run_active(*, livingid: str) -> SyncRun | None:
+    """The run queued for or syncing this living."""
+    return run_active(SyncRun.objects.filter(kind=SyncRun.Kind.LIVING, livingid=livingid))
 
 
 def living_sync_request(*, livingid: str, requested_by=None) -> tuple[SyncRun, bool]:
@@ -43,13 +53,8 @@ def school_sync_request(*, requested_by=None) -> tuple[SyncRun, bool]:
     """Queue a full school sync (roster, discovery, recent livings) unless one is under way."""
     from school_live.sync.tasks import school_sync_task
 
-    now = timezone.now()
     with transaction.atomic():
-        runs = SyncRun.objects.filter(kind=SyncRun.Kind.SCHOOL)
-        active = (
-            runs.filter(status=SyncRun.Status.RUNNING, started_at__gte=now - stale_after())
-            | runs.filter(status=SyncRun.Status.QUEUED, created_at__gte=now - queued_stale_after())
-        ).first()
+        active = run_active(SyncRun.objects.filter(kind=SyncRun.Kind.SCHOOL))
         if active is not None:
             return active, False
         run = SyncRun.objects.create(kind=SyncRun.Kind.SCHOOL, requested_by=requested_by)

@@ -2,9 +2,10 @@
 
 Callers get frozen records (``records.py``) or typed errors (``errors.py``), never a raw dict.
 
-- One ``requests.Session``; urllib3 retries connection errors and HTTP 502/503/504 with a small
-  backoff, for POST too (the stat endpoints are reads). ``message/send`` has its own adapter that
-  only retries failed connects, so a message is never sent twice because a reply was lost.
+- One ``requests.Session`` (``transport.py``); urllib3 retries connection errors and HTTP
+  502/503/504 with a small backoff, for POST too (the stat endpoints are reads). ``message/send``
+  has its own adapter that only retries failed connects, so a message is never sent twice because
+  a reply was lost.
 - The access token lives in Django's cache, shared by every process, keyed by a hash of the base
   URL, corp id and secret. One process refreshes at a time (an atomic ``cache.add`` lock); the others
   poll the cache. On 40001/40014/42001 the token is dropped, refetched once and the call retried once.
@@ -13,41 +14,30 @@ Callers get frozen records (``records.py``) or typed errors (``errors.py``), nev
 """
 
 import hashlib
-import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
-from urllib3.util.retry import Retry
 
 from school_live.wecom.errors import (
     BUSY,
     CONFIG_ERROR,
     GETTOKEN,
-    GETTOKEN_CONFIG_ERRCODES,
-    HTTP_ERROR,
-    NETWORK_ERROR,
     TOKEN_ERRCODES,
     WeComConfigError,
     WeComDataError,
-    WeComError,
-    WeComTransientError,
+    error_for,
 )
-from school_live.wecom.errors import CONFIG_ERRCODES as _CONFIG_ERRCODES
-from school_live.wecom.errors import TRANSIENT_ERRCODES as _TRANSIENT_ERRCODES
+from school_live.wecom.reader import Reader
 from school_live.wecom.records import (
     DepartmentRecord,
     LivingInfo,
     MessageResult,
     ParentRecord,
-    Reader,
     SchoolUser,
     StudentRecord,
     UnwatchStatPage,
@@ -55,6 +45,7 @@ from school_live.wecom.records import (
     WatchStatPage,
 )
 from school_live.wecom.redact import install_filter, register_secret
+from school_live.wecom.transport import request_send, response_decode, session_make
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +113,9 @@ class WeComClient:
         ).hexdigest()[:24]
         self._token_key = f"wecom:access_token:{digest}"
         self._lock_key = f"wecom:access_token_lock:{digest}"
-        self.session = self._make_session(http_retries)
+        self.session = session_make(
+            self.base_url, http_retries=http_retries, backoff=self.retry_base_delay
+        )
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> "WeComClient":
@@ -139,38 +132,6 @@ class WeComClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def _make_session(self, http_retries: int) -> requests.Session:
-        session = requests.Session()
-        retry = Retry(
-            total=http_retries,
-            connect=http_retries,
-            read=http_retries,
-            status=http_retries,
-            other=0,
-            backoff_factor=self.retry_base_delay,
-            backoff_max=5,
-            status_forcelist=(502, 503, 504),
-            allowed_methods=frozenset({"GET", "POST"}),
-            raise_on_status=False,
-            respect_retry_after_header=False,
-        )
-        session.mount(self.base_url + "/", HTTPAdapter(max_retries=retry))
-        # A lost reply to message/send may mean the message went out: only retry failed connects.
-        send_retry = Retry(
-            total=http_retries,
-            connect=http_retries,
-            read=0,
-            status=0,
-            other=0,
-            backoff_factor=self.retry_base_delay,
-            backoff_max=5,
-            allowed_methods=frozenset({"POST"}),
-            raise_on_status=False,
-        )
-        session.mount(self.base_url + "/cgi-bin/message/", HTTPAdapter(max_retries=send_retry))
-        session.headers["User-Agent"] = "school_live"
-        return session
 
     # --- access token --------------------------------------------------------------------------
 
@@ -227,30 +188,6 @@ class WeComClient:
 
     # --- transport -----------------------------------------------------------------------------
 
-    @sensitive_variables("token", "params", "data", "query")
-    def _send(self, method: str, path: str, endpoint: str, *, params: dict, body: Any):
-        try:
-            if body is None:
-                return self.session.request(
-                    method, f"{self.base_url}/cgi-bin/{path}", params=params, timeout=self.timeout
-                )
-            return self.session.request(
-                method,
-                f"{self.base_url}/cgi-bin/{path}",
-                params=params,
-                data=json.dumps(body, ensure_ascii=False).encode(),
-                headers={"Content-Type": "application/json; charset=utf-8"},
-                timeout=self.timeout,
-            )
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            # Never chain: requests' exceptions carry the full URL with the token in it.
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            timed_out = isinstance(exc, requests.Timeout) or isinstance(reason, Urllib3TimeoutError)
-            kind = "timed out" if timed_out else "connection failed"
-            raise WeComTransientError(NETWORK_ERROR, kind, endpoint) from None
-        except requests.RequestException as exc:
-            raise WeComError(NETWORK_ERROR, type(exc).__name__, endpoint) from None
-
     def _get_json(
         self, method: str, path: str, endpoint: str, *, params: dict, body: Any = None
     ) -> dict:
@@ -262,9 +199,17 @@ class WeComClient:
         busy_attempt = 0
         while True:
             started = time.monotonic()
-            response = self._send(method, path, endpoint, params=params, body=body)
+            response = request_send(
+                self.session,
+                method,
+                f"{self.base_url}/cgi-bin/{path}",
+                endpoint,
+                params=params,
+                body=body,
+                timeout=self.timeout,
+            )
             elapsed_ms = (time.monotonic() - started) * 1000
-            data = self._decode(response, endpoint, elapsed_ms)
+            data = response_decode(response, endpoint, elapsed_ms)
             # Every WeCom answer carries errcode (doc 90313); without it, success is a guess.
             errcode = Reader.root(endpoint, data).integer("errcode", required=True)
             log = logger.debug if errcode == 0 else logger.info
@@ -277,24 +222,7 @@ class WeComClient:
                 self._sleep(self.retry_base_delay * 2**busy_attempt)
                 busy_attempt += 1
                 continue
-            raise _error_for(errcode, data.get("errmsg", ""), endpoint)
-
-    def _decode(self, response: requests.Response, endpoint: str, elapsed_ms: float) -> dict:
-        status = response.status_code
-        if status != 200:
-            logger.info("WeCom %s HTTP %s %.0f ms", endpoint, status, elapsed_ms)
-            error = WeComTransientError if status >= 500 or status == 429 else WeComError
-            raise error(HTTP_ERROR, f"HTTP {status}", endpoint)
-        try:
-            data = json.loads(response.content)
-        except ValueError:
-            content_type = response.headers.get("Content-Type", "unknown").split(";")[0]
-            raise WeComDataError(
-                f"the response is not JSON (HTTP {status}, {content_type}, "
-                f"{len(response.content)} bytes)",
-                endpoint,
-            ) from None
-        return Reader.root(endpoint, data).data
+            raise error_for(errcode, data.get("errmsg", ""), endpoint)
 
     @sensitive_variables("token", "params", "data", "query")
     def _call(
@@ -312,7 +240,7 @@ class WeComClient:
             if errcode == 0:
                 return data
             if refreshed:
-                raise _error_for(errcode, data.get("errmsg", ""), endpoint)
+                raise error_for(errcode, data.get("errmsg", ""), endpoint)
             logger.info("WeCom %s rejected the token (errcode=%s); refreshing", endpoint, errcode)
             self._drop_token(token)
             token = self._refresh_token(stale=token)
@@ -446,13 +374,3 @@ class WeComClient:
         payload = {**body, "touser": "|".join(touser), "msgtype": msgtype, "agentid": agentid}
         reader = Reader.root(path, self._call("POST", path, body=payload))
         return MessageResult.from_wecom(reader)
-
-
-def _error_for(errcode: int, errmsg: Any, endpoint: str) -> WeComError:
-    if endpoint == GETTOKEN and errcode in GETTOKEN_CONFIG_ERRCODES:
-        return WeComConfigError(errcode, str(errmsg), endpoint)
-    if errcode in _TRANSIENT_ERRCODES:
-        return WeComTransientError(errcode, str(errmsg), endpoint)
-    if errcode in _CONFIG_ERRCODES:
-        return WeComConfigError(errcode, str(errmsg), endpoint)
-    return WeComError(errcode, str(errmsg), endpoint)

@@ -13,6 +13,7 @@ Failures that do not come from WeCom's ``errcode`` use negative sentinels (WeCom
 """
 
 import re
+from typing import Any
 
 from school_live.wecom.redact import redact
 
@@ -204,3 +205,14 @@ class WeComDataError(WeComError):
 
     def _message(self) -> str:
         return f"{self.endpoint}: {self.errmsg} (errcode {DATA_ERROR}: unexpected WeCom response)"
+
+
+def error_for(errcode: int, errmsg: Any, endpoint: str) -> WeComError:
+    """The typed error for a non-zero errcode: a config problem, transient, or permanent."""
+    if endpoint == GETTOKEN and errcode in GETTOKEN_CONFIG_ERRCODES:
+        return WeComConfigError(errcode, str(errmsg), endpoint)
+    if errcode in TRANSIENT_ERRCODES:
+        return WeComTransientError(errcode, str(errmsg), endpoint)
+    if errcode in CONFIG_ERRCODES:
+        return WeComConfigError(errcode, str(errmsg), endpoint)
+    return WeComError(errcode, str(errmsg), endpoint)

@@ -1,172 +1,40 @@
 """WeCom answers as small frozen dataclasses, validated at the boundary.
 
-Every ``from_wecom`` takes the decoded JSON and a ``Reader`` that knows the endpoint and the field
-path, so a wrong type becomes a ``WeComDataError`` such as
+Each field says how it is read: ``wecom("integer")`` is ``Reader.integer`` (``reader.py``) of the
+JSON key named like the field, ``nested(SomeRecord, key)`` an array of such records.
+``from_wecom`` reads the fields in their order, and a wrong type becomes a ``WeComDataError`` that
+names the endpoint and the path, such as
 ``school/living/get_watch_stat: stat_infoes.students[3].watch_time must be an integer, got 'abc'``.
-Rules: unknown fields are ignored; a missing or null array is empty; a missing optional string is
-"" and a missing optional number 0; ints must be JSON integers (``true`` is not 1); WeCom's 0/1
-flags become bools.
+The stat pages, the living and the school user read themselves by hand: their shape depends on
+more than one key. What a missing or null value reads as is the Reader's rule.
 """
 
 from dataclasses import dataclass
-from typing import Any
 
 from school_live.wecom.errors import WeComDataError
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else f"{text[:37]}..."
-
-
-@dataclass(frozen=True, slots=True)
-class Reader:
-    """Reads typed fields of one JSON object, naming ``endpoint`` and ``path`` in every error."""
-
-    endpoint: str
-    data: dict
-    path: str = ""
-
-    @classmethod
-    def root(cls, endpoint: str, data: Any) -> "Reader":
-        if not isinstance(data, dict):
-            raise WeComDataError(f"the response must be a JSON object, got {_show(data)}", endpoint)
-        return cls(endpoint, data)
-
-    def _where(self, key: str | int) -> str:
-        if isinstance(key, int):
-            return f"{self.path}[{key}]"
-        return f"{self.path}.{key}" if self.path else key
-
-    def fail(self, key: str | int, problem: str, value: Any) -> WeComDataError:
-        return WeComDataError(f"{self._where(key)} {problem}, got {_show(value)}", self.endpoint)
-
-    def _get(self, key: str, required: bool) -> Any:
-        value = self.data.get(key)
-        if value is None and required:
-            raise WeComDataError(f"{self._where(key)} is missing", self.endpoint)
-        return value
-
-    def integer(self, key: str, *, required: bool = False, default: int = 0) -> int:
-        value = self._get(key, required)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, "must be an integer", value)
-        return value
-
-    def optional_int(self, key: str) -> int | None:
-        if self.data.get(key) is None:
-            return None
-        return self.integer(key)
-
-    def flag(self, key: str, *, required: bool = False) -> bool:
-        """WeCom's 0/1 integers; any other value is a data error."""
-        value = self.integer(key, required=required)
-        if value not in (0, 1):
-            raise self.fail(key, "must be 0 or 1", value)
-        return value == 1
-
-    def string(self, key: str, *, required: bool = False) -> str:
-        value = self._get(key, required)
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise self.fail(key, "must be a string", value)
-        if required and not value:
-            raise WeComDataError(f"{self._where(key)} is empty", self.endpoint)
-        return value
-
-    def _list(self, key: str) -> list:
-        value = self._get(key, False)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.fail(key, "must be an array", value)
-        return value
-
-    def integers(self, key: str) -> tuple[int, ...]:
-        items = self._list(key)
-        inner = Reader(self.endpoint, {}, self._where(key))
-        for index, item in enumerate(items):
-            if isinstance(item, bool) or not isinstance(item, int):
-                raise inner.fail(index, "must be an integer", item)
-        return tuple(items)
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        items = self._list(key)
-        inner = Reader(self.endpoint, {}, self._where(key))
-        for index, item in enumerate(items):
-            if not isinstance(item, str):
-                raise inner.fail(index, "must be a string", item)
-        return tuple(items)
-
-    def obj(self, key: str) -> "Reader":
-        """A nested object; missing or null reads as an empty object."""
-        value = self._get(key, False)
-        if value is None:
-            value = {}
-        if not isinstance(value, dict):
-            raise self.fail(key, "must be an object", value)
-        return Reader(self.endpoint, value, self._where(key))
-
-    def objs(self, key: str) -> list["Reader"]:
-        readers = []
-        base = self._where(key)
-        for index, item in enumerate(self._list(key)):
-            if not isinstance(item, dict):
-                raise Reader(self.endpoint, {}, base).fail(index, "must be an object", item)
-            readers.append(Reader(self.endpoint, item, f"{base}[{index}]"))
-        return readers
-
-    def pipe_list(self, key: str) -> tuple[str, ...]:
-        """message/send's ``"a|b|c"`` lists."""
-        return tuple(part for part in self.string(key).split("|") if part)
-
+from school_live.wecom.reader import Reader, Record, nested, wecom
 
 # --- 上课直播 statistics -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class WatchRecord:
-    student_userid: str
-    parent_userid: str  # "" when the student joined on their own account
-    partyids: tuple[int, ...]
-    watch_time: int  # accumulated seconds, not leave_time - enter_time
-    enter_time: int  # unix seconds of the first entry
-    leave_time: int  # unix seconds of the last exit
-    is_comment: bool
-
-    @classmethod
-    def from_wecom(cls, r: Reader) -> "WatchRecord":
-        return cls(
-            student_userid=r.string("student_userid", required=True),
-            parent_userid=r.string("parent_userid"),
-            partyids=r.integers("partyids"),
-            watch_time=r.integer("watch_time"),
-            enter_time=r.integer("enter_time"),
-            leave_time=r.integer("leave_time"),
-            is_comment=r.flag("is_comment"),
-        )
+class WatchRecord(Record):
+    student_userid: str = wecom("string", required=True)
+    parent_userid: str = wecom("string")  # "" when the student joined on their own account
+    partyids: tuple[int, ...] = wecom("integers")
+    watch_time: int = wecom("integer")  # accumulated seconds, not leave_time - enter_time
+    enter_time: int = wecom("integer")  # unix seconds of the first entry
+    leave_time: int = wecom("integer")  # unix seconds of the last exit
+    is_comment: bool = wecom("flag")
 
 
 @dataclass(frozen=True, slots=True)
-class VisitorRecord:
-    nickname: str  # any WeChat nickname: untrusted text, not an id
-    watch_time: int
-    enter_time: int
-    leave_time: int
-    is_comment: bool
-
-    @classmethod
-    def from_wecom(cls, r: Reader) -> "VisitorRecord":
-        return cls(
-            nickname=r.string("nickname"),
-            watch_time=r.integer("watch_time"),
-            enter_time=r.integer("enter_time"),
-            leave_time=r.integer("leave_time"),
-            is_comment=r.flag("is_comment"),
-        )
+class VisitorRecord(Record):
+    nickname: str = wecom("string")  # any WeChat nickname: untrusted text, not an id
+    watch_time: int = wecom("integer")
+    enter_time: int = wecom("integer")
+    leave_time: int = wecom("integer")
+    is_comment: bool = wecom("flag")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,27 +47,15 @@ class WatchStatPage:
     @classmethod
     def from_wecom(cls, r: Reader) -> "WatchStatPage":
         stat = r.obj("stat_infoes")
-        return cls(
-            students=tuple(WatchRecord.from_wecom(s) for s in stat.objs("students")),
-            visitors=tuple(VisitorRecord.from_wecom(v) for v in stat.objs("visitors")),
-            ending=_ending(r),
-            next_key=r.string("next_key"),
-        )
+        students = stat.records("students", WatchRecord)
+        return cls(students, stat.records("visitors", VisitorRecord), *_page_position(r))
 
 
 @dataclass(frozen=True, slots=True)
-class UnwatchRecord:
-    student_userid: str
-    parent_userid: str
-    partyids: tuple[int, ...]
-
-    @classmethod
-    def from_wecom(cls, r: Reader) -> "UnwatchRecord":
-        return cls(
-            student_userid=r.string("student_userid", required=True),
-            parent_userid=r.string("parent_userid"),
-            partyids=r.integers("partyids"),
-        )
+class UnwatchRecord(Record):
+    student_userid: str = wecom("string", required=True)
+    parent_userid: str = wecom("string")
+    partyids: tuple[int, ...] = wecom("integers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,20 +66,16 @@ class UnwatchStatPage:
 
     @classmethod
     def from_wecom(cls, r: Reader) -> "UnwatchStatPage":
-        stat = r.obj("stat_info")
-        return cls(
-            students=tuple(UnwatchRecord.from_wecom(s) for s in stat.objs("students")),
-            ending=_ending(r),
-            next_key=r.string("next_key"),
-        )
+        return cls(r.obj("stat_info").records("students", UnwatchRecord), *_page_position(r))
 
 
-def _ending(r: Reader) -> int:
-    """``ending`` decides when pagination stops, so it must be there and be 0 or 1."""
-    value = r.integer("ending", required=True)
-    if value not in (0, 1):
-        raise r.fail("ending", "must be 0 or 1", value)
-    return value
+def _page_position(r: Reader) -> tuple[int, str]:
+    """(ending, next_key) of a stat page. ``ending`` decides when pagination stops, so it must be
+    there and be 0 or 1."""
+    ending = r.integer("ending", required=True)
+    if ending not in (0, 1):
+        raise r.fail("ending", "must be 0 or 1", ending)
+    return ending, r.string("next_key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,115 +119,57 @@ class LivingInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class DepartmentAdmin:
-    userid: str
-    type: int  # 1 campus head, 2 grade head, 3 班主任, 4 任课老师, 5 stage head
-    subject: str
-
-    @classmethod
-    def from_wecom(cls, r: Reader) -> "DepartmentAdmin":
-        return cls(
-            userid=r.string("userid", required=True),
-            type=r.integer("type"),
-            subject=r.string("subject"),
-        )
+class DepartmentAdmin(Record):
+    userid: str = wecom("string", required=True)
+    # 1 campus head, 2 grade head, 3 班主任, 4 任课老师, 5 stage head
+    type: int = wecom("integer")
+    subject: str = wecom("string")
 
 
 @dataclass(frozen=True, slots=True)
-class DepartmentRecord:
-    id: int
-    name: str
-    parentid: int
-    type: int  # 1 class, 2 grade, 3 stage, 4 campus, 5 school
-    register_year: int | None
-    standard_grade: int | None
-    order: int
-    is_graduated: bool
-    admins: tuple[DepartmentAdmin, ...]
-
-    @classmethod
-    def from_wecom(cls, r: Reader) -> "DepartmentRecord":
-        return cls(
-            id=r.integer("id", required=True),
-            name=r.string("name"),
-            parentid=r.integer("parentid"),
-            type=r.integer("type"),
-            register_year=r.optional_int("register_year"),
-            standard_grade=r.optional_int("standard_grade"),
-            order=r.integer("order"),
-            is_graduated=r.flag("is_graduated"),
-            admins=tuple(DepartmentAdmin.from_wecom(a) for a in r.objs("department_admins")),
-        )
+class DepartmentRecord(Record):
+    id: int = wecom("integer", required=True)
+    name: str = wecom("string")
+    parentid: int = wecom("integer")
+    type: int = wecom("integer")  # 1 class, 2 grade, 3 stage, 4 campus, 5 school
+    register_year: int | None = wecom("optional_int")
+    standard_grade: int | None = wecom("optional_int")
+    order: int = wecom("integer")
+    is_graduated: bool = wecom("flag")
+    admins: tuple[DepartmentAdmin, ...] = nested(DepartmentAdmin, "department_admins")
 
 
 @dataclass(frozen=True, slots=True)
-class ParentOfStudent:
-    parent_userid: str
-    relation: str
-    mobile: str  # "" when WeCom withholds it (third-party apps)
-    is_subscribe: bool  # follows 「学校通知」
-    external_userid: str  # "" when not subscribed
-
-    @classmethod
-    def from_wecom(cls, r: Reader) -> "ParentOfStudent":
-        return cls(
-            parent_userid=r.string("parent_userid", required=True),
-            relation=r.string("relation"),
-            mobile=r.string("mobile"),
-            is_subscribe=r.flag("is_subscribe"),
-            external_userid=r.string("external_userid"),
-        )
+class ParentOfStudent(Record):
+    parent_userid: str = wecom("string", required=True)
+    relation: str = wecom("string")
+    mobile: str = wecom("string")  # "" when WeCom withholds it (third-party apps)
+    is_subscribe: bool = wecom("flag")  # follows 「学校通知」
+    external_userid: str = wecom("string")  # "" when not subscribed
 
 
 @dataclass(frozen=True, slots=True)
-class StudentRecord:
-    student_userid: str
-    name: str
-    department: tuple[int, ...]
-    parents: tuple[ParentOfStudent, ...]
-
-    @classmethod
-    def from_wecom(cls, r: Reader) -> "StudentRecord":
-        return cls(
-            student_userid=r.string("student_userid", required=True),
-            name=r.string("name"),
-            department=r.integers("department"),
-            parents=tuple(ParentOfStudent.from_wecom(p) for p in r.objs("parents")),
-        )
+class StudentRecord(Record):
+    student_userid: str = wecom("string", required=True)
+    name: str = wecom("string")
+    department: tuple[int, ...] = wecom("integers")
+    parents: tuple[ParentOfStudent, ...] = nested(ParentOfStudent)
 
 
 @dataclass(frozen=True, slots=True)
-class ChildOfParent:
-    student_userid: str
-    relation: str
-    name: str  # only list_parent returns it; "" from school/user/get
-
-    @classmethod
-    def from_wecom(cls, r: Reader) -> "ChildOfParent":
-        return cls(
-            student_userid=r.string("student_userid", required=True),
-            relation=r.string("relation"),
-            name=r.string("name"),
-        )
+class ChildOfParent(Record):
+    student_userid: str = wecom("string", required=True)
+    relation: str = wecom("string")
+    name: str = wecom("string")  # only list_parent returns it; "" from school/user/get
 
 
 @dataclass(frozen=True, slots=True)
-class ParentRecord:
-    parent_userid: str
-    mobile: str
-    is_subscribe: bool
-    external_userid: str
-    children: tuple[ChildOfParent, ...]
-
-    @classmethod
-    def from_wecom(cls, r: Reader) -> "ParentRecord":
-        return cls(
-            parent_userid=r.string("parent_userid", required=True),
-            mobile=r.string("mobile"),
-            is_subscribe=r.flag("is_subscribe"),
-            external_userid=r.string("external_userid"),
-            children=tuple(ChildOfParent.from_wecom(c) for c in r.objs("children")),
-        )
+class ParentRecord(Record):
+    parent_userid: str = wecom("string", required=True)
+    mobile: str = wecom("string")
+    is_subscribe: bool = wecom("flag")
+    external_userid: str = wecom("string")
+    children: tuple[ChildOfParent, ...] = nested(ChildOfParent)
 
 
 USER_TYPE_STUDENT = 1
@@ -413,41 +207,22 @@ class SchoolUser:
 
 
 @dataclass(frozen=True, slots=True)
-class UserIdentity:
+class UserIdentity(Record):
     """Who signed in: a member has ``userid``; others ``openid`` / ``external_userid``; a parent
     in the 家校 variant ``parent_userid``. Fields WeCom did not send are ""."""
 
-    userid: str
-    openid: str
-    external_userid: str
-    parent_userid: str
-
-    @classmethod
-    def from_wecom(cls, r: Reader) -> "UserIdentity":
-        return cls(
-            userid=r.string("userid"),
-            openid=r.string("openid"),
-            external_userid=r.string("external_userid"),
-            parent_userid=r.string("parent_userid"),
-        )
+    userid: str = wecom("string")
+    openid: str = wecom("string")
+    external_userid: str = wecom("string")
+    parent_userid: str = wecom("string")
 
 
 @dataclass(frozen=True, slots=True)
-class MessageResult:
+class MessageResult(Record):
     """A partial failure still has errcode 0; the ``invalid*`` tuples name who was skipped."""
 
-    msgid: str
-    invaliduser: tuple[str, ...]
-    invalidparty: tuple[str, ...]
-    invalidtag: tuple[str, ...]
-    unlicenseduser: tuple[str, ...] = ()
-
-    @classmethod
-    def from_wecom(cls, r: Reader) -> "MessageResult":
-        return cls(
-            msgid=r.string("msgid"),
-            invaliduser=r.pipe_list("invaliduser"),
-            invalidparty=r.pipe_list("invalidparty"),
-            invalidtag=r.pipe_list("invalidtag"),
-            unlicenseduser=r.pipe_list("unlicenseduser"),
-        )
+    msgid: str = wecom("string")
+    invaliduser: tuple[str, ...] = wecom("pipe_list")
+    invalidparty: tuple[str, ...] = wecom("pipe_list")
+    invalidtag: tuple[str, ...] = wecom("pipe_list")
+    unlicenseduser: tuple[str, ...] = wecom("pipe_list", default=())

@@ -42,6 +42,7 @@ WATCHED_LOGGERS = (
     "school_live",
     "school_live.wecom",
     "school_live.wecom.client",
+    "school_live.wecom.transport",
 )
 
 

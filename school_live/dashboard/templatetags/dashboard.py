@@ -4,11 +4,10 @@ from django import template
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
-from school_live.attendance.rules import Flag, Verdict
+from school_live.attendance.rules import Verdict, flag_names
 
 register = template.Library()
 
-FLAG_LABELS = dict(Flag.choices)
 VERDICT_LABELS = dict(Verdict.choices)
 
 
@@ -41,16 +40,6 @@ def verdict_badge(verdict):
 def flag_badges(record):
     """The flags a row carries, as badges (late, left early, replay only, commented)."""
     return flag_badges_html(record)
-
-
-def flag_names(record) -> list[str]:
-    """The flag labels set on a row (a model instance, an annotated row or a dict)."""
-    names = []
-    for name, label in FLAG_LABELS.items():
-        value = record.get(name) if isinstance(record, dict) else getattr(record, name, False)
-        if value:
-            names.append(label)
-    return names
 
 
 def flag_badges_html(record) -> str:

@@ -1,10 +1,16 @@
-"""Admin actions that start syncs. LivingAdmin lists ``sync_livings_now`` in its ``actions``; the
-sync-run list gets a "sync the whole school" button (templates/admin/school/syncrun/)."""
+"""What the admin can start: a sync of the chosen livings, and (through the template in
+templates/admin/school/syncrun/) a "sync the whole school" button on the sync-run list.
+
+The school app's admin knows nothing of syncing: this module adds its action to the living
+admin that school/admin.py registered, so the layers import one way (sync → school).
+"""
 
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from school_live.school.admin import LivingAdmin
+from school_live.school.models import Living
 from school_live.sync.triggers import living_sync_request
 
 
@@ -37,3 +43,11 @@ def sync_livings_now(modeladmin, request, queryset):
             % {"count": running},
             messages.INFO,
         )
+
+
+class SyncingLivingAdmin(LivingAdmin):
+    actions = [*LivingAdmin.actions, sync_livings_now]
+
+
+admin.site.unregister(Living)
+admin.site.register(Living, SyncingLivingAdmin)
