@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "school_live.school",
     "school_live.wecom",
     "school_live.sync",
+    "school_live.lessons",
     "school_live.attendance",
     "school_live.dashboard",
     "school_live.reports",
@@ -175,6 +176,12 @@ WECOM_SECRET = env.str("WECOM_SECRET", default="")
 WECOM_AGENT_ID = env.int("WECOM_AGENT_ID", default=None)
 # Where a teacher's browser is sent to sign in with WeCom (the sandbox serves a stand-in page).
 WECOM_OAUTH_BASE = env.str("WECOM_OAUTH_BASE", default="https://open.weixin.qq.com").rstrip("/")
+# The app's 接收消息 Token and EncodingAESKey; unset, /wecom/callback/ is a 404 and the sweep alone
+# keeps lessons fresh.
+WECOM_CALLBACK_TOKEN = env.str("WECOM_CALLBACK_TOKEN", default="")
+WECOM_CALLBACK_AES_KEY = env.str("WECOM_CALLBACK_AES_KEY", default="")
+# The JS-SDK the pages load: the vendored official file, or the sandbox's stand-in ww (demo, tests).
+WECOM_JSSDK_URL = env.str("WECOM_JSSDK_URL", default="")
 
 # Sync: livings that ended this many days ago and were never synced are fetched by the sweep (a
 # new installation finds every living its app ever created; older ones: `manage.py sync_living`).

@@ -25,6 +25,8 @@ class LivingState(models.TextChoices):
     LIVE = "live", _("live now")
     # Translators: a live lesson that is over (已结束)
     ENDED = "ended", _("ended")
+    # Translators: a scheduled live lesson that was cancelled in WeCom (已取消)
+    CANCELLED = "cancelled", _("cancelled")
 
 
 class Display(models.TextChoices):
@@ -34,17 +36,30 @@ class Display(models.TextChoices):
     UPCOMING = LivingState.UPCOMING.value, LivingState.UPCOMING.label
     LIVE = LivingState.LIVE.value, LivingState.LIVE.label
     ENDED = LivingState.ENDED.value, LivingState.ENDED.label
+    CANCELLED = LivingState.CANCELLED.value, LivingState.CANCELLED.label
     # Translators: a live lesson whose numbers WeCom has not been asked for yet (尚未同步)
     UNSYNCED = "unsynced", _("not synced yet")
 
 
+# WeCom's own word (callbacks, our creation) moves a lesson ahead of the clock: a teacher may start
+# early or end early. The clock still ends a lesson whose "ended" callback never came.
+_STARTED_BY_WECOM = (Living.Status.LIVE, Living.Status.ENDED)
+_ENDED_BY_WECOM = (Living.Status.ENDED, Living.Status.EXPIRED)
+
+
 def living_state(living: Living, *, now: dt.datetime | None = None) -> LivingState:
-    """Upcoming until its start, live until its end, then ended. A living whose start WeCom has
-    not told us yet counts as upcoming: nothing can be judged about it."""
+    """Upcoming until its start, live until its end, then ended; cancelled when WeCom says so.
+    A living whose start WeCom has not told us yet counts as upcoming: nothing can be judged
+    about it."""
     now = now or timezone.now()
+    status = living.status
+    if status == Living.Status.CANCELLED:
+        return LivingState.CANCELLED
     start = living.living_start
-    if start is None or start > now:
+    if start is None or (start > now and status not in _STARTED_BY_WECOM):
         return LivingState.UPCOMING
+    if status in _ENDED_BY_WECOM:
+        return LivingState.ENDED
     end = living.living_end
     if end is not None and end > now:
         return LivingState.LIVE
@@ -66,12 +81,12 @@ class LivingStatus:
     @property
     def counted(self) -> bool:
         """Verdicts mean something: the lesson has started and its statistics are in."""
-        return self.state != LivingState.UPCOMING and self.synced
+        return self.state in (LivingState.LIVE, LivingState.ENDED) and self.synced
 
     @property
     def display(self) -> Display:
-        if self.state == LivingState.UPCOMING:
-            return Display.UPCOMING
+        if self.state in (LivingState.UPCOMING, LivingState.CANCELLED):
+            return Display(self.state.value)
         if not self.synced:
             return Display.UNSYNCED
         return Display(self.state.value)
@@ -90,9 +105,20 @@ def living_status(living: Living, *, now: dt.datetime | None = None) -> LivingSt
     )
 
 
+def _not_cancelled(prefix: str) -> Q:
+    return Q(**{f"{prefix}status__isnull": True}) | ~Q(
+        **{f"{prefix}status": Living.Status.CANCELLED}
+    )
+
+
 def started_q(*, prefix: str = "", now: dt.datetime | None = None) -> Q:
-    """Livings that have started (``prefix`` reaches the living from another model)."""
-    return Q(**{f"{prefix}living_start__lte": now or timezone.now()})
+    """Livings that have started (``prefix`` reaches the living from another model): by the
+    clock, or early by WeCom's word; never a cancelled one."""
+    by_clock = Q(**{f"{prefix}living_start__lte": now or timezone.now()})
+    by_wecom = Q(**{f"{prefix}living_start__isnull": False}) & Q(
+        **{f"{prefix}status__in": _STARTED_BY_WECOM}
+    )
+    return (by_clock | by_wecom) & _not_cancelled(prefix)
 
 
 def counted_q(*, prefix: str = "", now: dt.datetime | None = None) -> Q:
@@ -102,11 +128,14 @@ def counted_q(*, prefix: str = "", now: dt.datetime | None = None) -> Q:
     from .verdicts import LivingTerms  # verdicts builds on this module
 
     end = LivingTerms.columns(ref=lambda name: F(f"{prefix}{name}")).end
-    ended = LessThanOrEqual(end, Value(now or timezone.now(), output_field=DateTimeField()))
+    ended = Q(LessThanOrEqual(end, Value(now or timezone.now(), output_field=DateTimeField())))
+    ended |= Q(**{f"{prefix}living_start__isnull": False}) & Q(
+        **{f"{prefix}status__in": _ENDED_BY_WECOM}
+    )
     synced = Q(**{f"{prefix}stats_synced_at__isnull": False}) | Q(
         **{f"{prefix}stats_complete": True}
     )
-    return Q(ended) & synced
+    return ended & synced & _not_cancelled(prefix)
 
 
 def started_livings(livings: QuerySet[Living], *, now: dt.datetime | None = None):
@@ -114,7 +143,10 @@ def started_livings(livings: QuerySet[Living], *, now: dt.datetime | None = None
 
 
 def upcoming_livings(livings: QuerySet[Living], *, now: dt.datetime | None = None):
-    return livings.filter(living_start__gt=now or timezone.now())
+    """Reserved lessons still ahead: not started early, not cancelled."""
+    return livings.filter(living_start__gt=now or timezone.now()).exclude(
+        status__in=(*_STARTED_BY_WECOM, Living.Status.CANCELLED, Living.Status.EXPIRED)
+    )
 
 
 def counted_livings(livings: QuerySet[Living], *, now: dt.datetime | None = None):

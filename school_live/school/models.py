@@ -207,6 +207,15 @@ class Guardianship(models.Model):
 
 
 class Living(models.Model):
+    class Status(models.IntegerChoices):
+        """WeCom's status of a living (doc 94145), as our creation and its callbacks told us."""
+
+        RESERVED = 0, _("reserved")  # 预约中
+        LIVE = 1, _("live")  # 直播中
+        ENDED = 2, _("ended")  # 已结束
+        EXPIRED = 3, _("expired")  # 已过期
+        CANCELLED = 4, _("cancelled")  # 已取消
+
     livingid = models.CharField(_("WeCom living id"), max_length=128, unique=True)
     theme = models.CharField(_("theme"), max_length=255, blank=True)
     living_start = models.DateTimeField(_("start"), null=True, blank=True)
@@ -221,6 +230,20 @@ class Living(models.Model):
         blank=True,
         help_text=_("The known classes among the living's range."),
     )
+    planned_classes = models.ManyToManyField(
+        Department,
+        verbose_name=_("planned classes"),
+        related_name="planned_livings",
+        blank=True,
+        help_text=_(
+            "The classes the lesson was scheduled for in school_live. WeCom's living_range wins "
+            "once it names classes."
+        ),
+    )
+    status = models.PositiveSmallIntegerField(
+        _("WeCom status"), choices=Status.choices, null=True, blank=True
+    )
+    status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
     viewer_num = models.PositiveIntegerField(_("viewers"), default=0)
     comment_num = models.PositiveIntegerField(_("comments"), default=0)
     open_replay = models.BooleanField(_("replay open"), default=False)

@@ -175,7 +175,8 @@ def _check_times(record: WatchRecord | VisitorRecord, where: str) -> None:
 
 
 def living_info_store(*, info: LivingInfo, synced_at=None) -> Living:
-    """Create or update the living from get_living_info; its classes are the known ones in range."""
+    """Create or update the living from get_living_info; its classes are the known ones in range,
+    or the planned ones while WeCom reports no range."""
     synced_at = synced_at or timezone.now()
     with transaction.atomic():
         living, _created = Living.objects.update_or_create(
@@ -193,9 +194,14 @@ def living_info_store(*, info: LivingInfo, synced_at=None) -> Living:
                 "info_synced_at": synced_at,
             },
         )
-        living.classes.set(
-            Department.objects.filter(id__in=info.partyids, type=Department.Type.CLASS)
-        )
+        in_range = Department.objects.filter(id__in=info.partyids, type=Department.Type.CLASS)
+        if info.partyids or info.group_names:
+            # WeCom's range wins once it names an audience; a difference from the plan is shown.
+            living.classes.set(in_range)
+        else:
+            # A reserved living from living/create has no class field: the classes the teacher
+            # scheduled it for stand in until WeCom reports a range.
+            living.classes.set(living.planned_classes.all())
     return living
 
 

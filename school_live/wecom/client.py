@@ -32,6 +32,7 @@ from school_live.wecom.errors import (
     WeComDataError,
     error_for,
 )
+from school_live.wecom.living_writes import LivingWrites
 from school_live.wecom.reader import Reader
 from school_live.wecom.records import (
     DepartmentRecord,
@@ -58,7 +59,7 @@ TOKEN_LOCK_POLL = 0.05
 MAX_LIVINGID_LIMIT = 100
 
 
-class WeComClient:
+class WeComClient(LivingWrites):
     """A WeCom app (corp id + secret) on one base URL. Cheap to create; not shared across threads."""
 
     def __init__(
