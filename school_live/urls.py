@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from school_live.sync.callbacks import wecom_callback
 from school_live.wecom.login import wecom_login_available
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/wecom/", include("school_live.wecom.urls")),
+    path("wecom/callback/", wecom_callback, name="wecom_callback"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("sync/", include("school_live.sync.urls")),
     path("reports/", include("school_live.reports.urls")),

@@ -1,0 +1,117 @@
+"""WeCom's status callbacks (api.md §16): a hint that a lesson went live, ended or was cancelled.
+
+The view answers within WeCom's 5 s and never syncs inside the request: it verifies and decrypts
+the event, moves the living's status forward and queues the sync. Events may repeat, arrive late
+or out of order, or never come: a status only ever moves forward (reserved → live → ended;
+cancelled only from reserved), so a repeated or stale event changes nothing, and the sweep still
+syncs every recent lesson whether or not its events arrived.
+
+Unset ``WECOM_CALLBACK_TOKEN`` / ``WECOM_CALLBACK_AES_KEY`` → 404. A bad signature, another corp
+id or malformed XML → 400 and nothing changes; never a 500.
+"""
+
+import logging
+
+from django.db import transaction
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from school_live.school.models import Living
+from school_live.sync.triggers import living_sync_request
+from school_live.wecom.callback_crypto import (
+    CallbackCrypto,
+    CallbackError,
+    LivingStatusChange,
+    living_status_change,
+    parse_xml,
+)
+
+logger = logging.getLogger(__name__)
+
+# How far along a lesson is; an event may only move a living forward.
+_RANK = {
+    None: -1,
+    Living.Status.RESERVED: 0,
+    Living.Status.LIVE: 1,
+    Living.Status.ENDED: 2,
+    Living.Status.EXPIRED: 2,
+    Living.Status.CANCELLED: 3,
+}
+# What each status may follow.
+_FOLLOWS = {
+    Living.Status.RESERVED: {None},
+    Living.Status.LIVE: {None, Living.Status.RESERVED},
+    Living.Status.ENDED: {None, Living.Status.RESERVED, Living.Status.LIVE},
+    Living.Status.EXPIRED: {None, Living.Status.RESERVED},
+    Living.Status.CANCELLED: {None, Living.Status.RESERVED},
+}
+_SYNC_ON = (Living.Status.LIVE, Living.Status.ENDED)
+
+
+def living_status_apply(event: LivingStatusChange) -> bool:
+    """Move the living to the event's status if that is a step forward, and queue its sync.
+    Returns whether anything changed. A living we do not hold is recorded and synced."""
+    with transaction.atomic():
+        living = Living.objects.select_for_update().filter(livingid=event.livingid).first()
+        if living is None:
+            living = Living.objects.create(
+                livingid=event.livingid,
+                anchor_userid=event.from_user,
+                status=event.status,
+                status_changed_at=timezone.now(),
+            )
+            logger.info("callback for unknown living %s: recorded and queued", event.livingid)
+            living_sync_request(livingid=event.livingid)
+            return True
+        current = living.status
+        if current not in _FOLLOWS[Living.Status(event.status)]:
+            logger.info(
+                "callback for living %s: status %s after %s changes nothing",
+                event.livingid,
+                event.status,
+                current,
+            )
+            return False
+        living.status = event.status
+        living.status_changed_at = timezone.now()
+        living.save(update_fields=["status", "status_changed_at"])
+        if event.status in _SYNC_ON:
+            living_sync_request(livingid=event.livingid)
+    logger.info("callback: living %s is now status %s", event.livingid, event.status)
+    return True
+
+
+def _crypto() -> CallbackCrypto:
+    try:
+        crypto = CallbackCrypto.from_settings()
+    except CallbackError as error:
+        logger.error("WeCom callbacks are off: %s", error)
+        raise Http404 from None
+    if crypto is None:
+        raise Http404
+    return crypto
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def wecom_callback(request):
+    """GET: WeCom's URL check (answer the decrypted echostr). POST: an event (answer empty)."""
+    crypto = _crypto()
+    query = request.GET
+    signature = query.get("msg_signature", "")
+    timestamp = query.get("timestamp", "")
+    nonce = query.get("nonce", "")
+    try:
+        if request.method == "GET":
+            echo = crypto.verify_url(signature, timestamp, nonce, query.get("echostr", ""))
+            return HttpResponse(echo, content_type="text/plain; charset=utf-8")
+        inner = parse_xml(crypto.open_post(signature, timestamp, nonce, request.body))
+        event = living_status_change(inner)
+    except CallbackError as error:
+        logger.warning("WeCom callback refused (%s): %s", error.code, error)
+        return HttpResponseBadRequest(f"refused ({error.code})", content_type="text/plain")
+    if event is not None:
+        living_status_apply(event)
+    return HttpResponse("", content_type="text/plain")
