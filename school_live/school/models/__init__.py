@@ -1,0 +1,41 @@
+"""The school as WeCom describes it, keyed by WeCom's natural keys.
+
+Departments use WeCom's department id as their primary key, so class ids from WeCom (``partyids``,
+``living_range.partyids``) are foreign keys as they stand. Watch rows keep ``student_userid`` as
+WeCom sent it and join to the roster through a foreign key without a database constraint: a row for
+a student the roster does not know yet is stored, not dropped.
+
+The models are split by topic: ``org`` (departments, people and their links), ``livings`` (livings
+and what WeCom says about who watched) and ``runs`` (attendance policy and sync runs).
+"""
+
+from .livings import Living, StudentUnwatch, StudentWatch, VisitorWatch
+from .org import (
+    ClassAssignment,
+    Department,
+    Enrollment,
+    Guardianship,
+    Parent,
+    Student,
+    Teacher,
+)
+from .runs import AttendancePolicy, SyncRun
+from .times import from_unix, to_unix
+
+__all__ = [
+    "AttendancePolicy",
+    "ClassAssignment",
+    "Department",
+    "Enrollment",
+    "Guardianship",
+    "Living",
+    "Parent",
+    "Student",
+    "StudentUnwatch",
+    "StudentWatch",
+    "SyncRun",
+    "Teacher",
+    "VisitorWatch",
+    "from_unix",
+    "to_unix",
+]

@@ -1,0 +1,183 @@
+"""Departments (grades, classes), teachers, students, parents and how they are linked."""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Department(models.Model):
+    class Type(models.IntegerChoices):
+        # WeCom doc 92343: school/department/list `type`.
+        CLASS = 1, _("class")
+        GRADE = 2, _("grade")
+        STAGE = 3, _("stage")
+        CAMPUS = 4, _("campus")
+        SCHOOL = 5, _("school")
+
+    id = models.BigIntegerField(_("WeCom department id"), primary_key=True)
+    name = models.CharField(_("name"), max_length=200)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="children",
+    )
+    type = models.PositiveSmallIntegerField(_("type"), choices=Type.choices)
+    register_year = models.PositiveSmallIntegerField(_("register year"), null=True, blank=True)
+    standard_grade = models.PositiveSmallIntegerField(_("standard grade"), null=True, blank=True)
+    graduated = models.BooleanField(_("graduated"), default=False)
+    order = models.BigIntegerField(_("order"), default=0)
+    is_active = models.BooleanField(
+        _("in WeCom"), default=True, help_text=_("Cleared when WeCom no longer lists it.")
+    )
+    present_threshold = models.PositiveSmallIntegerField(
+        _("present threshold (%)"),
+        null=True,
+        blank=True,
+        help_text=_("Leave empty to use the school default."),
+    )
+    synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+        ordering = ["type", "-order", "id"]
+        indexes = [models.Index(fields=["type", "is_active"])]
+
+    def __str__(self):
+        return self.name
+
+
+class Teacher(models.Model):
+    userid = models.CharField(_("WeCom userid"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("login"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="teacher",
+    )
+    is_active = models.BooleanField(_("in WeCom"), default=True)
+    synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("teacher")
+        verbose_name_plural = _("teachers")
+        ordering = ["userid"]
+
+    def __str__(self):
+        return self.name or self.userid
+
+
+class ClassAssignment(models.Model):
+    class Role(models.TextChoices):
+        # department_admins[].type 3 and 4.
+        HEAD = "head", _("head teacher")
+        SUBJECT = "subject", _("subject teacher")
+
+    teacher = models.ForeignKey(
+        Teacher, verbose_name=_("teacher"), on_delete=models.CASCADE, related_name="assignments"
+    )
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("class"),
+        on_delete=models.CASCADE,
+        related_name="assignments",
+    )
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices)
+    subject = models.CharField(_("subject"), max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = _("class assignment")
+        verbose_name_plural = _("class assignments")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["teacher", "department", "role", "subject"], name="unique_assignment"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.teacher} · {self.department} · {self.get_role_display()}"
+
+
+class Student(models.Model):
+    student_userid = models.CharField(_("WeCom student userid"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    classes = models.ManyToManyField(
+        Department,
+        verbose_name=_("classes"),
+        through="Enrollment",
+        related_name="students",
+        blank=True,
+    )
+    is_active = models.BooleanField(_("in WeCom"), default=True)
+    synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("student")
+        verbose_name_plural = _("students")
+        ordering = ["name", "student_userid"]
+
+    def __str__(self):
+        return self.name or self.student_userid
+
+
+class Enrollment(models.Model):
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="enrollments")
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="enrollments")
+
+    class Meta:
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
+        constraints = [
+            models.UniqueConstraint(fields=["student", "department"], name="unique_enrollment")
+        ]
+
+    def __str__(self):
+        return f"{self.student} · {self.department}"
+
+
+class Parent(models.Model):
+    parent_userid = models.CharField(_("WeCom parent userid"), max_length=64, unique=True)
+    mobile = models.CharField(_("mobile"), max_length=32, blank=True)
+    is_subscribed = models.BooleanField(
+        _("follows 学校通知"),
+        default=False,
+        help_text=_("Only families that follow 学校通知 can be reached and counted by WeCom."),
+    )
+    external_userid = models.CharField(_("external userid"), max_length=64, blank=True)
+    children = models.ManyToManyField(
+        Student, through="Guardianship", related_name="parents", blank=True
+    )
+    is_active = models.BooleanField(_("in WeCom"), default=True)
+    synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("parent")
+        verbose_name_plural = _("parents")
+        ordering = ["parent_userid"]
+
+    def __str__(self):
+        return self.parent_userid
+
+
+class Guardianship(models.Model):
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="guardianships")
+    parent = models.ForeignKey(Parent, on_delete=models.CASCADE, related_name="guardianships")
+    relation = models.CharField(_("relation"), max_length=32, blank=True)
+
+    class Meta:
+        verbose_name = _("guardianship")
+        verbose_name_plural = _("guardianships")
+        constraints = [
+            models.UniqueConstraint(fields=["student", "parent"], name="unique_guardianship")
+        ]
+
+    def __str__(self):
+        return f"{self.parent} → {self.student} ({self.relation})"
