@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from . import auth_api, control_api, living_api, message_api, school_api
+from . import auth_api, control_api, lesson_api, living_api, message_api, school_api
 from .replies import ApiError, RawReply, bad_gateway, errmsg
 from .state import SandboxState
 
@@ -66,6 +66,11 @@ ROUTES = {
     ),
     "/cgi-bin/school/living/get_living_info": Route("GET", living_api.get_living_info),
     "/cgi-bin/living/get_user_all_livingid": Route("POST", living_api.get_user_all_livingid),
+    "/cgi-bin/living/create": Route("POST", lesson_api.create),
+    "/cgi-bin/living/modify": Route("POST", lesson_api.modify),
+    "/cgi-bin/living/cancel": Route("POST", lesson_api.cancel),
+    "/cgi-bin/get_jsapi_ticket": Route("GET", lesson_api.get_jsapi_ticket),
+    "/cgi-bin/ticket/get": Route("GET", lesson_api.ticket_get),
     "/cgi-bin/school/department/list": Route("GET", school_api.department_list),
     "/cgi-bin/school/user/list": Route("GET", school_api.user_list),
     "/cgi-bin/school/user/get": Route("GET", school_api.user_get),

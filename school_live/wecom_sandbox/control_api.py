@@ -18,13 +18,15 @@ SandboxState from Python. It needs no authentication because the server binds lo
     POST /sandbox/livings/<id>/watch {"student_userid":..., "watch_time":...}  update or add
     POST /sandbox/livings/<id>/inject {"page":2,"kind":"errcode","errcode":-1,"stat":"watch"}
     POST /sandbox/livings/<id>/script {"stat":"watch","pages":[{...}, ...]}
+    POST /sandbox/jssdk/startLiving {"userid":..., "params":{"livingId":...} or
+         {"liveType":2,"theme":...,"departmentIds":[...]}}  what ww.startLiving does on the phone
 """
 
 import dataclasses
 import json
 
 from .model import ADMIN_HEAD_TEACHER, DEPT_CLASS, ROW_FIELDS, Living
-from .replies import RawReply
+from .replies import ApiError, RawReply
 
 
 def _reply(status: str, payload: dict) -> RawReply:
@@ -37,9 +39,7 @@ def _bad(message: str, status: str = "400 Bad Request") -> RawReply:
 
 
 def living_status(living: Living, now: int) -> str:
-    if now < living.living_start:
-        return "upcoming"
-    return "live" if now < living.living_end else "ended"
+    return {0: "upcoming", 1: "live", 2: "ended", 4: "cancelled"}[living.status(now)]
 
 
 def living_json(living: Living, now: int) -> dict:
@@ -52,6 +52,9 @@ def living_json(living: Living, now: int) -> dict:
         "partyids": list(living.partyids),
         "status": living_status(living, now),
         "foreign": living.foreign,
+        "wecom_status": living.status(now),
+        "type": living.living_type,
+        "remind_time": living.remind_time,
         "rows": len(living.viewers),
     }
 
@@ -184,6 +187,7 @@ _POST_ONLY = {
     "/sandbox/tokens/revoke",
     "/sandbox/tokens/expire",
     "/sandbox/livings/demo",
+    "/sandbox/jssdk/startLiving",
 }
 
 
@@ -228,6 +232,16 @@ def handle(state, request) -> dict:
                 start_in=int(body.get("start_in", 120)), duration=int(body.get("duration", 600))
             )
             return {"living": living_json(living, state.clock())}
+        if path == "/sandbox/jssdk/startLiving":
+            # What the stand-in ww.startLiving asks for: {"userid": ..., "params": {...}}.
+            body = _body(request)
+            try:
+                living = state.start_by_jssdk(
+                    userid=str(body.get("userid", "")), params=body.get("params") or {}
+                )
+            except ApiError as error:
+                return {"errMsg": error.reason}
+            return {"errMsg": "startLiving:ok", "livingId": living.livingid}
         if path.startswith("/sandbox/livings/"):
             rest = path.removeprefix("/sandbox/livings/")
             livingid, _, action = rest.partition("/")

@@ -146,6 +146,12 @@ class Living:
     activity: bool = False  # 活动直播: the only kind that has a push_stream_url before it starts
     foreign: bool = False  # created by another app: WeCom answers 92008
     subscribe_count: int = 0
+    # Created through living/create or ww.startLiving by this app (doc 93637): type, reminder and
+    # description as asked; cancelled by living/cancel (status 4).
+    living_type: int = 0
+    remind_time: int = 0
+    description: str = ""
+    cancelled: bool = False
     viewers: list[Viewer] = field(default_factory=list)
     _keys: list[int] = field(default_factory=list, repr=False)
     version: int = field(default=0, repr=False, compare=False)  # bumped by every change
@@ -156,6 +162,14 @@ class Living:
     @property
     def living_end(self) -> int:
         return self.living_start + self.living_duration
+
+    def status(self, now: int) -> int:
+        """WeCom's status (doc 94145): 0 reserved, 1 live, 2 ended, 4 cancelled."""
+        if self.cancelled:
+            return 4
+        if now < self.living_start:
+            return 0
+        return 1 if now < self.living_end else 2
 
     def sort_viewers(self) -> None:
         """Rows are served in order of first entry, so the rows visible at any moment are a

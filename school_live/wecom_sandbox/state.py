@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from .faults import Faults, FaultsMixin, Injection
 from .keys import KeySigner
+from .lesson_api import LessonsMixin
 from .living_edits import LivingEditsMixin
 from .model import School, Student
 from .school import SchoolConfig, generate_school
@@ -44,7 +45,7 @@ class CallRecord:
     errcode: int | None  # None for a reply that was not WeCom JSON
 
 
-class SandboxState(FaultsMixin, LivingEditsMixin):
+class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin):
     def __init__(
         self,
         school: School | None = None,
@@ -70,6 +71,7 @@ class SandboxState(FaultsMixin, LivingEditsMixin):
         self.calls: deque[CallRecord] = deque(maxlen=100_000)
         self._baseline = {lid: living.copy() for lid, living in self.school.livings.items()}
         self._demo_count = 0
+        self._created_count = 0
         self._clear_runtime()
 
     def _clear_runtime(self) -> None:
@@ -89,6 +91,8 @@ class SandboxState(FaultsMixin, LivingEditsMixin):
         # livingid -> (what the answer depends on, unwatched rows): a 20,000-student roster
         # should not be re-scanned for every page.
         self.unwatch_cache: dict[str, tuple[tuple, list[dict]]] = {}
+        self.tickets: dict[str, str] = {}  # "corp" / "agent" -> the latest ticket
+        self.ticket_fetches: dict[int, dict[str, int]] = {}  # hour -> fetches per kind
 
     def reset(self, *, livings: bool = True) -> None:
         """Back to the start: no faults, scripts, tokens, codes, messages or clock offset; and,
