@@ -96,9 +96,9 @@ def test_a_retry_after_a_lost_reply_finds_the_living_instead_of_creating_it_agai
 ):
     teacher, klass = roster
     the_plan = plan(teacher, klass, weeks=3)
-    with LosesTheSecondReply(base_url=sync_sandbox.url, retry_base_delay=0.01) as flaky:
-        with pytest.raises(WeComTransientError):
-            lesson_schedule(client=flaky, plan=the_plan, source="timetable")
+    flaky = LosesTheSecondReply(base_url=sync_sandbox.url, retry_base_delay=0.01)
+    with flaky, pytest.raises(WeComTransientError):
+        lesson_schedule(client=flaky, plan=the_plan, source="timetable")
     assert len(sandbox_livings(sync_sandbox, teacher, the_plan.theme)) == 2
     assert LessonOccurrence.objects.filter(state=LessonOccurrence.State.CREATED).count() == 1
     lesson_schedule(client=sync_client, plan=the_plan, source="timetable")

@@ -182,7 +182,12 @@ class LessonsMixin:
 
     def _fill_viewers(self, living: Living) -> None:
         rng = random.Random(f"created-{self.seed}-{living.livingid}")
-        roster = self.school.roster(living.partyids) if living.partyids else []
+        # living/create has no class field: whoever joins comes from the anchor's classes (the
+        # teacher shares the lesson with them), while living_range stays empty.
+        classes = living.partyids or tuple(
+            d.id for d, _admin in self.school.teacher_classes(living.anchor_userid)
+        )
+        roster = self.school.roster(tuple(classes)) if classes else []
         living.viewers = class_viewers(
             rng,
             start=living.living_start,
