@@ -42,6 +42,35 @@ def check_living_fields(
         raise ValueError("remind_time: between 0 and 7 days before the start")
 
 
+def _living_body(
+    *,
+    theme: str,
+    living_start: int,
+    living_duration: int,
+    type: int,
+    remind_time: int,
+    description: str,
+) -> dict[str, Any]:
+    """living/create's and living/modify's shared fields, checked first."""
+    check_living_fields(
+        theme=theme,
+        living_start=living_start,
+        living_duration=living_duration,
+        type=type,
+        remind_time=remind_time,
+    )
+    body: dict[str, Any] = {
+        "theme": theme,
+        "living_start": living_start,
+        "living_duration": living_duration,
+        "type": type,
+        "remind_time": remind_time,
+    }
+    if description:
+        body["description"] = description[:DESCRIPTION_MAX_CHARS]
+    return body
+
+
 class LivingWrites:
     """living/create, living/modify, living/cancel and the JS-SDK tickets."""
 
@@ -58,63 +87,35 @@ class LivingWrites:
         description: str = "",
     ) -> str:
         """A reserved living (status 0) with ``anchor_userid`` as host; returns its livingid."""
-        check_living_fields(
+        body = _living_body(
             theme=theme,
             living_start=living_start,
             living_duration=living_duration,
             type=type,
             remind_time=remind_time,
+            description=description,
         )
         if not anchor_userid:
             raise ValueError("anchor_userid: the host teacher's userid is required")
-        body: dict[str, Any] = {
-            "anchor_userid": anchor_userid,
-            "theme": theme,
-            "living_start": living_start,
-            "living_duration": living_duration,
-            "type": type,
-            "remind_time": remind_time,
-        }
-        if description:
-            body["description"] = description[:DESCRIPTION_MAX_CHARS]
         path = "living/create"
-        reader = Reader.root(path, self._call("POST", path, body=body))
+        reader = Reader.root(
+            path, self._call("POST", path, body={"anchor_userid": anchor_userid, **body})
+        )
         livingid = reader.string("livingid", required=True)
         if len(livingid) > 128:
             raise WeComDataError("livingid is longer than 128 characters", path)
         return livingid
 
     # WeCom doc 93640: living/modify
-    def modify_living(
-        self,
-        *,
-        livingid: str,
-        theme: str,
-        living_start: int,
-        living_duration: int,
-        type: int = TYPE_BIG_CLASS,
-        remind_time: int = 0,
-        description: str = "",
-    ) -> None:
-        """Only while the living is reserved; 92006 once it started or was cancelled."""
-        check_living_fields(
-            theme=theme,
-            living_start=living_start,
-            living_duration=living_duration,
-            type=type,
-            remind_time=remind_time,
-        )
-        body: dict[str, Any] = {
-            "livingid": livingid,
-            "theme": theme,
-            "living_start": living_start,
-            "living_duration": living_duration,
-            "type": type,
-            "remind_time": remind_time,
-        }
-        if description:
-            body["description"] = description[:DESCRIPTION_MAX_CHARS]
-        self._call("POST", "living/modify", body=body)
+    def modify_living(self, *, livingid: str, **fields: Any) -> None:
+        """Only while the living is reserved; 92006 once it started or was cancelled. ``fields``
+        as for ``create_living`` (theme, living_start, living_duration, type, remind_time,
+        description)."""
+        fields.setdefault("type", TYPE_BIG_CLASS)
+        fields.setdefault("remind_time", 0)
+        fields.setdefault("description", "")
+        body = _living_body(**fields)
+        self._call("POST", "living/modify", body={"livingid": livingid, **body})
 
     # WeCom doc 93638: living/cancel
     def cancel_living(self, livingid: str) -> None:
