@@ -376,10 +376,9 @@ def test_same_seed_gives_the_same_school():
     assert list(one.livings) != list(other.livings)
 
 
-def test_big_living_has_the_requested_rows_and_builds_quickly():
-    started = time.monotonic()
+def test_big_living_has_the_requested_rows():
+    # How fast it builds is bench_sync's to report, not a test's to time.
     school = generate_school(seed=2, big_living_rows=20_000)
-    assert time.monotonic() - started < 8
     big = school.livings[school.big_livingid]
     assert len(big.viewers) == 20_000
     assert len(school.roster(big.partyids)) >= 20_000 - 100
