@@ -112,8 +112,12 @@ def import_graph() -> dict[str, set[tuple[str, bool]]]:
 
 
 def app_of(module: str) -> str:
-    """The app a module belongs to; settings, urls and the Celery app are the project's."""
+    """The app a module belongs to; settings, urls and the Celery app are the project's.
+    ``db_internals`` sits below every app (they all may use it), so it is a layer of its own,
+    not part of the project that sits above them all."""
     parts = module.split(".")
+    if module == f"{PACKAGE}.db_internals":
+        return "(db_internals)"
     if len(parts) > 1 and (ROOT / PACKAGE / parts[1]).is_dir():
         return parts[1]
     return "(project)"
