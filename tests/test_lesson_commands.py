@@ -13,9 +13,9 @@ from school_live.lessons.services import SCHOOL_TZ
 from school_live.school.models import Living
 from school_live.sync.roster import roster_sync
 from school_live.wecom.client import WeComClient
-from school_live.wecom.errors import WeComTransientError
 from tests.fixtures.sandbox import SYNC_SECRET
 from tests.test_commands_fresh_database import _run as run_manage
+from tests.test_lessons import LosesTheSecondReply
 from tests.test_sync import assert_clean, run_command
 
 CREATE = "/cgi-bin/living/create"
@@ -118,6 +118,7 @@ def test_the_same_command_twice_prints_the_same_livingid_and_creates_nothing(ros
         ({"teacher": "nobody"}, 'No teacher with the WeCom userid "nobody"'),
         ({"classes": ("999",)}, "No class with the WeCom department id 999"),
         ({"classes": ("2",)}, "No class with the WeCom department id 2"),  # a grade
+        ({"classes": ("一班",)}, "--class: expected a class's WeCom department id (a number)"),
         ({"classes": ("4",)}, "does not teach 一年级二班 (id 4): choose one of their classes"),
         ({"theme": "一" * 21}, "The theme has 21 characters; WeCom allows at most 20."),
         ({"start": in_days(-1)}, "The start must be in the future."),
@@ -192,22 +193,10 @@ def test_a_retry_after_wecom_refused_half_way_creates_only_the_rest(roster):
     assert roster.state.call_count(CREATE) == 2 + 2  # one refused, never repeated
 
 
-class LosesTheSecondReply(WeComClient):
-    """WeCom creates the second living, but its reply never reaches the command."""
-
-    creates = 0
-
-    def create_living(self, **fields):
-        livingid = super().create_living(**fields)
-        type(self).creates += 1
-        if type(self).creates == 2:
-            raise WeComTransientError(-2, "connection reset", "living/create")
-        return livingid
-
-
 def test_a_retry_after_a_lost_reply_finds_that_lesson_instead_of_creating_it_twice(
     roster, monkeypatch
 ):
+    monkeypatch.setattr(LosesTheSecondReply, "creates", 0)  # the count is the class's
     monkeypatch.setattr(cli, "WeComClient", LosesTheSecondReply)
     code, _out, err = schedule("--weeks", "3")
     assert code == 1
@@ -320,7 +309,7 @@ def test_skip_bad_creates_the_good_rows_and_says_what_it_skipped(roster, tmp_pat
     assert code == 0
     assert len(err.splitlines()) == len(REFUSALS)
     assert out.splitlines()[-1] == (
-        "Created 3 lessons from 2 rows; 8 refused rows skipped (--skip-bad)."
+        "Created 3 lessons from 2 rows; 8 rows refused and skipped (--skip-bad)."
     )
     assert len(created_in_wecom(roster)) == 2
     assert len(created_in_wecom(roster, "命令：小数")) == 1
@@ -333,7 +322,7 @@ def test_skip_bad_with_no_good_row_fails(roster, tmp_path):
     assert (code, out) == (1, "")
     assert (
         err.splitlines()[-1]
-        == "Created 0 lessons from 0 rows; 1 refused rows skipped (--skip-bad)."
+        == "Created 0 lessons from 0 rows; 1 row refused and skipped (--skip-bad)."
     )
 
 
@@ -345,7 +334,7 @@ def test_a_dry_run_checks_every_row_and_calls_nothing_in_wecom(roster, tmp_path)
     lines = out.splitlines()
     assert lines[0].startswith("row 2: would create 2 lessons — ")
     assert lines[1].startswith("row 3: would create 1 lesson — ")
-    assert lines[2] == "Dry run: 2 rows would create 3 lessons; nothing was created."
+    assert lines[2] == "Dry run: 3 lessons would be created from 2 rows; nothing was created."
     assert len(roster.state.calls) == calls
     assert_nothing_created(roster)
 
@@ -374,8 +363,8 @@ def test_a_retry_after_wecom_failed_mid_file_creates_only_what_is_missing(roster
     roster.state.set_faults(calls_per_minute=2)  # row 3's lesson is the third create: 45009
     code, out, err = run_command("import_timetable", path)
     assert code == 1
-    assert out.splitlines() == [out.splitlines()[0]]
-    assert out.startswith("row 2: created 2 lessons")
+    [created] = out.splitlines()
+    assert created.startswith("row 2: created 2 lessons")
     failed, stopped = err.splitlines()
     assert failed.startswith("row 3: failed — WeCom living/create failed with errcode 45009")
     assert "Nothing was created" in failed
@@ -389,7 +378,7 @@ def test_a_retry_after_wecom_failed_mid_file_creates_only_what_is_missing(roster
     lines = out.splitlines()
     assert lines[0].startswith("row 2: already scheduled")
     assert lines[1].startswith("row 3: created 1 lesson")
-    assert lines[2] == "Created 1 lessons from 1 rows; 1 rows already scheduled."
+    assert lines[2] == "Created 1 lesson from 1 row; 1 row already scheduled."
     assert len(created_in_wecom(roster)) == 2
     assert len(created_in_wecom(roster, "命令：小数")) == 1
     assert roster.state.call_count(CREATE) == 3 + 1

@@ -21,33 +21,25 @@ class InputError(ValueError):
 
 def start_read(text: str, *, field: str = "--start") -> dt.datetime:
     """ "YYYY-MM-DD HH:MM" in Asia/Shanghai, aware."""
-    try:
-        naive = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
-    except ValueError:
-        raise InputError(
-            _('%(field)s: expected "YYYY-MM-DD HH:MM" (Asia/Shanghai time), got "%(value)s".')
-            % {"field": field, "value": text}
-        ) from None
-    return naive.replace(tzinfo=SCHOOL_TZ)
+    expected = _('"YYYY-MM-DD HH:MM" (Asia/Shanghai time)')
+    return _parse(text, "%Y-%m-%d %H:%M", field, expected).replace(tzinfo=SCHOOL_TZ)
 
 
 def date_read(text: str, *, field: str) -> dt.date:
-    try:
-        return dt.datetime.strptime(text.strip(), "%Y-%m-%d").date()
-    except ValueError:
-        raise InputError(
-            _('%(field)s: expected a date as YYYY-MM-DD, got "%(value)s".')
-            % {"field": field, "value": text}
-        ) from None
+    return _parse(text, "%Y-%m-%d", field, _("a date as YYYY-MM-DD")).date()
 
 
 def time_read(text: str, *, field: str) -> dt.time:
+    return _parse(text, "%H:%M", field, _("a time as HH:MM, e.g. 08:00")).time()
+
+
+def _parse(text: str, form: str, field: str, expected: str) -> dt.datetime:
     try:
-        return dt.datetime.strptime(text.strip(), "%H:%M").time()
+        return dt.datetime.strptime(text.strip(), form)
     except ValueError:
         raise InputError(
-            _('%(field)s: expected a time as HH:MM, e.g. 08:00, got "%(value)s".')
-            % {"field": field, "value": text}
+            _('%(field)s: expected %(expected)s, got "%(value)s".')
+            % {"field": field, "expected": expected, "value": text}
         ) from None
 
 
@@ -93,7 +85,13 @@ def classes_read(teacher: Teacher, ids: list[str], *, field: str = "--class") ->
     """The classes by WeCom department id, each one the teacher teaches."""
     wanted = []
     for text in ids:
-        number = number_read(text, field=field, low=1, high=2**63 - 1)
+        try:
+            number = int(str(text).strip())
+        except ValueError:
+            raise InputError(
+                _('%(field)s: expected a class\'s WeCom department id (a number), got "%(value)s".')
+                % {"field": field, "value": text}
+            ) from None
         if number not in wanted:
             wanted.append(number)
     found = Department.objects.in_bulk(wanted)

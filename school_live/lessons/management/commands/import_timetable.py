@@ -22,6 +22,14 @@ from school_live.sync.cli import database_prepare, quiet_logs
 from school_live.wecom.errors import WeComError
 
 
+def _lessons(n: int) -> str:
+    return ngettext("%(n)d lesson", "%(n)d lessons", n) % {"n": n}
+
+
+def _rows(n: int) -> str:
+    return ngettext("%(n)d row", "%(n)d rows", n) % {"n": n}
+
+
 class Command(BaseCommand):
     help = (
         "Create the lessons of a timetable in WeCom. FILE is a CSV (UTF-8, with or without "
@@ -110,30 +118,20 @@ class Command(BaseCommand):
             )
             return False
         if dry_run:
+            head = _("Dry run: %(lessons)s would be created from %(rows)s; nothing was created")
             lessons = sum(row.missing() for row in todo)
-            return self._summary(
-                _("Dry run: %(rows)d rows would create %(lessons)d lessons; nothing was created")
-                % {"rows": len(todo), "lessons": lessons},
-                scheduled=scheduled,
-                refused=refused,
-                ok=bool(todo or scheduled),
-            )
-        created = self._create(todo) if todo else 0
-        return self._summary(
-            _("Created %(lessons)d lessons from %(rows)d rows")
-            % {"lessons": created, "rows": len(todo)},
-            scheduled=scheduled,
-            refused=refused,
-            ok=bool(todo or scheduled),
-        )
-
-    def _summary(self, head: str, *, scheduled: list, refused: list, ok: bool) -> bool:
-        """The last line: on stdout when at least one row is scheduled, else on stderr."""
-        parts = [head]
+        else:
+            head = _("Created %(lessons)s from %(rows)s")
+            lessons = self._create(todo) if todo else 0
+        parts = [head % {"lessons": _lessons(lessons), "rows": _rows(len(todo))}]
         if scheduled:
-            parts.append(_("%(n)d rows already scheduled") % {"n": len(scheduled)})
+            parts.append(_("%(rows)s already scheduled") % {"rows": _rows(len(scheduled))})
         if refused:
-            parts.append(_("%(n)d refused rows skipped (--skip-bad)") % {"n": len(refused)})
+            parts.append(
+                _("%(rows)s refused and skipped (--skip-bad)") % {"rows": _rows(len(refused))}
+            )
+        # The last line: on stdout when at least one row is scheduled, else on stderr.
+        ok = bool(todo or scheduled)
         (self.stdout if ok else self.stderr).write("; ".join(parts) + ".")
         return ok
 
@@ -162,10 +160,10 @@ class Command(BaseCommand):
                     )
                     raise CommandLineError(
                         _(
-                            "Stopped at row %(n)d after creating %(created)d lessons: run the "
-                            "same command again to create the rest; nothing is created twice."
+                            "Stopped at row %(n)d after creating %(lessons)s: run the same "
+                            "command again to create the rest; nothing is created twice."
                         )
-                        % {"n": row.number, "created": created}
+                        % {"n": row.number, "lessons": _lessons(created)}
                     )
                 self.stdout.write(
                     ngettext(
