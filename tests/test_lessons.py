@@ -24,7 +24,14 @@ from school_live.wecom.errors import WeComTransientError
 @pytest.fixture
 def roster(sync_sandbox, sync_client):
     roster_sync(client=sync_client)
-    assignment = ClassAssignment.objects.select_related("teacher", "department").first()
+    # A head teacher of one class only (the sandbox's 数学 teacher teaches both classes and
+    # already has a "数学：认识钟表" living): the tests below rely on both.
+    assignment = (
+        ClassAssignment.objects.select_related("teacher", "department")
+        .filter(role=ClassAssignment.Role.HEAD)
+        .order_by("department_id")
+        .first()
+    )
     return assignment.teacher, assignment.department
 
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from school_live.lessons.models import LessonOccurrence, LessonSeries
 from school_live.school.models import Department, Living, Teacher
-from school_live.wecom.errors import WeComError
+from school_live.wecom.errors import DATA_ERROR, HTTP_ERROR, NETWORK_ERROR, WeComError
 from school_live.wecom.living_writes import THEME_MAX_CHARS, check_living_fields
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,39 @@ def occurrence_key(*, teacher: Teacher, start: dt.datetime, theme: str) -> str:
     """The same teacher, start and theme is the same lesson, however often it is asked for."""
     text = f"{teacher.userid}\n{int(start.timestamp())}\n{theme}"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def plan_keys(plan: LessonPlan) -> list[str]:
+    theme = plan.theme.strip()
+    return [occurrence_key(teacher=plan.teacher, start=s, theme=theme) for s in plan.starts()]
+
+
+def plan_occurrences(plan: LessonPlan):
+    """The plan's occurrences already stored (a retry finds them by their keys)."""
+    return LessonOccurrence.objects.filter(key__in=plan_keys(plan)).select_related("living")
+
+
+def plan_livings(plan: LessonPlan) -> list[Living] | None:
+    """The plan's livings, oldest first, when WeCom has every occurrence; otherwise None."""
+    occurrences = list(plan_occurrences(plan).order_by("start"))
+    if len(occurrences) < plan.weeks or any(
+        o.state != LessonOccurrence.State.CREATED or o.living is None for o in occurrences
+    ):
+        return None
+    return [o.living for o in occurrences]
+
+
+def plan_unsent_forget(plan: LessonPlan) -> int:
+    """After a WeCom failure, drop the plan's occurrences that WeCom certainly never created
+    (never sent, or refused with an errcode), and a series left with none: the plan leaves no
+    trace but what WeCom has. Returns how many occurrences were dropped."""
+    with transaction.atomic():
+        unsent = plan_occurrences(plan).exclude(state=LessonOccurrence.State.CREATED)
+        unsent = unsent.filter(attempts=0)
+        series_ids = set(unsent.values_list("series_id", flat=True))
+        dropped, _counts = unsent.delete()
+        LessonSeries.objects.filter(pk__in=series_ids, occurrences__isnull=True).delete()
+    return dropped
 
 
 def teacher_classes(teacher: Teacher):
@@ -120,7 +153,7 @@ def lesson_plan_check(plan: LessonPlan, *, now: dt.datetime | None = None) -> li
         problems.append(_("The start must be in the future."))
     if problems:
         return problems
-    keys = [occurrence_key(teacher=plan.teacher, start=s, theme=theme) for s in plan.starts()]
+    keys = plan_keys(plan)
     for start in plan.starts():
         clash = _overlapping(plan.teacher, start, plan.minutes, exclude_keys=keys)
         if clash:
@@ -155,7 +188,7 @@ def lesson_schedule(*, client, plan: LessonPlan, source: str, requested_by=None)
             remind_time=plan.remind_minutes * 60,
         )
     with transaction.atomic():
-        keys = [occurrence_key(teacher=plan.teacher, start=s, theme=theme) for s in plan.starts()]
+        keys = plan_keys(plan)
         existing = LessonOccurrence.objects.filter(key__in=keys).select_related("series").first()
         if existing is not None:
             series = existing.series
@@ -217,8 +250,10 @@ def occurrence_create(*, client, occurrence: LessonOccurrence) -> Living:
                 remind_time=series.remind_minutes * 60,
             )
         except WeComError as error:
+            if not _may_have_created(error):
+                occurrence.attempts -= 1
             occurrence.error = str(error)
-            occurrence.save(update_fields=["error"])
+            occurrence.save(update_fields=["attempts", "error"])
             raise
     with transaction.atomic():
         living = living_record(
@@ -235,6 +270,16 @@ def occurrence_create(*, client, occurrence: LessonOccurrence) -> Living:
         occurrence.error = ""
         occurrence.save(update_fields=["living", "state", "error"])
     return living
+
+
+def _may_have_created(error: WeComError) -> bool:
+    """Whether living/create may have created the living although we got an error: only when
+    the call went out and its answer was lost or unreadable. An errcode is WeCom saying no."""
+    return error.endpoint == "living/create" and error.errcode in (
+        NETWORK_ERROR,
+        HTTP_ERROR,
+        DATA_ERROR,
+    )
 
 
 def _find_created(*, client, series: LessonSeries, start: int) -> str:
