@@ -26,6 +26,7 @@ from django.conf import settings
 from school_live.school.models import SyncRun
 from school_live.sync.discovery import livings_discover
 from school_live.sync.living_stats import living_stats_sync
+from school_live.sync.patience import wait_scale
 from school_live.sync.roster import roster_sync
 from school_live.sync.runs import SyncProblem
 from school_live.sync.school import school_sync
@@ -68,7 +69,7 @@ def _run_for(task, run_id: int | None, kind: str, **fields) -> SyncRun | None:
 def retry_countdown(error: Exception, retries: int) -> float:
     """Seconds before retry number ``retries + 1``: full jitter, never before WeCom lets us."""
     backoff = random.uniform(0, min(RETRY_BACKOFF_MAX, RETRY_BACKOFF * 2**retries))
-    return max(backoff, getattr(error, "retry_after", None) or 0)
+    return max(backoff, getattr(error, "retry_after", None) or 0) * wait_scale()
 
 
 def _retrying(task, run: SyncRun, error: Exception):
