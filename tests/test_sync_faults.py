@@ -19,12 +19,10 @@ from school_live.school.models import (
     Teacher,
 )
 from school_live.sync.triggers import school_sync_request
-from school_live.wecom_sandbox import SandboxServer
 from tests.fixtures.sandbox import (
-    SYNC_CORP_ID,
-    SYNC_SECRET,
     SYNC_WAIT_SCALE,
     ended_livingid,
+    sandbox_serving,
     sandbox_state,
 )
 from tests.test_sync import WATCH, assert_clean, run_command, served_rows, stored
@@ -105,18 +103,11 @@ def school_forget() -> None:
 def school_sandbox(settings, db):
     """A school of three classes with 18 livings of this app; the sync tests' credentials. Its
     clock stands still, so a living under way serves the same rows to every sync."""
-    settings.SYNC_WAIT_SCALE = SYNC_WAIT_SCALE
     state = sandbox_state(classes_per_grade=3, students_per_class=12)
     frozen = state.clock()
     state.clock = lambda: frozen
-    server = SandboxServer(state).start()
-    settings.WECOM_API_BASE = server.url
-    settings.WECOM_CORP_ID = SYNC_CORP_ID
-    settings.WECOM_SECRET = SYNC_SECRET
-    try:
+    with sandbox_serving(settings, state) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def clean_sync_snapshot(sandbox) -> dict:

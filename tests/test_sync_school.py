@@ -217,18 +217,23 @@ def test_sweep_fails_runs_whose_worker_died_and_syncs_again(sync_sandbox):
     assert sweep.status == SyncRun.Status.SUCCEEDED
 
 
+def dead_living_run(livingid: str, *, silent_for: int) -> SyncRun:
+    """A living run whose worker stopped beating ``silent_for`` seconds ago."""
+    return SyncRun.objects.create(
+        kind=SyncRun.Kind.LIVING,
+        livingid=livingid,
+        status=SyncRun.Status.RUNNING,
+        started_at=timezone.now() - dt.timedelta(minutes=5),
+        heartbeat_at=timezone.now() - dt.timedelta(seconds=silent_for),
+    )
+
+
 def test_dead_run_loses_its_lock_and_a_request_starts_the_living_again(
     db, django_capture_on_commit_callbacks
 ):
     from school_live.sync.locks import living_lock_holder, living_lock_key
 
-    dead = SyncRun.objects.create(
-        kind=SyncRun.Kind.LIVING,
-        livingid="lv-dead",
-        status=SyncRun.Status.RUNNING,
-        started_at=timezone.now() - dt.timedelta(minutes=5),
-        heartbeat_at=timezone.now() - dt.timedelta(minutes=2),
-    )
+    dead = dead_living_run("lv-dead", silent_for=120)
     cache.set(living_lock_key("lv-dead"), dead.pk, 600)
 
     with django_capture_on_commit_callbacks() as callbacks:
@@ -268,13 +273,7 @@ def test_redelivered_run_takes_over_the_lock_it_holds(sync_sandbox):
 def test_dead_run_check_restarts_the_living_at_once(db, django_capture_on_commit_callbacks):
     from school_live.sync.tasks import dead_runs_recover_task
 
-    dead = SyncRun.objects.create(
-        kind=SyncRun.Kind.LIVING,
-        livingid="lv-dead",
-        status=SyncRun.Status.RUNNING,
-        started_at=timezone.now() - dt.timedelta(minutes=5),
-        heartbeat_at=timezone.now() - dt.timedelta(seconds=61),
-    )
+    dead = dead_living_run("lv-dead", silent_for=61)
     with django_capture_on_commit_callbacks() as callbacks:
         assert dead_runs_recover_task.apply().result == 1
     assert len(callbacks) == 1
