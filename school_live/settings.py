@@ -186,6 +186,17 @@ WECOM_JSSDK_URL = env.str("WECOM_JSSDK_URL", default="")
 # Sync: livings that ended this many days ago and were never synced are fetched by the sweep (a
 # new installation finds every living its app ever created; older ones: `manage.py sync_living`).
 SYNC_BACKFILL_DAYS = env.int("SYNC_BACKFILL_DAYS", default=7)
+# WeCom's transient errors (-1 busy, 45009/45033 limits, HTTP 5xx, network) are waited out, call
+# by call, in workers and commands alike: a minute limit waits out the minute, the others back off
+# from 2 s; one call gives up once its waits would pass SYNC_WAIT_TOTAL seconds. SYNC_WAIT_SCALE
+# multiplies every wait and the total (tests and demos shrink it; production keeps 1).
+SYNC_WAIT_TOTAL = env.float("SYNC_WAIT_TOTAL", default=120.0)
+SYNC_WAIT_SCALE = env.float("SYNC_WAIT_SCALE", default=1.0)
+# A running sync refreshes SyncRun.heartbeat_at at most every SYNC_HEARTBEAT_EVERY seconds while it
+# works; one whose heartbeat is older than SYNC_DEAD_AFTER seconds lost its worker: it is failed
+# and its living started again (the dead-run check runs every minute, see sync/migrations/0003).
+SYNC_HEARTBEAT_EVERY = env.float("SYNC_HEARTBEAT_EVERY", default=10.0)
+SYNC_DEAD_AFTER = env.float("SYNC_DEAD_AFTER", default=60.0)
 
 # Celery: JSON only; a task is acknowledged after it ran, and given back if its worker died.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -3,6 +3,7 @@ and what is left stored when WeCom breaks part-way."""
 
 import csv
 import io
+import re
 
 import pytest
 from django.core.cache import cache
@@ -178,26 +179,51 @@ def test_busy_and_bad_gateway_are_retried_by_the_client(sync_sandbox, sync_clien
     assert Living.objects.get(livingid=livingid).stats_complete
 
 
-def test_frequency_limit_fails_the_run_and_the_task_retries_it(sync_sandbox, settings):
+def test_frequency_limit_mid_sync_is_waited_out(sync_sandbox, sync_client, caplog):
+    livingid = ended_livingid(sync_sandbox.state)
+    sync_sandbox.state.inject(livingid, page=2, errcode=45009, times=1)
+
+    run = living_stats_sync(client=sync_client, livingid=livingid)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert "WeCom 45009 frequency limit: waiting 0.06 s (attempt 2)" in caplog.text
+    students, _visitors, _unwatched = served_rows(sync_client, livingid)
+    keys = {(s.student_userid, s.parent_userid) for s in students}
+    assert len(stored(livingid)["watches"]) == len(keys) > 0
+    assert Living.objects.get(livingid=livingid).stats_complete
+
+
+def test_persistent_frequency_limit_fails_the_run_and_the_task_retries_it(sync_sandbox):
     from school_live.sync.tasks import living_stats_task
 
     livingid = ended_livingid(sync_sandbox.state)
-    sync_sandbox.state.inject(livingid, page=2, errcode=45009, times=1)
-    # Service level: the run records the limit and the error goes up to the task.
+    sync_sandbox.state.inject(livingid, page=2, errcode=45009, times=3)
+    # Service level: after waiting out two windows the run records the limit and the error
+    # goes up to the task.
     with pytest.raises(WeComTransientError):
         living_stats_sync(livingid=livingid)
     failed = SyncRun.objects.get(livingid=livingid)
     assert failed.status == SyncRun.Status.FAILED
-    assert "45009" in failed.error
+    assert "45009" in failed.error and failed.errcode == 45009
+    assert sync_sandbox.state.call_count(WATCH) == 4  # page 1, then page 2 three times
     assert not Living.objects.filter(livingid=livingid).exists()
 
-    # Task level: autoretry runs it again (eagerly here) and the same run succeeds.
-    sync_sandbox.state.inject(livingid, page=2, errcode=45009, times=1)
+    # Task level: the task retries (eagerly here) and the same run succeeds.
+    sync_sandbox.state.inject(livingid, page=2, errcode=45009, times=4)
     run = SyncRun.objects.create(kind=SyncRun.Kind.LIVING, livingid=livingid)
     living_stats_task.apply(args=[run.pk])
     run.refresh_from_db()
     assert run.status == SyncRun.Status.SUCCEEDED
     assert run.error == ""
+
+
+def test_task_retry_waits_at_least_wecoms_window():
+    from school_live.sync.tasks import retry_countdown
+
+    limit = WeComTransientError(45009, "api freq out of limit", "school/living/get_watch_stat")
+    busy = WeComTransientError(-1, "system busy", "school/living/get_watch_stat")
+    assert all(retry_countdown(limit, retries) >= 60 for retries in range(5))
+    assert all(0 <= retry_countdown(busy, 0) <= 15 for _ in range(20))
 
 
 def test_permanent_error_is_not_retried(sync_sandbox):
@@ -389,8 +415,12 @@ def test_broken_page_after_a_good_sync_leaves_the_data_intact(sync_sandbox, kind
 
     assert code == 1
     assert out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{livingid}: failed, nothing changed")
+    *waits, last = err.strip().splitlines()
+    assert last.startswith(f"{livingid}: failed, nothing changed")
+    # Transient errors are waited out (a line each) until the call's bound; the others are not.
+    transient = kind == "http502" or errcode == -1
+    assert bool(waits) == transient
+    assert all(re.fullmatch(r"WeCom .+: waiting [\d.]+ s \(attempt \d+\)", w) for w in waits)
     assert_clean(err, sync_sandbox)
     assert stored(livingid) == before
     run = SyncRun.objects.filter(livingid=livingid).first()

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -184,21 +185,23 @@ def test_sweep_selects_live_recent_and_replay_livings(db):
     assert chosen == {"live", "recent", "replay_due", "never"}
 
 
-def test_sweep_fails_runs_whose_worker_died_and_syncs_again(sync_sandbox, settings):
-    settings.CELERY_TASK_TIME_LIMIT = 30
-    settings.SYNC_STALE_MARGIN = 0
+def test_sweep_fails_runs_whose_worker_died_and_syncs_again(sync_sandbox):
     livingid = ended_livingid(sync_sandbox.state)
+    now = timezone.now()
     dead = SyncRun.objects.create(
         kind=SyncRun.Kind.LIVING,
         livingid=livingid,
         status=SyncRun.Status.RUNNING,
-        started_at=timezone.now() - dt.timedelta(seconds=31),
+        started_at=now - dt.timedelta(seconds=90),
+        heartbeat_at=now - dt.timedelta(seconds=61),
     )
+    # Running for hours, but beating: alive (a management command has no time limit).
     alive = SyncRun.objects.create(
         kind=SyncRun.Kind.LIVING,
         livingid="another",
         status=SyncRun.Status.RUNNING,
-        started_at=timezone.now() - dt.timedelta(seconds=5),
+        started_at=now - dt.timedelta(hours=3),
+        heartbeat_at=now - dt.timedelta(seconds=5),
     )
 
     sweep = recent_livings_sweep(enqueue=False)
@@ -206,7 +209,7 @@ def test_sweep_fails_runs_whose_worker_died_and_syncs_again(sync_sandbox, settin
     dead.refresh_from_db()
     alive.refresh_from_db()
     assert dead.status == SyncRun.Status.FAILED
-    assert "worker" in dead.error and "30 s" in dead.error
+    assert "worker" in dead.error and "no sign of life for 60 s" in dead.error
     assert alive.status == SyncRun.Status.RUNNING
     again = SyncRun.objects.filter(livingid=livingid).exclude(pk=dead.pk).get()
     assert again.status == SyncRun.Status.SUCCEEDED
@@ -214,21 +217,70 @@ def test_sweep_fails_runs_whose_worker_died_and_syncs_again(sync_sandbox, settin
     assert sweep.status == SyncRun.Status.SUCCEEDED
 
 
-def test_stale_run_holding_its_lock_is_left_alone(db, settings):
-    from django.core.cache import cache
-
-    from school_live.sync.locks import living_lock_key
-
-    settings.CELERY_TASK_TIME_LIMIT = 1
-    settings.SYNC_STALE_MARGIN = 0
-    run = SyncRun.objects.create(
+def dead_living_run(livingid: str, *, silent_for: int) -> SyncRun:
+    """A living run whose worker stopped beating ``silent_for`` seconds ago."""
+    return SyncRun.objects.create(
         kind=SyncRun.Kind.LIVING,
-        livingid="cmd",
+        livingid=livingid,
         status=SyncRun.Status.RUNNING,
         started_at=timezone.now() - dt.timedelta(minutes=5),
+        heartbeat_at=timezone.now() - dt.timedelta(seconds=silent_for),
     )
-    cache.set(living_lock_key("cmd"), run.pk, 60)
-    assert stale_runs_fail() == []
+
+
+def test_dead_run_loses_its_lock_and_a_request_starts_the_living_again(
+    db, django_capture_on_commit_callbacks
+):
+    from school_live.sync.locks import living_lock_holder, living_lock_key
+
+    dead = dead_living_run("lv-dead", silent_for=120)
+    cache.set(living_lock_key("lv-dead"), dead.pk, 600)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        run, created = living_sync_request(livingid="lv-dead")
+
+    assert created and run.pk != dead.pk and len(callbacks) == 1
+    dead.refresh_from_db()
+    assert dead.status == SyncRun.Status.FAILED and "no sign of life" in dead.error
+    assert living_lock_holder("lv-dead") is None
+    assert stale_runs_fail() == []  # nothing left to fail
+
+
+def test_redelivered_run_takes_over_the_lock_it_holds(sync_sandbox):
+    """Celery gives a killed worker's task back: the same run, its lock still held under its
+    id. It resumes the sync; it is not "someone else is syncing"."""
+    from school_live.sync.locks import living_lock_holder, living_lock_key
+    from school_live.sync.tasks import living_stats_task
+
+    livingid = ended_livingid(sync_sandbox.state)
+    run = SyncRun.objects.create(
+        kind=SyncRun.Kind.LIVING,
+        livingid=livingid,
+        status=SyncRun.Status.RUNNING,
+        started_at=timezone.now() - dt.timedelta(seconds=5),
+    )
+    cache.set(living_lock_key(livingid), run.pk, 600)
+
+    living_stats_task.apply(args=[run.pk])
+
+    run.refresh_from_db()
+    assert run.status == SyncRun.Status.SUCCEEDED and run.rows > 0, run.error
+    assert Living.objects.get(livingid=livingid).stats_complete
+    assert living_lock_holder(livingid) is None
+    assert SyncRun.objects.filter(livingid=livingid).count() == 1
+
+
+def test_dead_run_check_restarts_the_living_at_once(db, django_capture_on_commit_callbacks):
+    from school_live.sync.tasks import dead_runs_recover_task
+
+    dead = dead_living_run("lv-dead", silent_for=61)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert dead_runs_recover_task.apply().result == 1
+    assert len(callbacks) == 1
+    dead.refresh_from_db()
+    assert dead.status == SyncRun.Status.FAILED
+    queued = SyncRun.objects.get(livingid="lv-dead", status=SyncRun.Status.QUEUED)
+    assert queued.pk != dead.pk
 
 
 def test_sweep_enqueues_one_task_per_living(sync_sandbox, django_capture_on_commit_callbacks):
@@ -381,7 +433,15 @@ def test_schedule_is_seeded(db):
     sweep = tasks["sync.sweep_recent_livings"]
     assert (sweep.crontab.minute, sweep.crontab.hour) == ("*/10", "7-21")
     assert str(sweep.crontab.timezone) == "Asia/Shanghai"
-    assert set(tasks) == {"sync.sweep_recent_livings", "sync.discover_livings", "sync.roster"}
+    assert set(tasks) == {
+        "sync.sweep_recent_livings",
+        "sync.discover_livings",
+        "sync.roster",
+        "sync.recover_dead_runs",
+    }
+    # Dead runs are looked for around the clock, every minute.
+    recover = tasks["sync.recover_dead_runs"]
+    assert (recover.crontab.minute, recover.crontab.hour) == ("*", "*")
     # Discovery: every 15 minutes in school hours, hourly outside them; every hour covered once.
     discovery = [t.schedule for t in rows if t.task == "sync.discover_livings"]
     assert sorted(len(s.minute) for s in discovery) == [1, 4]

@@ -1,4 +1,5 @@
-"""What the sync management commands share: quiet logs and one readable line per outcome."""
+"""What the sync management commands share: quiet logs, a client that waits like a worker, and
+one readable line per outcome."""
 
 import logging
 from collections.abc import Iterator
@@ -9,6 +10,28 @@ from django.core.management.base import CommandError
 
 from school_live.db_internals import migration_status
 from school_live.school.models import Living, SyncRun
+from school_live.sync.patience import Patience
+from school_live.wecom.client import WeComClient
+
+# SyncRun.livingid's column; WeCom's livingids are far shorter.
+MAX_LIVINGID = 128
+
+
+def command_client(*, stderr) -> WeComClient:
+    """A client that waits out WeCom's transient errors like a worker does (patience.py), within
+    SYNC_WAIT_TOTAL per call, writing one line to ``stderr`` each time it waits, e.g.
+    ``WeCom 45009 frequency limit: waiting 60 s (attempt 2)``. Raises WeComError when WeCom is
+    not configured."""
+    return WeComClient.from_settings(waiter=Patience(report=stderr.write))
+
+
+def livingid_problem(livingid: str) -> str:
+    """Why ``livingid`` cannot be one (said before WeCom is asked), or ""."""
+    if not livingid.strip():
+        return "an empty livingid is not a living: give the id from the living's link or the admin."
+    if len(livingid) > MAX_LIVINGID:
+        return f"a livingid has at most {MAX_LIVINGID} characters; this one has {len(livingid)}."
+    return ""
 
 
 def database_prepare(*, stderr) -> None:

@@ -1,55 +1,58 @@
 """Finding livings: WeCom has no "livings of the school" call, only each teacher's livingid list.
 
-Info is fetched for livings we do not know yet and for those not settled (stats incomplete); a
-living whose last sync read every page after it ended is left alone. One living WeCom refuses
-(92008: created by another app) does not stop the others; the run fails naming it, so an admin
-sees it. A transient error stops the run so the task can retry it whole; so does an error about
-the app's setup (wrong secret, untrusted IP, ...), which every other living would repeat.
+Teacher by teacher: their livingid list, then the info of each living we do not know yet or that
+is not settled (stats incomplete); a living whose last sync read every page after it ended is left
+alone. A teacher's livings are stored before the next teacher is asked, so one error loses at most
+that teacher's list. A teacher or a living that fails is recorded and the others go on: a living
+WeCom refuses (92008: created by another app) is named on the run, so an admin sees it; a
+transient failure (after the waits of patience.py) gets another round, and the next run finds
+what is still missing. An error about the app's setup (wrong secret, untrusted IP, ...) stops the
+run: every other call would repeat it.
 """
 
 from school_live.school.models import Living, SyncRun, Teacher
 from school_live.sync.living_stats import living_info_store
-from school_live.sync.runs import Progress, SyncProblem, error_app_wide, run_recorded
+from school_live.sync.patience import patient
+from school_live.sync.runs import Progress, SyncProblem, run_recorded, units_problem
+from school_live.sync.units import units_each
 from school_live.wecom.client import WeComClient
-from school_live.wecom.errors import WeComError
-
-MAX_ERRORS_SHOWN = 5
 
 
 class DiscoveryIncomplete(SyncProblem):
-    """Some livings could not be read; the others were stored."""
+    """Some teachers' or livings' info could not be read; the others were stored."""
 
 
 def livings_discover(*, client: WeComClient | None = None, run: SyncRun | None = None) -> SyncRun:
     run = run or SyncRun.objects.create(kind=SyncRun.Kind.DISCOVERY)
-    errors: list[str] = []
     with run_recorded(run):
         client = client or WeComClient.from_settings()
         progress = Progress(run)
-        found: dict[str, None] = {}  # an ordered set: a living two teachers share counts once
-        for userid in Teacher.objects.filter(is_active=True).values_list("userid", flat=True):
-            found.update(dict.fromkeys(client.iter_user_livingids(userid)))
-            progress.page()
-        livingids = list(found)
         settled = set(Living.objects.filter(stats_complete=True).values_list("livingid", flat=True))
-        for livingid in livingids:
-            if livingid in settled:
-                continue
-            try:
-                info = client.get_living_info(livingid)
-            except WeComError as error:
-                if error.transient or error_app_wide(error):
-                    raise
-                errors.append(f"{livingid}: {error}")
-                continue
-            living_info_store(info=info)
+        done: set[str] = set()  # a living two teachers share is read once
+        living_errors = {}
+
+        def store(livingid: str) -> None:
+            living_info_store(info=client.get_living_info(livingid))
+            done.add(livingid)
             run.rows += 1
             progress.page()
-        if errors:
-            shown = "; ".join(errors[:MAX_ERRORS_SHOWN])
-            more = len(errors) - MAX_ERRORS_SHOWN
-            suffix = f" (and {more} more)" if more > 0 else ""
-            raise DiscoveryIncomplete(
-                f"{len(errors)} of {len(livingids)} livings could not be read: {shown}{suffix}"
-            )
+
+        def teacher(userid: str) -> None:
+            livingids = [
+                livingid
+                for livingid in dict.fromkeys(client.iter_user_livingids(userid))
+                if livingid not in settled and livingid not in done
+            ]
+            progress.page()
+            living_errors.update(units_each({livingid: livingid for livingid in livingids}, store))
+
+        teachers = list(Teacher.objects.filter(is_active=True).values_list("userid", flat=True))
+        with patient(client):
+            failed = units_each({f"teacher {u}": u for u in teachers}, teacher)
+        # A living that failed for one teacher may have been read for another.
+        failed.update({k: e for k, e in living_errors.items() if k not in done})
+        if failed:
+            total = len(teachers) + len(done | living_errors.keys())
+            problem = units_problem("teachers' livingid lists and livings", total, failed)
+            raise DiscoveryIncomplete(str(problem), transient=problem.transient)
     return run

@@ -26,7 +26,9 @@ from school_live.school.models import (
     VisitorWatch,
     from_unix,
 )
+from school_live.sync.liveness import heartbeat
 from school_live.sync.locks import LivingLocked, living_lock
+from school_live.sync.patience import patient
 from school_live.sync.runs import Progress, run_finish, run_recorded
 from school_live.sync.upsert import Upsert
 from school_live.wecom.client import WeComClient
@@ -78,7 +80,8 @@ def living_stats_sync(
     """Download and store one living's info and statistics; returns the run that did it.
 
     If another run holds this living's lock, ``run`` is closed as not started and the run under
-    way is returned instead. WeCom errors are recorded on the run and re-raised.
+    way is returned instead (a lock held by ``run`` itself is taken over: see locks.py). Transient
+    WeCom errors are waited out (patience.py); what remains is recorded on the run and re-raised.
     """
     if run is None:
         run = SyncRun.objects.create(
@@ -89,9 +92,11 @@ def living_stats_sync(
     try:
         with living_lock(livingid, run_id=run.pk), run_recorded(run, task_id=task_id):
             client = client or WeComClient.from_settings()
-            snapshot = living_snapshot_fetch(
-                client=client, livingid=livingid, progress=Progress(run)
-            )
+            with patient(client):
+                snapshot = living_snapshot_fetch(
+                    client=client, livingid=livingid, progress=Progress(run)
+                )
+            heartbeat(force=True)  # the store has a full SYNC_DEAD_AFTER to itself
             run.living = living_snapshot_store(snapshot=snapshot)
             run.pages = snapshot.pages
             run.rows = snapshot.rows
@@ -102,8 +107,6 @@ def living_stats_sync(
 
 def _report_under_way(run: SyncRun, locked: LivingLocked) -> SyncRun:
     holder = SyncRun.objects.filter(pk=locked.holder).first() if locked.holder else None
-    if holder is not None and holder.pk == run.pk:
-        return run
     number = f" #{holder.pk}" if holder else ""
     run_finish(
         run,

@@ -1,9 +1,15 @@
 """One sync per living at a time, across every process and host.
 
 The lock is an atomic ``cache.add`` in the shared Django cache (the database cache by default,
-Redis in production), holding the id of the run that owns it. It expires after the task's hard
-time limit: a worker killed mid-sync cannot hold it longer than Celery would have let it run, and
-that limit is below Redis's visibility timeout, so a redelivered task finds the lock free.
+Redis in production), holding the id of the run that owns it. A run that finds the lock held by
+its own id takes it over: that is the same run again, redelivered after its worker was killed
+(Celery gives an unacknowledged task back), never "someone else is syncing". Two deliveries of one
+run cannot overlap: Redis redelivers only after its visibility timeout, which is longer than the
+task's hard time limit.
+
+The lock expires after that hard limit, so a worker killed mid-sync cannot hold it longer than
+Celery would have let it run; the dead-run check (sync/liveness.py) releases it sooner, when it
+fails the run whose heartbeat stopped.
 """
 
 from collections.abc import Iterator
@@ -31,14 +37,23 @@ def living_lock_holder(livingid: str) -> int | None:
     return cache.get(living_lock_key(livingid))
 
 
+def living_lock_release(livingid: str, *, run_id: int) -> None:
+    """Drop the lock if ``run_id`` holds it (a dead run's, so its living can be synced again)."""
+    key = living_lock_key(livingid)
+    if cache.get(key) == run_id:
+        cache.delete(key)
+
+
 @contextmanager
 def living_lock(livingid: str, *, run_id: int) -> Iterator[None]:
     key = living_lock_key(livingid)
     if not cache.add(key, run_id, timeout=task_time_limit()):
-        raise LivingLocked(livingid, cache.get(key))
+        holder = cache.get(key)
+        if holder != run_id:
+            raise LivingLocked(livingid, holder)
+        cache.set(key, run_id, timeout=task_time_limit())  # our own, redelivered: take it over
     try:
         yield
     finally:
         # Only release our own lock: if ours expired, someone else may hold the key now.
-        if cache.get(key) == run_id:
-            cache.delete(key)
+        living_lock_release(livingid, run_id=run_id)

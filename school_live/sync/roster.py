@@ -1,9 +1,12 @@
 """The 家校通讯录 as the school's roster: departments, teachers, students, parents and their links.
 
-Everything is downloaded first; only a complete picture is written, in one transaction, because
-"not in WeCom's answer" means "left the school" and a half-read answer would retire half of it.
-People and departments that left are kept with ``is_active=False`` (their watch history stays);
-class assignments, enrollments and guardianships WeCom no longer lists are deleted.
+The department list comes first (one call, the teachers with it); then each class's students,
+one class at a time. A class WeCom will not give (after transient errors were waited out, or for
+good) is recorded and the others go on; the classes that failed on transient errors get another
+round. Everything read is written in one transaction, because "not in WeCom's answer" means "left
+the school": only when every class was read are people WeCom no longer lists retired
+(``is_active=False``, their watch history stays) and their links deleted. When a class is missing,
+what it held stays as it was, and the run fails naming it, so the next run reads it again.
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +28,10 @@ from school_live.school.models import (
     SyncRun,
     Teacher,
 )
-from school_live.sync.runs import Progress, run_recorded
+from school_live.sync.liveness import heartbeat
+from school_live.sync.patience import patient
+from school_live.sync.runs import Progress, run_recorded, units_problem
+from school_live.sync.units import units_each
 from school_live.wecom.client import WeComClient
 from school_live.wecom.records import DepartmentRecord, ParentOfStudent, StudentRecord
 
@@ -39,29 +45,47 @@ class RosterSnapshot:
     departments: list[DepartmentRecord]
     # Class id → its students, as school/user/list answered for that class.
     students_by_class: dict[int, list[StudentRecord]] = field(default_factory=dict)
+    # Class name (id) → why it could not be read; its stored students are left as they are.
+    failed: dict[str, Exception] = field(default_factory=dict)
     pages: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed
 
 
 def roster_sync(*, client: WeComClient | None = None, run: SyncRun | None = None) -> SyncRun:
     run = run or SyncRun.objects.create(kind=SyncRun.Kind.ROSTER)
     with run_recorded(run):
         client = client or WeComClient.from_settings()
-        snapshot = roster_fetch(client=client, progress=Progress(run))
+        with patient(client):
+            snapshot = roster_fetch(client=client, progress=Progress(run))
         run.pages = snapshot.pages
+        heartbeat(force=True)
         run.rows = roster_store(snapshot=snapshot)
+        if snapshot.failed:
+            classes = len(snapshot.students_by_class) + len(snapshot.failed)
+            raise units_problem("classes", classes, snapshot.failed)
     return run
 
 
 def roster_fetch(*, client: WeComClient, progress: Progress | None = None) -> RosterSnapshot:
     snapshot = RosterSnapshot(departments=client.list_departments())
     snapshot.pages = 1
-    for record in snapshot.departments:
-        if record.type == Department.Type.CLASS:
-            # WeCom doc 92338: the list is not recursive, so each class is asked for itself.
-            snapshot.students_by_class[record.id] = client.list_students(record.id)
-            snapshot.pages += 1
-            if progress:
-                progress.page()
+    classes = {
+        f"{record.name} ({record.id})": record.id
+        for record in snapshot.departments
+        if record.type == Department.Type.CLASS
+    }
+
+    def read(class_id: int) -> None:
+        # WeCom doc 92338: the list is not recursive, so each class is asked for itself.
+        snapshot.students_by_class[class_id] = client.list_students(class_id)
+        snapshot.pages += 1
+        if progress:
+            progress.page()
+
+    snapshot.failed = units_each(classes, read)
     return snapshot
 
 
@@ -71,7 +95,9 @@ def roster_store(*, snapshot: RosterSnapshot) -> int:
     with transaction.atomic():
         department_ids = _departments_store(snapshot.departments, now)
         teachers = _teachers_store(snapshot.departments, department_ids, now)
-        students, parents = _people_store(snapshot.students_by_class, now)
+        students, parents = _people_store(
+            snapshot.students_by_class, now, complete=snapshot.complete
+        )
     return len(department_ids) + teachers + students + parents
 
 
@@ -83,10 +109,11 @@ def _listed_store(
     fields: Sequence[str],
     now,
     on_leave: Callable[[models.QuerySet], None] | None = None,
+    retire: bool = True,
 ) -> None:
-    """Upsert the rows WeCom listed, active and stamped with ``now``, then retire the active rows
-    it did not list: they have left (kept, with their history, as ``is_active=False``).
-    ``on_leave`` sees those rows before they are retired."""
+    """Upsert the rows WeCom listed, active and stamped with ``now``, then (``retire``) retire the
+    active rows it did not list: they have left (kept, with their history, as
+    ``is_active=False``). ``on_leave`` sees those rows before they are retired."""
     rows = list(rows)
     for row in rows:
         row.is_active, row.synced_at = True, now
@@ -97,6 +124,8 @@ def _listed_store(
         unique_fields=[key],
         update_fields=list(fields),
     )
+    if not retire:
+        return
     # Every row WeCom listed was just stamped with `now`; the rest have left.
     left = model.objects.filter(is_active=True).exclude(synced_at=now)
     if on_leave is not None:
@@ -191,7 +220,11 @@ def _teacher_logins_link(userids: set[str]) -> None:
     ).update(is_active=True)
 
 
-def _people_store(students_by_class: dict[int, list[StudentRecord]], now) -> tuple[int, int]:
+def _people_store(
+    students_by_class: dict[int, list[StudentRecord]], now, *, complete: bool
+) -> tuple[int, int]:
+    """The students and parents of the classes read. Unless ``complete``, nobody is retired and
+    only the links of the classes and students read are replaced."""
     students: dict[str, StudentRecord] = {}
     enrollments: set[tuple[str, int]] = set()
     parents: dict[str, ParentOfStudent] = {}
@@ -210,6 +243,7 @@ def _people_store(students_by_class: dict[int, list[StudentRecord]], now) -> tup
         key="student_userid",
         fields=synced_fields.STUDENT,
         now=now,
+        retire=complete,
     )
     _listed_store(
         Parent,
@@ -225,6 +259,7 @@ def _people_store(students_by_class: dict[int, list[StudentRecord]], now) -> tup
         key="parent_userid",
         fields=synced_fields.PARENT,
         now=now,
+        retire=complete,
     )
 
     student_pks = dict(Student.objects.values_list("student_userid", "pk"))
@@ -235,6 +270,7 @@ def _people_store(students_by_class: dict[int, list[StudentRecord]], now) -> tup
         ("student__student_userid", "department_id"),
         enrollments,
         lambda userid, dept: Enrollment(student_id=student_pks[userid], department_id=dept),
+        only=None if complete else lambda key: key[1] in students_by_class,
     )
 
     stored_guardianships = {
@@ -260,7 +296,11 @@ def _people_store(students_by_class: dict[int, list[StudentRecord]], now) -> tup
     )
     _delete_pks(
         Guardianship,
-        [pk for key, (pk, _rel) in stored_guardianships.items() if key not in guardianships],
+        [
+            pk
+            for key, (pk, _rel) in stored_guardianships.items()
+            if key not in guardianships and (complete or key[0] in students)
+        ],
     )
     return len(students), len(parents)
 
@@ -270,14 +310,19 @@ def _links_store(
     key_columns: Sequence[str],
     wanted: set[tuple],
     build: Callable[..., models.Model],
+    only: Callable[[tuple], bool] | None = None,
 ) -> None:
     """Make the stored links (keyed by ``key_columns``) exactly ``wanted``: create the missing
-    ones with ``build(*key)``, delete those WeCom no longer lists."""
+    ones with ``build(*key)``, delete those WeCom no longer lists (of them, only those ``only``
+    accepts, when given: the others were not read this time)."""
     stored = {tuple(key): pk for pk, *key in model.objects.values_list("pk", *key_columns)}
     model.objects.bulk_create(
         [build(*key) for key in wanted - stored.keys()], batch_size=BATCH_SIZE
     )
-    _delete_pks(model, [pk for key, pk in stored.items() if key not in wanted])
+    _delete_pks(
+        model,
+        [pk for key, pk in stored.items() if key not in wanted and (only is None or only(key))],
+    )
 
 
 def _delete_pks(model, pks: list[int]) -> None:

@@ -16,6 +16,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from school_live.school.models import SyncRun
+from school_live.sync.liveness import beating, heartbeat
 from school_live.wecom.errors import (
     CONFIG_ERRCODES,
     CONFIG_ERROR,
@@ -32,6 +33,7 @@ ACTIVE = (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING)
 # A running run saves its page count at most this often, so the status page moves without
 # costing a write per page.
 PROGRESS_EVERY = 1.0
+MAX_ERRORS_SHOWN = 5
 
 
 # Codes about the app or the corp (secret, corp id, trusted IP, the app's API lists), not about
@@ -40,7 +42,38 @@ APP_WIDE_ERRCODES = CONFIG_ERRCODES | TOKEN_ERRCODES | {CONFIG_ERROR}
 
 
 class SyncProblem(Exception):
-    """A failure whose message is already written for the admin."""
+    """A failure whose message is already written for the admin. ``transient``: every unit that
+    failed did so on an error that waiting can fix (the task tries the run again later)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class SyncProblemTransient(SyncProblem):
+    """Some units failed only on transient errors: worth another round later."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=True)
+
+
+def error_transient(error: BaseException) -> bool:
+    """Waiting and trying again can fix this failure."""
+    if isinstance(error, WeComError):
+        return error.transient
+    return bool(getattr(error, "transient", False))
+
+
+def units_problem(what: str, total: int, errors: dict[str, BaseException]) -> SyncProblem:
+    """One failure for the units (classes, teachers, livings) that failed; the others went on.
+    Each permanent error says what to fix; transient ones are tried again by the next round."""
+    shown = "; ".join(f"{unit}: {error}" for unit, error in list(errors.items())[:MAX_ERRORS_SHOWN])
+    more = len(errors) - MAX_ERRORS_SHOWN
+    suffix = f" (and {more} more)" if more > 0 else ""
+    message = f"{len(errors)} of {total} {what} could not be read: {shown}{suffix}"
+    if all(error_transient(error) for error in errors.values()):
+        return SyncProblemTransient(message + " — they are tried again by the next round.")
+    return SyncProblem(message)
 
 
 def error_app_wide(error: WeComError) -> bool:
@@ -67,12 +100,6 @@ def task_time_limit() -> int:
     return int(getattr(settings, "CELERY_TASK_TIME_LIMIT", 660))
 
 
-def stale_after() -> dt.timedelta:
-    """How long a run may stay running before the sweep calls its worker dead."""
-    margin = int(getattr(settings, "SYNC_STALE_MARGIN", 60))
-    return dt.timedelta(seconds=task_time_limit() + margin)
-
-
 def queued_stale_after() -> dt.timedelta:
     """A queued run this old lost its message (a worker died between taking it and starting)."""
     return dt.timedelta(seconds=int(getattr(settings, "SYNC_QUEUED_STALE_AFTER", 2 * 3600)))
@@ -94,7 +121,7 @@ def run_error_text(error: BaseException) -> str:
 
 def run_start(run: SyncRun, *, task_id: str = "") -> SyncRun:
     run.status = SyncRun.Status.RUNNING
-    run.started_at = timezone.now()
+    run.started_at = run.heartbeat_at = timezone.now()
     run.finished_at = None
     run.error = ""
     run.errcode = None
@@ -106,6 +133,7 @@ def run_start(run: SyncRun, *, task_id: str = "") -> SyncRun:
         update_fields=[
             "status",
             "started_at",
+            "heartbeat_at",
             "finished_at",
             "error",
             "errcode",
@@ -137,7 +165,8 @@ def run_recorded(run: SyncRun, *, task_id: str = "") -> Iterator[SyncRun]:
     """Mark the run running; succeeded when the block ends, failed (and re-raised) when it raises."""
     run_start(run, task_id=task_id)
     try:
-        yield run
+        with beating(run):
+            yield run
     except BaseException as error:
         if not isinstance(error, WeComError | SyncProblem | SoftTimeLimitExceeded):
             logger.exception("sync run %s failed", run.pk)
@@ -156,6 +185,7 @@ class Progress:
 
     def page(self) -> None:
         self.run.pages += 1
+        heartbeat()
         now = time.monotonic()
         if now - self._saved >= PROGRESS_EVERY:
             self._saved = now

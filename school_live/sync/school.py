@@ -1,13 +1,16 @@
 """The whole school in one go: roster, then living discovery, then the recent livings' stats.
 
 Each step records its own SyncRun; the school run sums them and fails naming the steps that
-failed. A failed step does not stop the next: stale livings are better than none.
+failed. A failed step does not stop the next: stale livings are better than none. Every step
+waits out WeCom's transient errors and keeps its progress per unit (class, teacher, living); when
+what still failed failed only on transient errors, the school run's error is transient too, and
+the Celery task runs it again later (each step then reads what is still missing).
 """
 
 from school_live.school.models import SyncRun
 from school_live.sync.discovery import livings_discover
 from school_live.sync.roster import roster_sync
-from school_live.sync.runs import SyncProblem, run_recorded
+from school_live.sync.runs import SyncProblem, error_transient, run_recorded
 from school_live.sync.sweep import recent_livings_sweep
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import WeComConfigError
@@ -30,7 +33,7 @@ def school_sync(
             (SyncRun.Kind.DISCOVERY, livings_discover, {}),
             (SyncRun.Kind.SWEEP, recent_livings_sweep, {"enqueue": enqueue}),
         )
-        failed = []
+        failed, transient = [], True
         for kind, step, options in steps:
             step_run = SyncRun.objects.create(kind=kind, requested_by=run.requested_by)
             run.steps.append(step_run)
@@ -38,12 +41,14 @@ def school_sync(
                 step(client=client, run=step_run, **options)
             except WeComConfigError:
                 raise  # the next steps would fail the same way
-            except Exception:  # recorded on the step's own run
+            except Exception as error:  # recorded on the step's own run
                 failed.append(step_run)
+                transient = transient and error_transient(error)
         run.pages = sum(s.pages for s in run.steps)
         run.rows = sum(s.rows for s in run.steps)
         if failed:
             raise SyncProblem(
-                "; ".join(f"{s.get_kind_display()} failed: {s.error}" for s in failed)
+                "; ".join(f"{s.get_kind_display()} failed: {s.error}" for s in failed),
+                transient=transient,
             )
     return run

@@ -19,33 +19,34 @@ What it leaves alone, since asking again would only record the same failure ever
 
 The filesystem broker deletes a message when a worker takes it, so a worker killed mid-sync
 leaves its run "running" forever; Redis redelivers, but only after its visibility timeout. A run
-still running past the task's hard time limit has lost its worker: the sweep marks it failed and
-syncs that living again.
+whose heartbeat stopped has lost its worker (liveness.py): the sweep, like the dead-run check
+every minute, marks it failed and syncs that living again.
+
+Run here (the ``sync_school`` command), the livings are synced one after the other, each waiting
+out WeCom's transient errors; one that still fails is recorded and the others go on, and those
+that failed on a transient error get another round.
 """
 
 import datetime as dt
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
 from school_live.school.models import Living, SyncRun
+from school_live.sync.dead import dead_runs_fail
 from school_live.sync.living_stats import living_stats_sync
-from school_live.sync.locks import living_lock_holder
+from school_live.sync.patience import patient
 from school_live.sync.runs import (
     APP_WIDE_ERRCODES,
     Progress,
-    SyncProblem,
     errcode_permanent,
-    error_app_wide,
-    queued_stale_after,
     run_recorded,
-    stale_after,
-    task_time_limit,
+    units_problem,
 )
 from school_live.sync.triggers import living_sync_request
+from school_live.sync.units import units_each
 from school_live.wecom.client import WeComClient
-from school_live.wecom.errors import WeComError
 
 # Longer than any lesson: livings that started earlier cannot be live or recently ended.
 LONGEST_LIVING = dt.timedelta(hours=12)
@@ -57,34 +58,7 @@ def _hours(name: str, default: float) -> dt.timedelta:
 
 def stale_runs_fail(*, now: dt.datetime | None = None) -> list[SyncRun]:
     """Mark runs whose worker died as failed; returns them."""
-    now = now or timezone.now()
-    candidates = SyncRun.objects.filter(
-        Q(status=SyncRun.Status.RUNNING, started_at__lt=now - stale_after())
-        | Q(status=SyncRun.Status.QUEUED, created_at__lt=now - queued_stale_after())
-    )
-    failed = []
-    for run in candidates:
-        if run.livingid and living_lock_holder(run.livingid) == run.pk:
-            continue  # still holds its lock: alive (a management command has no time limit)
-        if run.status == SyncRun.Status.RUNNING:
-            error = (
-                "The worker running this sync stopped before it finished (killed or "
-                f"restarted): the run was still running after the task time limit of "
-                f"{task_time_limit()} s. Nothing it fetched was stored; the sweep starts it again."
-            )
-        else:
-            error = (
-                "This sync was queued but no worker ever started it (its message was lost). "
-                "The sweep starts it again; if this repeats, check that a Celery worker runs."
-            )
-        # Conditional update: if the run finished meanwhile, leave it alone.
-        updated = SyncRun.objects.filter(pk=run.pk, status=run.status).update(
-            status=SyncRun.Status.FAILED, error=error, finished_at=now
-        )
-        if updated:
-            run.status, run.error, run.finished_at = SyncRun.Status.FAILED, error, now
-            failed.append(run)
-    return failed
+    return dead_runs_fail(now=now)
 
 
 def sweep_livings_select(*, now: dt.datetime | None = None) -> list[Living]:
@@ -181,7 +155,8 @@ def recent_livings_sweep(
             own_client = client is None
             client = client or WeComClient.from_settings()
             try:
-                _sweep_livings(client, livingids, run, enqueue=enqueue)
+                with patient(client):
+                    _sweep_livings(client, livingids, run, enqueue=enqueue)
             finally:
                 if own_client:
                     client.close()
@@ -205,14 +180,11 @@ def _sweep_livings(client: WeComClient, livingids: list[str], run: SyncRun, *, e
 
 def _sync_here(client: WeComClient, livingids: list[str], run: SyncRun) -> None:
     progress = Progress(run)
-    errors = []
-    for livingid in livingids:
-        try:
-            living_stats_sync(client=client, livingid=livingid)
-        except WeComError as error:
-            if error_app_wide(error):
-                raise  # the others would fail the same way; the message says what to fix
-            errors.append(f"{livingid}: {error}")
+
+    def sync(livingid: str) -> None:
+        living_stats_sync(client=client, livingid=livingid)
         progress.page()
-    if errors:
-        raise SyncProblem(f"{len(errors)} of {len(livingids)} livings failed: " + "; ".join(errors))
+
+    failed = units_each({livingid: livingid for livingid in livingids}, sync)
+    if failed:
+        raise units_problem("livings", len(livingids), failed)

@@ -4,11 +4,13 @@ Shared policy, with the reasons:
 - ``acks_late`` + ``reject_on_worker_lost`` (settings): a task is acknowledged after it ran, so a
   worker killed mid-sync gives the message back (Redis) instead of losing it. Every service is safe
   to re-run, and a finished run is never run twice.
-- Autoretry only for what waiting can fix: WeComTransientError (busy -1 after the client's own
-  retries, 45009/45033 limits, network errors, HTTP 5xx) and raw network errors. Exponential
-  backoff from 15 s with full jitter, so workers blocked by a 60 s frequency limit do not come
-  back in step; at most 5 retries (~8 minutes in all). Permanent errors (92008, bad secret,
-  malformed data) fail at once: retrying cannot change WeCom's answer.
+- Transient WeCom errors are first waited out call by call inside the service (patience.py: a
+  minute limit waits out the minute). What is left after that — a call that kept failing for
+  SYNC_WAIT_TOTAL, a school run whose units failed only on transient errors (SyncProblem with
+  ``transient``), raw network errors — is retried by the task: after a backoff from 15 s with
+  full jitter (workers do not come back in step), never sooner than WeCom's ``retry_after`` (60 s
+  for 45009), at most 5 retries. Permanent errors (92008, bad secret, malformed data) fail at
+  once: retrying cannot change WeCom's answer.
 - Time limits: a 20,000-row living downloads and stores in well under a minute, so a task still
   running after CELERY_TASK_SOFT_TIME_LIMIT (600 s) is stuck on WeCom; the soft limit lets the
   service record why, the hard limit (660 s) kills what ignores it. Both stay below Redis's
@@ -16,6 +18,7 @@ Shared policy, with the reasons:
 """
 
 import logging
+import random
 
 from celery import shared_task
 from django.conf import settings
@@ -23,20 +26,20 @@ from django.conf import settings
 from school_live.school.models import SyncRun
 from school_live.sync.discovery import livings_discover
 from school_live.sync.living_stats import living_stats_sync
+from school_live.sync.patience import wait_scale
 from school_live.sync.roster import roster_sync
+from school_live.sync.runs import SyncProblem
 from school_live.sync.school import school_sync
 from school_live.sync.sweep import recent_livings_sweep
+from school_live.sync.triggers import dead_runs_recover
 from school_live.wecom.errors import WeComTransientError
 
 logger = logging.getLogger(__name__)
 
-RETRYABLE = (WeComTransientError, ConnectionError, TimeoutError)
+RETRYABLE = (WeComTransientError, ConnectionError, TimeoutError, SyncProblem)
+RETRY_BACKOFF, RETRY_BACKOFF_MAX = 15, 300
 SYNC_TASK = {
     "acks_late": True,
-    "autoretry_for": RETRYABLE,
-    "retry_backoff": 15,
-    "retry_backoff_max": 300,
-    "retry_jitter": True,
     "max_retries": 5,
     # Read when the worker imports this module, so a worker started with short limits in its
     # environment (the worker tests) gets them.
@@ -63,13 +66,24 @@ def _run_for(task, run_id: int | None, kind: str, **fields) -> SyncRun | None:
     return run
 
 
-def _retrying(task, run: SyncRun, error: Exception) -> None:
-    """Before autoretry re-queues the task, show the admin that it waits rather than failed."""
+def retry_countdown(error: Exception, retries: int) -> float:
+    """Seconds before retry number ``retries + 1``: full jitter, never before WeCom lets us."""
+    backoff = random.uniform(0, min(RETRY_BACKOFF_MAX, RETRY_BACKOFF * 2**retries))
+    return max(backoff, getattr(error, "retry_after", None) or 0) * wait_scale()
+
+
+def _retrying(task, run: SyncRun, error: Exception):
+    """Re-queue the task if waiting can fix ``error`` (else re-raise it), showing the admin
+    that the run waits rather than failed."""
+    if isinstance(error, SyncProblem) and not error.transient:
+        raise error
     if task.request.retries < task.max_retries:
         SyncRun.objects.filter(pk=run.pk).update(
             status=SyncRun.Status.QUEUED,
             error=f"{error} — retry {task.request.retries + 1} of {task.max_retries} is queued.",
         )
+    # Past max_retries, retry() raises ``error`` itself.
+    raise task.retry(exc=error, countdown=retry_countdown(error, task.request.retries))
 
 
 @shared_task(bind=True, name="sync.living_stats", **SYNC_TASK)
@@ -83,7 +97,6 @@ def living_stats_task(self, run_id: int | None = None, livingid: str = "") -> in
         result = living_stats_sync(livingid=run.livingid, run=run)
     except RETRYABLE as error:
         _retrying(self, run, error)
-        raise
     return result.pk
 
 
@@ -95,7 +108,6 @@ def _simple_task(self, run_id, kind, service):
         service(run=run)
     except RETRYABLE as error:
         _retrying(self, run, error)
-        raise
     return run.pk
 
 
@@ -125,5 +137,10 @@ def school_sync_task(self, run_id: int | None = None) -> int | None:
         school_sync(run=run, enqueue=True)
     except RETRYABLE as error:
         _retrying(self, run, error)
-        raise
     return run.pk
+
+
+@shared_task(name="sync.recover_dead_runs", acks_late=True)
+def dead_runs_recover_task() -> int:
+    """Every minute, day and night: fail runs whose heartbeat stopped and start them again."""
+    return len(dead_runs_recover())

@@ -13,16 +13,17 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from school_live.school.models import Living, SyncRun
-from school_live.sync.runs import queued_stale_after, stale_after
+from school_live.sync.dead import dead_runs_fail
+from school_live.sync.liveness import runs_alive
+from school_live.sync.runs import queued_stale_after
 
 
 def run_active(runs: QuerySet[SyncRun]) -> SyncRun | None:
-    """The latest of ``runs`` that is queued or running, unless it is so old that its worker
-    must be dead (the sweep fails those)."""
+    """The latest of ``runs`` that is queued, or running with a recent heartbeat."""
     now = timezone.now()
-    running = runs.filter(status=SyncRun.Status.RUNNING, started_at__gte=now - stale_after())
+    running = runs_alive(runs, now=now).values("pk")
     queued = runs.filter(status=SyncRun.Status.QUEUED, created_at__gte=now - queued_stale_after())
-    return (running | queued).order_by("-created_at").first()
+    return (runs.filter(pk__in=running) | queued).order_by("-created_at").first()
 
 
 def living_run_active(*, livingid: str) -> SyncRun | None:
@@ -36,6 +37,8 @@ def living_sync_request(*, livingid: str, requested_by=None) -> tuple[SyncRun, b
 
     with transaction.atomic():
         living = Living.objects.select_for_update().filter(livingid=livingid).first()
+        # A run whose worker died is failed, with the reason, and this request starts afresh.
+        dead_runs_fail(SyncRun.objects.filter(kind=SyncRun.Kind.LIVING, livingid=livingid))
         active = living_run_active(livingid=livingid)
         if active is not None:
             return active, False
@@ -54,9 +57,26 @@ def school_sync_request(*, requested_by=None) -> tuple[SyncRun, bool]:
     from school_live.sync.tasks import school_sync_task
 
     with transaction.atomic():
+        dead_runs_fail(SyncRun.objects.filter(kind=SyncRun.Kind.SCHOOL))
         active = run_active(SyncRun.objects.filter(kind=SyncRun.Kind.SCHOOL))
         if active is not None:
             return active, False
         run = SyncRun.objects.create(kind=SyncRun.Kind.SCHOOL, requested_by=requested_by)
         school_sync_task.delay_on_commit(run.pk)
     return run, True
+
+
+def dead_runs_recover() -> list[SyncRun]:
+    """Fail every run whose worker died (liveness.py) and start its living, or the school sync
+    it was, again at once; returns the new runs. The dead-run check runs this every minute."""
+    again = []
+    for dead in dead_runs_fail():
+        if dead.kind == SyncRun.Kind.LIVING and dead.livingid:
+            run, created = living_sync_request(livingid=dead.livingid)
+        elif dead.kind == SyncRun.Kind.SCHOOL:
+            run, created = school_sync_request(requested_by=dead.requested_by)
+        else:
+            continue  # roster, discovery and the sweep run again on their schedule
+        if created:
+            again.append(run)
+    return again

@@ -10,7 +10,10 @@ Callers get frozen records (``records.py``) or typed errors (``errors.py``), nev
   URL, corp id and secret. One process refreshes at a time (an atomic ``cache.add`` lock); the others
   poll the cache. On 40001/40014/42001 the token is dropped, refetched once and the call retried once.
 - errcode -1 is retried with exponential backoff; 45009/45033 raise ``WeComTransientError`` with a
-  ``retry_after`` hint, since waiting out a WeCom block inside a request or task helps nobody.
+  ``retry_after`` hint. A web request must not sit out a WeCom block, so by default every
+  transient error is raised; a sync (worker or command) sets ``waiter``, which is handed each
+  transient failure of a call and either sleeps (the call is made again) or re-raises
+  (sync/patience.py). ``message/send`` is never repeated: a lost reply may mean it was sent.
 """
 
 import hashlib
@@ -30,6 +33,7 @@ from school_live.wecom.errors import (
     TOKEN_ERRCODES,
     WeComConfigError,
     WeComDataError,
+    WeComTransientError,
     error_for,
 )
 from school_live.wecom.living_writes import LivingWrites
@@ -77,6 +81,7 @@ class WeComClient(LivingWrites):
         max_pages: int = 100_000,
         token_lock_wait: float = TOKEN_LOCK_TIMEOUT + 5,
         sleep: Callable[[float], None] = time.sleep,
+        waiter: Callable[[WeComTransientError, int], None] | None = None,
     ) -> None:
         install_filter()
         self.base_url = (base_url or settings.WECOM_API_BASE).rstrip("/")
@@ -104,6 +109,7 @@ class WeComClient(LivingWrites):
         self.max_pages = max_pages
         self.token_lock_wait = token_lock_wait
         self._sleep = sleep
+        self.waiter = waiter
         if cache is None:
             from django.core.cache import cache as default_cache
 
@@ -225,8 +231,22 @@ class WeComClient(LivingWrites):
                 continue
             raise error_for(errcode, data.get("errmsg", ""), endpoint)
 
-    @sensitive_variables("token", "params", "data", "query")
     def _call(
+        self, method: str, path: str, *, params: dict | None = None, body: Any = None
+    ) -> dict:
+        """An API call; its transient failures go to ``waiter`` when there is one."""
+        attempt = 0
+        while True:
+            try:
+                return self._call_once(method, path, params=params, body=body)
+            except WeComTransientError as error:
+                attempt += 1
+                if self.waiter is None or path.startswith("message/"):
+                    raise
+                self.waiter(error, attempt)  # sleeps, or re-raises
+
+    @sensitive_variables("token", "params", "data", "query")
+    def _call_once(
         self, method: str, path: str, *, params: dict | None = None, body: Any = None
     ) -> dict:
         """An API call with the access token: refresh once on a token error, then give up."""

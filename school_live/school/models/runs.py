@@ -74,6 +74,9 @@ class SyncRun(models.Model):
     created_at = models.DateTimeField(_("queued at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Refreshed while the run works (pages fetched, waits, the store): a running run whose
+    # heartbeat is older than SYNC_DEAD_AFTER lost its worker (sync/liveness.py).
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
     pages = models.PositiveIntegerField(_("pages"), default=0)
     rows = models.PositiveIntegerField(_("rows"), default=0)
     error = models.TextField(_("error"), blank=True)

@@ -5,23 +5,36 @@ import sys
 from django.core.management.base import BaseCommand
 
 from school_live.school.models import SyncRun
-from school_live.sync.cli import database_prepare, living_summary, quiet_logs
+from school_live.sync.cli import (
+    command_client,
+    database_prepare,
+    living_summary,
+    livingid_problem,
+    quiet_logs,
+)
 from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.runs import run_error_text
-from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import WeComError
 
 
 class Command(BaseCommand):
     help = (
-        "Download each living's info and watch statistics from WeCom and store them. On failure "
-        "the living's stored data stays as it was and the command exits with status 1."
+        "Download each living's info and watch statistics from WeCom and store them. WeCom's "
+        "transient errors (busy, frequency limits, HTTP 5xx) are waited out, a line for each "
+        "wait; on failure the living's stored data stays as it was and the command exits with "
+        "status 1."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("livingids", nargs="+", metavar="LIVINGID")
 
     def handle(self, *args, livingids, verbosity, **options):
+        refused = [(livingid, livingid_problem(livingid)) for livingid in livingids]
+        refused = [(livingid, problem) for livingid, problem in refused if problem]
+        for livingid, problem in refused:
+            self.stderr.write(f"{livingid[:40]!r}: not synced — {problem}")
+        if refused:
+            sys.exit(1)
         database_prepare(stderr=self.stderr)
         with quiet_logs(verbosity):
             failed = self._sync_all(livingids)
@@ -30,7 +43,7 @@ class Command(BaseCommand):
 
     def _sync_all(self, livingids: list[str]) -> int:
         try:
-            client = WeComClient.from_settings()
+            client = command_client(stderr=self.stderr)
         except WeComError as error:
             self.stderr.write(f"WeCom is not configured: {error}")
             return len(livingids)

@@ -5,15 +5,18 @@ import sys
 from django.core.management.base import BaseCommand
 
 from school_live.school.models import SyncRun
-from school_live.sync.cli import database_prepare, quiet_logs, run_summary
-from school_live.sync.runs import run_error_text
+from school_live.sync.cli import command_client, database_prepare, quiet_logs, run_summary
+from school_live.sync.runs import run_error_text, run_finish
 from school_live.sync.school import school_sync
+from school_live.wecom.errors import WeComError
 
 
 class Command(BaseCommand):
     help = (
         "Sync the roster, discover livings and sync the stats of recent livings, one after the "
-        "other in this process. Exits with status 1 if a step failed."
+        "other in this process. WeCom's transient errors are waited out, a line for each wait; "
+        "a class, teacher or living that still fails is reported and the others go on. Exits "
+        "with status 1 if a step failed."
     )
 
     def handle(self, *args, verbosity, **options):
@@ -21,7 +24,13 @@ class Command(BaseCommand):
         with quiet_logs(verbosity):
             run = SyncRun.objects.create(kind=SyncRun.Kind.SCHOOL)
             try:
-                school_sync(run=run, enqueue=False)
+                client = command_client(stderr=self.stderr)
+            except WeComError as error:  # not configured: nothing can start
+                run_finish(run, error=error)
+                client = None
+            try:
+                if client is not None:
+                    school_sync(client=client, run=run, enqueue=False)
             except Exception as error:  # recorded on the run; summarised below
                 run.error = run_error_text(error)
             for step in getattr(run, "steps", []):
