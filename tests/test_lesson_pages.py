@@ -38,12 +38,18 @@ def people(sync_sandbox, sync_client, settings):
         .first()
     )
     assert other is not None
+    other_class = (
+        Department.objects.filter(assignments__teacher=other, type=Department.Type.CLASS)
+        .exclude(assignments__teacher=teacher)
+        .first()
+    )
+    assert other_class is not None
     admin = get_user_model().objects.create_superuser(username="admin", password="x" * 12)
     return {
         "teacher": teacher,
         "class": klass,
         "other": other,
-        "other_class": other.assignments.first().department,
+        "other_class": other_class,
         "admin": admin,
     }
 

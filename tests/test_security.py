@@ -121,6 +121,16 @@ class Spec:
     ok: tuple[int, ...] = (200,)
 
 
+def living_spec(**extra) -> Spec:
+    """A URL of one living: 一年级一班's (``own``) or 一年级二班's (``theirs``)."""
+    return Spec(
+        "scoped",
+        own=lambda w: [{"livingid": w.living.livingid}],
+        theirs=lambda w: [{"livingid": w.other_living.livingid}],
+        **extra,
+    )
+
+
 SPECS = {
     "dashboard:home": Spec("self"),
     "dashboard:class": Spec(
@@ -133,23 +143,13 @@ SPECS = {
         own=lambda w: [{"class_id": w.class_one.pk, "fmt": fmt} for fmt in ("csv", "xlsx")],
         theirs=lambda w: [{"class_id": w.class_two.pk, "fmt": fmt} for fmt in ("csv", "xlsx")],
     ),
-    "dashboard:living": Spec(
-        "scoped",
-        own=lambda w: [{"livingid": w.living.livingid}],
-        theirs=lambda w: [{"livingid": w.other_living.livingid}],
-    ),
+    "dashboard:living": living_spec(),
     "dashboard:student": Spec(
         "scoped",
         own=lambda w: [{"student_userid": w.student.student_userid}],
         theirs=lambda w: [{"student_userid": w.other_student.student_userid}],
     ),
-    "sync:living": Spec(
-        "scoped",
-        method="post",
-        own=lambda w: [{"livingid": w.living.livingid}],
-        theirs=lambda w: [{"livingid": w.other_living.livingid}],
-        ok=(200, 202),
-    ),
+    "sync:living": living_spec(method="post", ok=(200, 202)),
     "sync:run": Spec(
         "scoped",
         own=lambda w: [{"run_id": w.own_run.pk}],
@@ -166,31 +166,12 @@ SPECS = {
     "wecom_callback": Spec("public", ok=(404,)),
     "wecom_jssdk_signature": Spec("self", ok=(400,)),  # no ?url=: nothing to sign
     "lessons:new": Spec("self"),
-    "lessons:edit": Spec(
-        "scoped",
-        own=lambda w: [{"livingid": w.living.livingid}],
-        theirs=lambda w: [{"livingid": w.other_living.livingid}],
-        ok=(200, 302),  # these lessons have ended: sent back to the lesson's page
-    ),
-    "lessons:cancel": Spec(
-        "scoped",
-        method="post",
-        own=lambda w: [{"livingid": w.living.livingid}],
-        theirs=lambda w: [{"livingid": w.other_living.livingid}],
-        ok=(302,),
-    ),
-    "lessons:started": Spec(
-        "scoped",
-        method="post",
-        own=lambda w: [{"livingid": w.living.livingid}],
-        theirs=lambda w: [{"livingid": w.other_living.livingid}],
-        ok=(200, 400),  # 400: in scope, but only the host (or staff) reports a start
-    ),
-    "lessons:state": Spec(
-        "scoped",
-        own=lambda w: [{"livingid": w.living.livingid}],
-        theirs=lambda w: [{"livingid": w.other_living.livingid}],
-    ),
+    # These lessons have ended: the edit page sends the teacher back to the lesson's page.
+    "lessons:edit": living_spec(ok=(200, 302)),
+    "lessons:cancel": living_spec(method="post", ok=(302,)),
+    # 400: in scope, but only the lesson's host (or staff) reports a start.
+    "lessons:started": living_spec(method="post", ok=(200, 400)),
+    "lessons:state": living_spec(),
     "lessons:class_started": Spec(
         "scoped",
         method="post",
