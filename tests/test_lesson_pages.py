@@ -29,21 +29,24 @@ def people(sync_sandbox, sync_client, settings):
     and an admin."""
     settings.WECOM_AGENT_ID = sync_sandbox.state.agent_id
     roster_sync(client=sync_client)
-    assignment = ClassAssignment.objects.select_related("teacher__user", "department").first()
-    teacher, klass = assignment.teacher, assignment.department
-    other = (
-        Teacher.objects.exclude(assignments__department=klass)
-        .filter(assignments__isnull=False, user__isnull=False)
-        .select_related("user")
-        .first()
+    teaches = {}
+    for assignment in ClassAssignment.objects.filter(
+        department__type=Department.Type.CLASS, teacher__user__isnull=False
+    ).order_by("pk"):
+        teaches.setdefault(assignment.teacher_id, set()).add(assignment.department_id)
+    # A teacher of one class, and a teacher of another class who does not teach the first.
+    teacher_id, klass_id, other_id, other_class_id = next(
+        (mine, klass, theirs, their_class)
+        for mine, classes in teaches.items()
+        for klass in sorted(classes)
+        for theirs, other_classes in teaches.items()
+        if klass not in other_classes
+        for their_class in sorted(other_classes - classes)
     )
-    assert other is not None
-    other_class = (
-        Department.objects.filter(assignments__teacher=other, type=Department.Type.CLASS)
-        .exclude(assignments__teacher=teacher)
-        .first()
-    )
-    assert other_class is not None
+    teacher = Teacher.objects.select_related("user").get(pk=teacher_id)
+    klass = Department.objects.get(pk=klass_id)
+    other = Teacher.objects.select_related("user").get(pk=other_id)
+    other_class = Department.objects.get(pk=other_class_id)
     admin = get_user_model().objects.create_superuser(username="admin", password="x" * 12)
     return {
         "teacher": teacher,
