@@ -20,5 +20,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("sync/", include("school_live.sync.urls")),
     path("reports/", include("school_live.reports.urls")),
+    path("lessons/", include("school_live.lessons.urls")),
     path("", include("school_live.dashboard.urls")),
 ]

@@ -17,7 +17,9 @@ from django_tables2.paginators import LazyPaginator
 
 from school_live.attendance import queries, scope, sheets, state
 from school_live.attendance.rules import Verdict, rules_for
+from school_live.lessons import pages
 from school_live.school.models import ClassAssignment, Living, VisitorWatch
+from school_live.wecom.living_writes import THEME_MAX_CHARS
 
 from . import charts, exports
 from .filters import StudentAttendanceFilter
@@ -146,6 +148,7 @@ def home(request):
             "recent": recent,
             "upcoming": upcoming,
             "is_staff": scope.is_staff(user),
+            "can_schedule": scope.is_staff(user) or bool(classes),
         },
     )
 
@@ -211,7 +214,16 @@ def range_rows(department, start: dt.date | None, end: dt.date | None):
 def class_detail(request, class_id):
     department = scope.class_or_404(request.user, class_id)
     period = period_resolve(request, department)
-    context = {"department": department, "period": period, "form": period.form}
+    context = {
+        "department": department,
+        "period": period,
+        "form": period.form,
+        # 现在开课 starts a lesson as the signed-in teacher (staff too, when they are one).
+        "can_start_here": scope.teacher_for(request.user) is not None,
+        "theme_max": THEME_MAX_CHARS,
+    }
+    if context["can_start_here"]:
+        context.update(pages.jssdk_context(request.user))
     if period.is_range:
         context.update(_range_context(request, department, period))
     elif period.living is not None:
@@ -397,6 +409,10 @@ def living_detail(request, livingid):
     visitors = VisitorTable(VisitorWatch.objects.filter(living=living).order_by("position"))
     _paginate(request, visitors)
     context.update({"unknown_table": unknown, "visitor_table": visitors})
+    lesson = pages.lesson_side(request.user, living)
+    context["lesson"] = lesson
+    if lesson.can_start:
+        context.update(pages.jssdk_context(request.user))
     return render(request, "dashboard/living_detail.html", context)
 
 

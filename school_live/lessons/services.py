@@ -410,3 +410,42 @@ def lesson_started(
         )
         living_sync_request(livingid=livingid)
     return living
+
+
+def reserved_lesson_started(*, living: Living) -> bool:
+    """The host just started this reserved lesson from the phone (``ww.startLiving`` answered
+    with its livingId): mark it live from now, so pages show it at once, and queue its sync,
+    which reads WeCom's own start time. The callback and the sweep would tell us too, later.
+    Returns whether anything changed (a lesson already started, ended or cancelled is left)."""
+    from school_live.sync.triggers import living_sync_request
+
+    with transaction.atomic():
+        living = Living.objects.select_for_update().get(pk=living.pk)
+        now = timezone.now()
+        if not lesson_startable(living, now=now):
+            return False
+        living.status = Living.Status.LIVE
+        living.status_changed_at = now
+        living.living_start = now
+        living.save(update_fields=["status", "status_changed_at", "living_start"])
+        living_sync_request(livingid=living.livingid)
+    return True
+
+
+def lesson_is_reserved(living: Living, *, now: dt.datetime | None = None) -> bool:
+    """Whether the lesson can still be changed or cancelled: WeCom has it reserved (or
+    has not said otherwise) and its start is still ahead."""
+    try:
+        _check_reserved(living, now or timezone.now())
+    except LessonError:
+        return False
+    return True
+
+
+def lesson_startable(living: Living, *, now: dt.datetime | None = None) -> bool:
+    """Whether the host can still start it from the phone: WeCom has not reported it started,
+    ended or cancelled, and its planned end is ahead (a teacher may start a few minutes late)."""
+    end = living.living_end
+    return living.status in (None, Living.Status.RESERVED) and (
+        end is None or end > (now or timezone.now())
+    )

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs
 
 from . import auth_api, control_api, lesson_api, living_api, message_api, school_api
@@ -19,6 +20,15 @@ from .state import SandboxState
 
 MAX_BODY = 2 * 1024 * 1024
 JSON_TYPE = "application/json; charset=utf-8"
+# The stand-in ww runs in the site's pages, another origin: it and the paths it calls answer CORS.
+STANDIN_WW = Path(__file__).with_name("ww_standin.js")
+CORS_PATHS = {"/sandbox/ww.js", "/sandbox/jssdk/verify", "/sandbox/jssdk/startLiving"}
+CORS_HEADERS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    ("Access-Control-Allow-Headers", "Content-Type"),
+    ("Access-Control-Max-Age", "600"),
+]
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,8 @@ class SandboxApp:
     def __call__(self, environ, start_response):
         request = _request(environ)
         status, headers, body, errcode = self.respond(request)
+        if request.path in CORS_PATHS:
+            headers = [*headers, *CORS_HEADERS]
         if request.path.startswith("/cgi-bin/"):
             self.state.record_call(request.method, request.path, errcode)
             accepted = environ.get("HTTP_ACCEPT_ENCODING", "").lower()
@@ -97,6 +109,10 @@ class SandboxApp:
     def respond(self, request: Request):
         """(status, headers, body bytes, errcode or None) for one request."""
         try:
+            if request.path in CORS_PATHS and request.method == "OPTIONS":
+                raise RawReply("204 No Content", "text/plain", b"")  # the CORS preflight
+            if request.path == "/sandbox/ww.js" and request.method == "GET":
+                raise RawReply("200 OK", "text/javascript; charset=utf-8", STANDIN_WW.read_bytes())
             if request.path.startswith("/sandbox/"):
                 result = control_api.handle(self.state, request)
             elif request.path.startswith("/connect/oauth2/"):

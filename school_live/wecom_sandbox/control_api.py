@@ -20,10 +20,16 @@ SandboxState from Python. It needs no authentication because the server binds lo
     POST /sandbox/livings/<id>/script {"stat":"watch","pages":[{...}, ...]}
     POST /sandbox/jssdk/startLiving {"userid":..., "params":{"livingId":...} or
          {"liveType":2,"theme":...,"departmentIds":[...]}}  what ww.startLiving does on the phone
+    POST /sandbox/jssdk/verify {"kind":"corp"|"agent","url","timestamp","nonceStr","signature"}
+         → {"ok": bool}: the stand-in ww.register's check of a page's signature
+    GET  /sandbox/ww.js                     the stand-in ww (app.py serves it, with CORS)
 """
 
 import dataclasses
+import hmac
 import json
+
+from school_live.wecom.jsapi import jsapi_signature
 
 from .model import ADMIN_HEAD_TEACHER, DEPT_CLASS, ROW_FIELDS, Living
 from .replies import ApiError, RawReply
@@ -188,6 +194,7 @@ _POST_ONLY = {
     "/sandbox/tokens/expire",
     "/sandbox/livings/demo",
     "/sandbox/jssdk/startLiving",
+    "/sandbox/jssdk/verify",
 }
 
 
@@ -242,6 +249,18 @@ def handle(state, request) -> dict:
             except ApiError as error:
                 return {"errMsg": error.reason}
             return {"errMsg": "startLiving:ok", "livingId": living.livingid}
+        if path == "/sandbox/jssdk/verify":
+            # ww.register's signature, checked against the ticket the sandbox issued last.
+            body = _body(request)
+            ticket = state.tickets.get(str(body.get("kind", "")), "")
+            expected = jsapi_signature(
+                ticket=ticket,
+                noncestr=str(body.get("nonceStr", "")),
+                timestamp=str(body.get("timestamp", "")),
+                url=str(body.get("url", "")),
+            )
+            given = str(body.get("signature", ""))
+            return {"ok": bool(ticket) and hmac.compare_digest(expected, given)}
         if path.startswith("/sandbox/livings/"):
             rest = path.removeprefix("/sandbox/livings/")
             livingid, _, action = rest.partition("/")

@@ -194,6 +194,7 @@ class Command(BaseCommand):
             WECOM_CORP_ID=DEMO_CORP_ID,
             WECOM_SECRET=DEMO_SECRET,
             WECOM_AGENT_ID=DEMO_AGENT_ID,
+            WECOM_JSSDK_URL=f"{sandbox_url}/sandbox/ww.js",
             SITE_URL=f"http://127.0.0.1:{site_port}",
             # The filesystem broker polls: a short interval makes the refresh button feel quick.
             CELERY_POLLING_INTERVAL="0.2",

@@ -1,0 +1,275 @@
+"""Lessons on the web: schedule (teachers for their own classes, staff for any teacher), edit and
+cancel while reserved, and what the phone reports after ``ww.startLiving``.
+
+Scope as everywhere: a class the teacher is not assigned to, or a lesson outside their classes, is
+a 404. WeCom's answers become a message on the form, never a 500.
+"""
+
+import datetime as dt
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from school_live.attendance import scope
+from school_live.lessons.forms import (
+    LessonEditForm,
+    LessonScheduleForm,
+    edit_initial,
+    schedule_classes,
+)
+from school_live.lessons.models import LessonOccurrence, LessonSeries
+from school_live.lessons.pages import state_payload
+from school_live.lessons.services import (
+    SCHOOL_TZ,
+    LessonError,
+    LessonPlan,
+    lesson_cancel,
+    lesson_is_reserved,
+    lesson_modify,
+    lesson_schedule,
+    lesson_started,
+    occurrence_key,
+    reserved_lesson_started,
+)
+from school_live.school.models import Department, Living, Teacher
+from school_live.wecom.client import WeComClient
+from school_live.wecom.errors import WeComError
+from school_live.wecom.living_writes import THEME_MAX_CHARS
+
+logger = logging.getLogger(__name__)
+
+# A livingid from ww.startLiving is WeCom's opaque id; ours are at most this long.
+MAX_LIVINGID = 128
+
+
+def _int_or_404(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404 from None
+
+
+def wecom_problem(error: WeComError) -> str:
+    """A WeCom failure in words a teacher can act on."""
+    if error.transient:
+        return _("WeCom is busy right now. Wait a minute, then submit again.")
+    if error.errcode in (40003, 60111):
+        return _(
+            "WeCom does not know your account as a teacher of this school. Ask the school's "
+            "administrator to check the WeCom address book, then try again."
+        )
+    return _(
+        "WeCom refused the lesson. Ask the school's administrator to check the WeCom app "
+        "(details for them: %(detail)s)."
+    ) % {"detail": str(error)}
+
+
+def _partial_note(plan: LessonPlan) -> str:
+    keys = [
+        occurrence_key(teacher=plan.teacher, start=start, theme=plan.theme.strip())
+        for start in plan.starts()
+    ]
+    done = LessonOccurrence.objects.filter(
+        key__in=keys, state=LessonOccurrence.State.CREATED
+    ).count()
+    if not done:
+        return ""
+    return _(
+        "%(done)d of %(total)d weeks are already in WeCom; submitting the same form again "
+        "creates only the rest."
+    ) % {"done": done, "total": len(keys)}
+
+
+def _schedule_initial(classes, chosen, teacher) -> dict:
+    tomorrow = timezone.localtime(timezone.now(), SCHOOL_TZ).date() + dt.timedelta(days=1)
+    initial = {"date": tomorrow, "time": dt.time(8, 0)}
+    if chosen is not None:
+        initial["classes"] = [chosen.pk]
+    elif len(classes) == 1:
+        initial["classes"] = [classes[0].pk]
+    if teacher is not None:
+        initial["teacher"] = teacher.pk
+    return initial
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lesson_new(request):
+    """``?class=ID`` preselects one of the teacher's classes (another class is a 404)."""
+    user = request.user
+    staff = scope.is_staff(user)
+    teacher = scope.teacher_for(user)
+    if teacher is None and not staff:
+        raise Http404(_("Scheduling a lesson needs a teacher's account."))
+    classes = schedule_classes(teacher=teacher, staff=staff)
+    chosen = None
+    if "class" in request.GET:
+        chosen = get_object_or_404(classes, pk=_int_or_404(request.GET["class"]))
+    teachers = None
+    if staff:
+        teachers = Teacher.objects.filter(is_active=True, assignments__department__in=classes)
+        if chosen is not None:
+            teachers = teachers.filter(assignments__department=chosen)
+        teachers = teachers.distinct().order_by("name", "userid")
+    classes = list(classes)
+    form = LessonScheduleForm(
+        request.POST or None,
+        initial=_schedule_initial(classes, chosen, teacher),
+        teacher=None if staff else teacher,
+        teachers=teachers,
+        classes=schedule_classes(teacher=teacher, staff=staff),
+    )
+    if request.method == "POST" and form.is_valid():
+        plan = form.plan
+        try:
+            with WeComClient.from_settings() as client:
+                series = lesson_schedule(
+                    client=client, plan=plan, source=LessonSeries.Source.WEB, requested_by=user
+                )
+        except (LessonError, ValueError) as error:
+            form.add_error(None, str(error))
+        except WeComError as error:
+            logger.warning("scheduling failed: %s", error)
+            form.add_error(None, wecom_problem(error))
+            note = _partial_note(plan)
+            if note:
+                form.add_error(None, note)
+        else:
+            first = series.occurrences.filter(living__isnull=False).select_related("living").first()
+            count = series.occurrences.filter(state=LessonOccurrence.State.CREATED).count()
+            messages.success(
+                request,
+                _("Scheduled in WeCom: “%(theme)s”, %(count)d lesson(s).")
+                % {"theme": series.theme, "count": count},
+            )
+            return redirect("dashboard:living", first.living.livingid)
+    return render(
+        request,
+        "lessons/schedule.html",
+        {"form": form, "chosen": chosen, "is_staff": staff, "theme_max": THEME_MAX_CHARS},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lesson_edit(request, livingid):
+    living = scope.living_or_404(request.user, livingid)
+    if not lesson_is_reserved(living):
+        messages.info(request, _("This lesson has already started or was cancelled."))
+        return redirect("dashboard:living", living.livingid)
+    form = LessonEditForm(request.POST or None, initial=edit_initial(living))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with WeComClient.from_settings() as client:
+                lesson_modify(
+                    client=client,
+                    living=living,
+                    theme=data["theme"],
+                    start=form.start(),
+                    minutes=data["minutes"],
+                    living_type=data["living_type"],
+                    remind_minutes=data["remind_minutes"],
+                )
+        except LessonError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("The lesson was changed in WeCom."))
+            return redirect("dashboard:living", living.livingid)
+    return render(
+        request,
+        "lessons/edit.html",
+        {"form": form, "living": living, "theme_max": THEME_MAX_CHARS},
+    )
+
+
+@login_required
+@require_POST
+def lesson_cancel_view(request, livingid):
+    """Cancel in WeCom; the form carries a confirmation box that must be ticked."""
+    living = scope.living_or_404(request.user, livingid)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("Tick the box to confirm that the lesson should be cancelled."))
+        if lesson_is_reserved(living):
+            return redirect("lessons:edit", living.livingid)
+        return redirect("dashboard:living", living.livingid)
+    try:
+        with WeComClient.from_settings() as client:
+            lesson_cancel(client=client, living=living)
+    except LessonError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            _("“%(theme)s” was cancelled in WeCom.") % {"theme": living.theme or living.livingid},
+        )
+    return redirect("dashboard:living", living.livingid)
+
+
+@never_cache
+@login_required
+@require_GET
+def living_state(request, livingid):
+    living = scope.living_or_404(request.user, livingid)
+    return JsonResponse(state_payload(living))
+
+
+@login_required
+@require_POST
+def living_started(request, livingid):
+    """The host's phone started this reserved lesson (``ww.startLiving({livingId})``)."""
+    living = scope.living_or_404(request.user, livingid)
+    teacher = scope.teacher_for(request.user)
+    host = teacher is not None and teacher.userid == living.anchor_userid
+    if not (host or scope.is_staff(request.user)):
+        return JsonResponse({"error": _("Only the lesson's host can start it.")}, status=400)
+    changed = reserved_lesson_started(living=living)
+    living.refresh_from_db()
+    return JsonResponse({**state_payload(living), "changed": changed})
+
+
+def _startable_class(user, class_id) -> Department:
+    if scope.is_staff(user):
+        return scope.class_or_404(user, class_id)
+    return get_object_or_404(scope.visible_classes(user), pk=_int_or_404(class_id))
+
+
+@login_required
+@require_POST
+def class_started(request, class_id):
+    """The teacher's phone started a class lesson (``ww.startLiving({liveType, theme,
+    departmentIds: [class]})``): record the new living with this class and sync it now."""
+    department = _startable_class(request.user, class_id)
+    teacher = scope.teacher_for(request.user)
+    if teacher is None:
+        return JsonResponse(
+            {"error": _("Starting a lesson needs a teacher's WeCom account.")}, status=400
+        )
+    livingid = request.POST.get("livingid", "").strip()
+    theme = request.POST.get("theme", "").strip()[:THEME_MAX_CHARS]
+    if not livingid or len(livingid) > MAX_LIVINGID:
+        return JsonResponse({"error": _("WeCom did not return a valid living id.")}, status=400)
+    known = Living.objects.filter(livingid=livingid).first()
+    if known is not None:
+        # A retry of the same report changes nothing; a lesson the teacher cannot see is not
+        # theirs to claim for their class.
+        scope.living_or_404(request.user, livingid)
+        living = known
+    else:
+        try:
+            living = lesson_started(
+                livingid=livingid, teacher=teacher, classes=[department], theme=theme
+            )
+        except LessonError as error:
+            return JsonResponse({"error": str(error)}, status=400)
+    return JsonResponse(
+        {**state_payload(living), "url": reverse("dashboard:living", args=[living.livingid])}
+    )

@@ -1,0 +1,68 @@
+/* The living page keeps itself current without a reload by hand: while the lesson is upcoming,
+   live or not synced yet, it asks data-state-url every few seconds for {state, display, status}
+   and reloads the page when any of them changed (the lesson went live, its first numbers came in,
+   it ended or was cancelled). Paused while the page is hidden. */
+(function () {
+  "use strict";
+
+  var POLL_MS = 5000;
+  var MAX_BACKOFF_MS = 60000;
+
+  function watched(current) {
+    return current.state === "upcoming" || current.state === "live" || current.display === "unsynced";
+  }
+
+  function setup(element) {
+    var url = element.dataset.stateUrl;
+    var current = {
+      state: element.dataset.state || "",
+      display: element.dataset.display || "",
+      status: element.dataset.status || ""
+    };
+    if (!url || current.state === "cancelled" || !watched(current)) { return; }
+    var delay = POLL_MS;
+
+    function changed(answer) {
+      var status = answer.status === null || answer.status === undefined ? "" : String(answer.status);
+      return answer.state !== current.state || answer.display !== current.display ||
+        status !== current.status;
+    }
+
+    function later() { window.setTimeout(poll, delay); }
+
+    function poll() {
+      if (document.hidden) { later(); return; }
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) { throw new Error(String(response.status)); }
+          return response.json();
+        })
+        .then(function (answer) {
+          delay = POLL_MS;
+          if (changed(answer)) {
+            element.setAttribute("data-changed", "1");
+            window.location.reload();
+            return;
+          }
+          later();
+        })
+        .catch(function () {
+          delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+          later();
+        });
+    }
+
+    later();
+  }
+
+  function init() {
+    var element = document.getElementById("wecom-status");
+    if (element) { setup(element); }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+}());

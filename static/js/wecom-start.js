@@ -1,0 +1,189 @@
+/* Starting a lesson from the phone with WeCom's JS-SDK (api.md §14.2, §15).
+
+   The page loads the SDK first (the vendored official file, or the sandbox's stand-in ww: the same
+   code here either way), then this file. #wecom-start says what to start:
+   - data-mode="living": 开始直播 for a reserved lesson, ww.startLiving({livingId});
+   - data-mode="class": 现在开课, ww.startLiving({liveType, theme, departmentIds: [classId]}).
+   Either way the livingId WeCom answers is POSTed to data-started-url, and the page then shows the
+   lesson. Outside WeCom the note that starting needs the WeCom app stays and the buttons stay
+   hidden. Words come from data-text-* attributes that the template translated. */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var field = document.querySelector("input[name=csrfmiddlewaretoken]");
+    if (field) { return field.value; }
+    var match = document.cookie.match(/(?:^|; )csrftoken=([^;]*)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function fill(template, values) {
+    return (template || "").replace(/\{(\w+)\}/g, function (whole, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
+    });
+  }
+
+  function pageUrl() {
+    return window.location.href.split("#")[0];
+  }
+
+  // ww's errMsg ("startLiving:fail no permission") in words a teacher can act on.
+  function explain(words, error) {
+    var message = (error && (error.errMsg || error.message)) || String(error || "");
+    var known = [
+      [/no permission|permission denied|not allow to cross app/i, words.textNoPermission],
+      [/not in allow list/i, words.textNotAllowed],
+      [/invalid department/i, words.textBadClass],
+      [/unsupported livetype/i, words.textBadType],
+      [/freq out of limit/i, words.textLimit],
+      [/invalid living/i, words.textBadLiving],
+      [/:cancel\b|cancel$/i, words.textCancelled]
+    ];
+    for (var i = 0; i < known.length; i++) {
+      if (known[i][0].test(message)) { return known[i][1]; }
+    }
+    return fill(words.textFailed, { error: message || "?" });
+  }
+
+  function setup(root) {
+    var words = root.dataset;
+    var status = document.getElementById("wecom-start-status");
+    var outside = document.getElementById("wecom-start-outside");
+    var button = document.getElementById(
+      words.mode === "class" ? "start-class-button" : "start-living-button"
+    );
+    var controls = document.getElementById("wecom-start-controls") || button;
+    if (!button || !status) { return; }
+
+    function say(text, state) {
+      status.textContent = text || "";
+      status.setAttribute("data-state", state || "");
+    }
+
+    var ww = window.ww;
+    if (!ww || !ww.env || !ww.env.isWeCom || typeof ww.startLiving !== "function") {
+      root.setAttribute("data-wecom", "outside");
+      return;  // the note stays; the button stays hidden
+    }
+    root.setAttribute("data-wecom", "inside");
+    outside.hidden = true;
+    controls.hidden = false;
+    button.hidden = false;
+    button.disabled = true;
+    say(words.textRegistering, "registering");
+
+    // One signature request answers both of ww.register's questions for this URL.
+    var signatures = {};
+    function signature(url) {
+      url = (url || pageUrl()).split("#")[0];
+      if (!signatures[url]) {
+        signatures[url] = fetch(words.signatureUrl + "?url=" + encodeURIComponent(url), {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" }
+        }).then(function (response) {
+          return response.json().then(function (body) {
+            if (!response.ok) { throw new Error(body.error || String(response.status)); }
+            return body;
+          });
+        });
+        signatures[url].catch(function () { delete signatures[url]; });
+      }
+      return signatures[url];
+    }
+
+    signature(pageUrl())
+      .then(function (first) {
+        ww.register({
+          corpId: first.corpId,
+          agentId: first.agentId,
+          jsApiList: ["startLiving"],
+          getConfigSignature: function (url) {
+            return signature(url).then(function (body) { return body.config; });
+          },
+          getAgentConfigSignature: function (url) {
+            return signature(url).then(function (body) { return body.agentConfig; });
+          },
+          onAgentConfigFail: function () { say(words.textRegisterFailed, "failed"); }
+        });
+        button.disabled = false;
+        say("", "ready");
+      })
+      .catch(function (error) {
+        say(fill(words.textSetup, { error: error.message || "" }), "failed");
+      });
+
+    function record(livingId, extra) {
+      var body = new URLSearchParams(extra || {});
+      body.set("livingid", livingId);
+      return fetch(words.startedUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+        body: body
+      }).then(function (response) {
+        return response.json().then(function (answer) {
+          if (!response.ok) { throw new Error(answer.error || String(response.status)); }
+          return answer;
+        });
+      });
+    }
+
+    button.addEventListener("click", function () {
+      var params, extra = {};
+      if (words.mode === "class") {
+        var theme = document.getElementById("start-theme").value.trim();
+        if (!theme) {
+          say(words.textThemeMissing, "failed");
+          return;
+        }
+        params = {
+          liveType: parseInt(document.getElementById("start-type").value, 10),
+          theme: theme,
+          departmentIds: [parseInt(words.classId, 10)]
+        };
+        extra.theme = theme;
+      } else {
+        params = { livingId: words.livingid };
+      }
+      button.disabled = true;
+      say(words.textStarting, "starting");
+      Promise.resolve()
+        .then(function () { return ww.startLiving(params); })
+        .then(
+          function (result) {
+            var livingId = (result && result.livingId) || params.livingId;
+            say(words.textRecording, "recording");
+            return record(livingId, extra).then(
+              function (answer) {
+                say(words.textRecording, "started");
+                if (answer.url && answer.url !== window.location.pathname) {
+                  window.location.assign(answer.url);
+                } else {
+                  window.location.reload();
+                }
+              },
+              function (error) {
+                say(fill(words.textNotRecorded, { error: error.message || "" }), "failed");
+                button.disabled = false;
+              }
+            );
+          },
+          function (error) {
+            say(explain(words, error), "failed");
+            button.disabled = false;
+          }
+        );
+    });
+  }
+
+  function init() {
+    var root = document.getElementById("wecom-start");
+    if (root) { setup(root); }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+}());
