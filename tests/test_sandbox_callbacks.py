@@ -14,60 +14,39 @@ from django.utils import timezone
 from school_live.lessons.services import LessonPlan, lesson_plan_check, lesson_schedule
 from school_live.school.models import ClassAssignment, Living, SyncRun
 from school_live.sync.roster import roster_sync
-from school_live.wecom.client import WeComClient
-from school_live.wecom_sandbox import SandboxServer
 from school_live.wecom_sandbox.callback_sender import event_xml, steps
-from tests.fixtures.sandbox import SYNC_CORP_ID, SYNC_SECRET, sandbox_state
+from tests.fixtures.sandbox import sandbox_state
 from tests.fixtures.worker import celery_broker
+from tests.test_sync_worker import wait_for
 
 TOKEN = "sandbox-callbacks-token"
 AES_KEY = base64.b64encode(bytes(range(32))).decode().rstrip("=")
 WAIT = 15  # seconds: an upper bound for the pump (it looks every second), never a duration
 
 
-def until(predicate, *, timeout: float = WAIT, what: str = "the condition"):
-    """Poll until predicate() is truthy; its value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen within {timeout} s")
+def until(predicate, *, what: str = "the condition"):
+    return wait_for(predicate, timeout=WAIT, what=what)
 
 
 @pytest.fixture
-def site(transactional_db, live_server, settings, tmp_path):
-    """A sandbox whose app is the live server's: same corp id, token and key; the live server's
-    tasks go to a broker folder of this test's own."""
-    server = SandboxServer(sandbox_state()).start()
-    settings.WECOM_API_BASE = server.url
-    settings.WECOM_CORP_ID = SYNC_CORP_ID
-    settings.WECOM_SECRET = SYNC_SECRET
+def site(sync_sandbox, live_server, settings, tmp_path):
+    """The sync tests' sandbox, whose app is the live server's (same corp id, token and key);
+    the live server's tasks go to a broker folder of this test's own."""
     settings.WECOM_CALLBACK_TOKEN = TOKEN
     settings.WECOM_CALLBACK_AES_KEY = AES_KEY
     folder = tmp_path / "broker"
+    folder.mkdir()
     options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
     options.update(processed_folder=str(folder), control_folder=str(folder))
-    folder.mkdir()
-    try:
-        with celery_broker("filesystem://", options):
-            yield server
-    finally:
-        server.stop()
+    with celery_broker("filesystem://", options):
+        yield sync_sandbox
 
 
 @pytest.fixture
-def client(site):
-    with WeComClient(base_url=site.url, retry_base_delay=0.01) as wecom:
-        yield wecom
-
-
-@pytest.fixture
-def lesson(site, client) -> Living:
+def lesson(site, sync_client) -> Living:
     """A lesson the 班主任 scheduled through school_live for an hour from now: reserved here and
     in the sandbox."""
-    roster_sync(client=client)
+    roster_sync(client=sync_client)
     head = (
         ClassAssignment.objects.filter(role=ClassAssignment.Role.HEAD)
         .select_related("teacher", "department")
@@ -86,7 +65,7 @@ def lesson(site, client) -> Living:
         )
         if not lesson_plan_check(plan):
             break
-    series = lesson_schedule(client=client, plan=plan, source="web")
+    series = lesson_schedule(client=sync_client, plan=plan, source="web")
     living = Living.objects.get(occurrence__series=series)
     assert living.status == Living.Status.RESERVED
     return living
@@ -137,9 +116,11 @@ def test_a_scheduled_lesson_goes_live_and_ends_on_the_site_through_callbacks(
     assert status_of(lesson.livingid) == Living.Status.ENDED
 
 
-def test_a_lesson_cancelled_in_wecom_is_cancelled_on_the_site(site, live_server, client, lesson):
+def test_a_lesson_cancelled_in_wecom_is_cancelled_on_the_site(
+    site, live_server, sync_client, lesson
+):
     send_to_site(site, live_server)
-    client.cancel_living(lesson.livingid)  # living/cancel, as another admin tool would
+    sync_client.cancel_living(lesson.livingid)  # living/cancel, as another admin tool would
     assert [(e["status"], e["http_status"]) for e in delivered(site, lesson.livingid, 1)] == [
         (4, 200)
     ]
@@ -272,3 +253,40 @@ def test_status_steps_follow_what_wecom_would_have_sent():
         corp_id="ww1", anchor="wangli", create_time=1, livingid="lv1", status=2, agent_id=7
     )
     assert "<Status>2</Status>" in inner and "<![CDATA[wangli]]>" in inner
+
+
+def test_drops_follow_the_seed_and_a_delay_holds_an_event_back():
+    def dropped(seed: int) -> list[tuple[str, int]]:
+        state = sandbox_state()
+        state.set_callbacks(
+            url="http://127.0.0.1:9/", token=TOKEN, aes_key=AES_KEY, drop=0.5, seed=seed
+        )
+        anchor = next(iter(state.school.teachers))
+        for hour in range(1, 21):
+            state.living_create(
+                anchor_userid=anchor,
+                partyids=(),
+                theme=f"第{hour}课",
+                living_start=state.clock() + hour * 3600,
+                living_duration=600,
+            )
+        state.advance(30 * 3600)  # each starts and ends: 40 events
+        state.callbacks.collect(state)
+        # Dropped events are logged at once; the others wait to be sent.
+        assert len(state.callback_log()) + state.callbacks.snapshot()["pending"] >= 40
+        return [(state.living(e["livingid"]).theme, e["status"]) for e in state.callback_log()]
+
+    first = dropped(11)
+    assert 5 < len(first) < 35, first
+    assert first == dropped(11)
+    assert first != dropped(12)
+
+    state = sandbox_state()
+    state.set_callbacks(url="http://127.0.0.1:9/", token=TOKEN, aes_key=AES_KEY, delay=600)
+    now = state.clock()
+    livingid = next(lid for lid, lv in state.school.livings.items() if lv.status(now) == 0)
+    state.start_living_now(livingid)
+    state.callbacks.collect(state)
+    assert state.callbacks.send_due(state) > 60  # nothing is due for ten minutes
+    assert state.callbacks.snapshot()["pending"] == 1
+    assert state.callback_log() == []

@@ -128,29 +128,11 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin):
 
     # -- status callbacks ---------------------------------------------------------------------
 
-    def set_callbacks(
-        self,
-        *,
-        url: str,
-        token: str = "",
-        aes_key: str = "",
-        drop: float = 0.0,
-        repeat: int = 0,
-        delay: float = 0.0,
-        seed: int | None = None,
-    ) -> CallbackConfig | None:
-        """POST living_status_change events to ``url`` from now on, sealed with the app's Token
-        and EncodingAESKey (url="" switches them off). ValueError for a bad value."""
-        return self.callbacks.configure(
-            self,
-            url=url,
-            token=token,
-            aes_key=aes_key,
-            drop=drop,
-            repeat=repeat,
-            delay=delay,
-            seed=seed,
-        )
+    def set_callbacks(self, **config) -> CallbackConfig | None:
+        """POST living_status_change events from now on: set_callbacks(url=..., token=...,
+        aes_key=..., drop=0.0, repeat=0, delay=0.0, seed=None), sealed with the app's Token and
+        EncodingAESKey (url="" switches them off). ValueError for a bad value."""
+        return self.callbacks.configure(self, **config)
 
     def callback_log(self) -> list[dict]:
         """What was sent (or dropped), oldest first, with each answer's HTTP status."""
