@@ -1,11 +1,14 @@
 """``python manage.py demo`` as a person runs it: it comes up with a synced school, the printed
-head teacher signs in and sees their class, and Ctrl-C leaves no process behind."""
+head teacher signs in and sees their class, the demo lesson (scheduled through living/create) goes
+live by the sandbox's clock and ends, each told to the site by WeCom's status callback, and
+Ctrl-C leaves no process behind."""
 
 import contextlib
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,6 +22,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 75  # seconds until the demo prints its logins
+LIVE_TIMEOUT = 120  # seconds until the demo lesson, due about 45 s after scheduling, is live
 STOP_TIMEOUT = 30
 
 
@@ -85,7 +89,7 @@ class Output:
     os.environ.get("DATABASE_URL", "sqlite").split(":", 1)[0] not in ("sqlite", ""),
     reason="the demo runs on the embedded defaults; it is tested in the SQLite pass",
 )
-def test_demo_comes_up_synced_shows_a_class_and_stops_every_child_on_ctrl_c(tmp_path):
+def test_demo_comes_up_synced_shows_a_class_follows_callbacks_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     env = {**os.environ, "SCHOOL_LIVE_VAR_DIR": str(tmp_path / "var"), "PYTHONUNBUFFERED": "1"}
     for production in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "EMAIL_URL", "DEBUG"):
@@ -108,6 +112,10 @@ def test_demo_comes_up_synced_shows_a_class_and_stops_every_child_on_ctrl_c(tmp_
         login = output.wait_for(r"head teacher: (\S+) / (\S+)", process=demo, timeout=START_TIMEOUT)
         output.wait_for(r"Ctrl-C", process=demo, timeout=START_TIMEOUT)
         assert time.monotonic() - started < 60, "the demo must show a school within a minute"
+        sandbox = output.wait_for(
+            r"WeCom sandbox: (http://127\.0\.0\.1:\d+)", process=demo, timeout=1
+        ).group(1)
+        livingid = output.wait_for(r"demo lesson: (\w+)", process=demo, timeout=1).group(1)
         children = descendants(demo.pid)
         assert len(children) >= 4, f"sandbox, worker, web and beat: {children}"
 
@@ -133,6 +141,26 @@ def test_demo_comes_up_synced_shows_a_class_and_stops_every_child_on_ctrl_c(tmp_
         total = re.search(r'id="summary"[^>]*data-total="(\d+)"', class_page.text)
         assert total and int(total.group(1)) > 0, "the class page shows no synced lesson"
         assert len(re.findall(r'<tr [^>]*data-verdict="', class_page.text)) > 0
+
+        # The demo lesson was created as an app creates one, so WeCom lets the app read it.
+        calls = requests.get(f"{sandbox}/sandbox/calls", timeout=10).json()["calls"]
+        assert calls.get("/cgi-bin/living/create", 0) >= 1, calls
+        lesson = requests.get(f"{sandbox}/sandbox/livings/{livingid}", timeout=10).json()
+        assert lesson["living"]["foreign"] is False
+        # Live by the sandbox's clock, and the site hears it through the callback.
+        output.wait_for(r"callback: live", process=demo, timeout=LIVE_TIMEOUT)
+        # The teacher ends it early in WeCom: the ended callback reaches the site.
+        ended = requests.post(f"{sandbox}/sandbox/livings/{livingid}/end", timeout=10)
+        assert ended.status_code == 200, ended.text  # (a lesson lasts at least a second)
+        output.wait_for(r"callback: ended", process=demo, timeout=30)
+        with sqlite3.connect(tmp_path / "var" / "school_live.sqlite3") as database:
+            (status,) = database.execute(
+                "SELECT status FROM school_living WHERE livingid = ?", (livingid,)
+            ).fetchone()
+        assert status == 2
+        log = requests.get(f"{sandbox}/sandbox/callbacks", timeout=10).json()["log"]
+        mine = [(e["status"], e["http_status"]) for e in log if e["livingid"] == livingid]
+        assert mine == [(1, 200), (2, 200)], log
 
         demo.send_signal(signal.SIGINT)
         assert demo.wait(timeout=STOP_TIMEOUT) == 0, output.text

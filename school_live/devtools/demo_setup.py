@@ -2,6 +2,7 @@
 fast schedules, and fresh logins. Each is safe to repeat: a second demo brings the same rows to
 the same state."""
 
+import base64
 import secrets
 from datetime import timedelta
 
@@ -20,6 +21,15 @@ FAST_TASKS = (
     "sync.discover_livings",
     "school_live.reports.tasks.check_living_reports",
 )
+
+
+def callback_secrets() -> tuple[str, str]:
+    """A 接收消息 Token and EncodingAESKey for one demo run, shaped as WeCom's admin console makes
+    them: the key is 43 letters and digits (base64 of 32 random bytes without the "=")."""
+    while True:
+        key = base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+        if key.isalnum():
+            return secrets.token_urlsafe(24), key
 
 
 def database_label() -> str:

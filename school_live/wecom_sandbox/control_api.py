@@ -23,6 +23,10 @@ SandboxState from Python. It needs no authentication because the server binds lo
     POST /sandbox/jssdk/verify {"kind":"corp"|"agent","url","timestamp","nonceStr","signature"}
          → {"ok": bool}: the stand-in ww.register's check of a page's signature
     GET  /sandbox/ww.js                     the stand-in ww (app.py serves it, with CORS)
+    GET  /sandbox/callbacks   POST /sandbox/callbacks {"url":..., "token":..., "aes_key":...,
+         "drop":0.0, "repeat":0, "delay":0.0, "seed":7}   status callbacks to the app's URL
+         (url "" switches them off); GET shows the config (no token or key) and the log of what
+         was sent, each with its HTTP status
 """
 
 import dataclasses
@@ -186,6 +190,22 @@ def _living_action(state, request, livingid: str, action: str) -> dict:
     return {"living": living_json(living, state.clock())}
 
 
+def _callbacks(state, request) -> dict:
+    if request.method == "POST":
+        body = _body(request)
+        allowed = {"url", "token", "aes_key", "drop", "repeat", "delay", "seed"}
+        unknown = set(body) - allowed
+        if unknown:
+            raise _bad(f"unknown fields {sorted(unknown)}; give {sorted(allowed)}")
+        try:
+            state.set_callbacks(**{"url": "", **body})
+        except (TypeError, ValueError) as error:
+            raise _bad(str(error)) from None
+    elif request.method != "GET":
+        raise _bad("use GET or POST", "405 Method Not Allowed")
+    return state.callbacks.snapshot()
+
+
 _GET_ONLY = {"/sandbox/summary", "/sandbox/messages", "/sandbox/calls"}
 _POST_ONLY = {
     "/sandbox/advance",
@@ -212,6 +232,8 @@ def handle(state, request) -> dict:
                 except TypeError as error:
                     raise _bad(str(error)) from None
             return {"faults": dataclasses.asdict(state.faults)}
+        if path == "/sandbox/callbacks":
+            return _callbacks(state, request)
         if path == "/sandbox/advance":
             seconds = _body(request).get("seconds")
             if not isinstance(seconds, int) or isinstance(seconds, bool):

@@ -120,6 +120,7 @@ def cancel(state, request) -> dict:
         living = _reserved(state, livingid)
         living.cancelled = True
         living.version += 1
+    state.callbacks.poke()
     return {}
 
 
@@ -178,6 +179,7 @@ class LessonsMixin:
             )
             self._fill_viewers(living)
             self.school.livings[living.livingid] = living
+            self.callbacks.poke()  # one started by ww.startLiving is live at once
             return living
 
     def _fill_viewers(self, living: Living) -> None:

@@ -123,6 +123,7 @@ class LivingEditsMixin:
                 living.living_duration = int(duration)
             living.viewers = [v.shifted(delta) for v in living.viewers]
             living.sort_viewers()
+            self.callbacks.poke()
             return living
 
     def end_living_now(self, livingid: str) -> Living:
@@ -145,6 +146,7 @@ class LivingEditsMixin:
             living.viewers = viewers
             living.living_duration = now - living.living_start
             living.sort_viewers()
+            self.callbacks.poke()
             return living
 
     def schedule_demo_living(

@@ -8,6 +8,7 @@ from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from .app import SandboxApp
+from .callback_sender import CallbackPump
 from .state import SandboxState
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class SandboxServer:
         self.port = port
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._callbacks: CallbackPump | None = None
 
     @property
     def url(self) -> str:
@@ -68,6 +70,9 @@ class SandboxServer:
             daemon=True,
         )
         self._thread.start()
+        # Livings change status by the clock, not only by requests: a thread watches them and
+        # calls the app's callback URL when one does.
+        self._callbacks = CallbackPump(self.state).start(f"wecom-sandbox-callbacks-{self.port}")
         return self
 
     def serve_forever(self) -> None:
@@ -78,6 +83,9 @@ class SandboxServer:
             self._thread.join(0.5)
 
     def stop(self) -> None:
+        if self._callbacks is not None:
+            self._callbacks.stop()
+            self._callbacks = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -13,6 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from .callback_sender import CallbackConfig, CallbackSender
 from .faults import Faults, FaultsMixin, Injection
 from .keys import KeySigner
 from .lesson_api import LessonsMixin
@@ -72,6 +73,8 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin):
         self._baseline = {lid: living.copy() for lid, living in self.school.livings.items()}
         self._demo_count = 0
         self._created_count = 0
+        # Status callbacks to the app's URL; sent by the server's pump thread (callback_sender.py).
+        self.callbacks = CallbackSender()
         self._clear_runtime()
 
     def _clear_runtime(self) -> None:
@@ -102,6 +105,7 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin):
             self.page_size, self.token_ttl = self._initial
             self.sent_messages.clear()
             self.calls.clear()
+            self.callbacks.clear()
             if livings:
                 self.school.livings = {lid: lv.copy() for lid, lv in self._baseline.items()}
 
@@ -119,7 +123,20 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin):
     def advance(self, seconds: int) -> int:
         with self.lock:
             self._offset += int(seconds)
+            self.callbacks.poke()  # livings the jump started or ended are called back
             return self.clock()
+
+    # -- status callbacks ---------------------------------------------------------------------
+
+    def set_callbacks(self, **config) -> CallbackConfig | None:
+        """POST living_status_change events from now on: set_callbacks(url=..., token=...,
+        aes_key=..., drop=0.0, repeat=0, delay=0.0, seed=None), sealed with the app's Token and
+        EncodingAESKey (url="" switches them off). ValueError for a bad value."""
+        return self.callbacks.configure(self, **config)
+
+    def callback_log(self) -> list[dict]:
+        """What was sent (or dropped), oldest first, with each answer's HTTP status."""
+        return self.callbacks.snapshot()["log"]
 
     # -- tokens and OAuth codes ---------------------------------------------------------------
 

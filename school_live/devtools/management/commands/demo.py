@@ -3,8 +3,11 @@
 It migrates the database, starts the WeCom sandbox, a Celery worker, Celery beat and the web
 server as child processes (each in its own process group, see devtools/supervisor.py) plus a
 small SMTP sink in this process, runs a first full sync through the worker, creates demo logins
-and makes the schedules fast (devtools/demo_setup.py), so a lesson that goes live and ends while
-one watches shows up on the pages and in a report (devtools/demo_lesson.py).
+and makes the schedules fast (devtools/demo_setup.py). The head teacher's demo lesson is then
+scheduled through the lessons service (living/create in the sandbox); the sandbox starts and
+ends it by its clock and calls the site's /wecom/callback/ with WeCom's encrypted status events,
+sealed with a token and key made up for this run, so the lesson goes live and ends on the pages
+and in a report while one watches (devtools/demo_lesson.py).
 Ctrl-C (or SIGTERM) stops every child: SIGTERM to its group, SIGKILL after a timeout.
 Running it again is safe: migrations, schedules and logins are brought to the same state.
 """
@@ -23,8 +26,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django.utils import timezone
 
-from school_live.devtools.demo_lesson import DEMO_LIVING_DURATION, DEMO_LIVING_START_IN, DemoLesson
+from school_live.devtools.demo_lesson import DEMO_LIVING_DURATION, DemoLesson
 from school_live.devtools.demo_setup import (
+    callback_secrets,
     database_label,
     forget_previous_run,
     make_logins,
@@ -32,6 +36,7 @@ from school_live.devtools.demo_setup import (
 )
 from school_live.devtools.supervisor import Supervisor, free_port, port_is_free
 from school_live.school.models import Department, SyncRun, Teacher
+from school_live.wecom.client import WeComClient
 
 # The sandbox's fake app; the children get the same values, so the client and the sandbox agree.
 DEMO_CORP_ID = "ww_demo_school"
@@ -121,8 +126,10 @@ class Command(BaseCommand):
                 *self.manage("wecom_sandbox"),
                 *("--host", "127.0.0.1", "--port", str(sandbox_port), "--seed", str(seed)),
                 *("--corp-id", DEMO_CORP_ID, "--secret", DEMO_SECRET, "--agent-id", DEMO_AGENT_ID),
-                # The demo schedules its lesson through the control API, to learn its class.
+                # The demo lesson is scheduled through the lessons service, as a teacher would.
                 *("--demo-living-in", "-1"),
+                # The token and key travel in the environment, as the site's do.
+                *("--callback-url", f"http://127.0.0.1:{port}/wecom/callback/"),
             ],
             env,
         )
@@ -138,15 +145,28 @@ class Command(BaseCommand):
             f"{counts['classes']} classes, {counts['students']} students, "
             f"{counts['livings']} livings"
         )
-        demo_living = self.lesson.schedule(sandbox_url)
-
         self.first_sync()
         # Beat starts after the first sync, so its first round does not race it.
         self.children.start(
             "beat", [*self.celery("beat"), "--schedule", str(self.log_dir / "beat-schedule")], env
         )
         self.ok(f"Celery worker + beat (日志 / logs: {self.log_dir})")
-        logins = make_logins(class_id=demo_living["partyids"][0])
+        client = WeComClient(
+            base_url=sandbox_url,
+            corp_id=DEMO_CORP_ID,
+            secret=DEMO_SECRET,
+            agent_id=int(DEMO_AGENT_ID),
+        )
+        with client:
+            demo_living = self.lesson.schedule(client=client)
+        klass = demo_living.classes.get()  # the one class it was scheduled for
+        logins = make_logins(class_id=klass.pk)
+        starts_in = max(0, int((demo_living.living_start - timezone.now()).total_seconds()))
+        self.ok(
+            f"演示直播 / demo lesson: {demo_living.livingid}「{self.lesson.theme}」 — "
+            f"scheduled by {klass.name} 班主任 {demo_living.anchor_userid} "
+            f"(living/create), starts in {starts_in} s"
+        )
         self.children.wait_http(f"http://127.0.0.1:{port}/accounts/login/", "web")
         self.ok(f"网站 / site: http://127.0.0.1:{port}/")
         self.say("")
@@ -159,13 +179,15 @@ class Command(BaseCommand):
         )
         self.say("")
         self.say(
-            f"演示直播「{self.lesson.theme}」{DEMO_LIVING_START_IN} 秒后开始，"
-            f"{DEMO_LIVING_DURATION // 60} 分钟后结束；每 {interval} 秒同步一次，结束后发出报告。"
+            f"演示直播「{self.lesson.theme}」约 {starts_in} 秒后开始，"
+            f"{DEMO_LIVING_DURATION // 60} 分钟后结束；企业微信沙箱的状态回调通知网站，"
+            f"每 {interval} 秒同步一次，结束后发出报告。"
         )
         self.say(
-            f"The demo lesson goes live in about {DEMO_LIVING_START_IN} s and ends "
-            f"{DEMO_LIVING_DURATION // 60} min later; syncs run every {interval} s and its "
-            "report goes out (email below, WeCom message in the sandbox) once it has ended."
+            f"The demo lesson goes live in about {starts_in} s and ends "
+            f"{DEMO_LIVING_DURATION // 60} min later; the sandbox's status callbacks tell the "
+            f"site, syncs run every {interval} s and its report goes out (email below, WeCom "
+            "message in the sandbox) once it has ended."
         )
         self.say("按 Ctrl-C 停止 / press Ctrl-C to stop.")
         self.lesson.watch(
@@ -185,6 +207,8 @@ class Command(BaseCommand):
     @staticmethod
     def child_env(*, sandbox_url: str, mail_port: int, site_port: int) -> dict[str, str]:
         env = dict(os.environ)
+        # Made up for this run: the sandbox seals its callbacks with them, the site opens them.
+        token, aes_key = callback_secrets()
         env.update(
             DJANGO_SETTINGS_MODULE=os.environ.get("DJANGO_SETTINGS_MODULE", "school_live.settings"),
             PYTHONUNBUFFERED="1",
@@ -194,6 +218,9 @@ class Command(BaseCommand):
             WECOM_CORP_ID=DEMO_CORP_ID,
             WECOM_SECRET=DEMO_SECRET,
             WECOM_AGENT_ID=DEMO_AGENT_ID,
+            WECOM_CALLBACK_TOKEN=token,
+            WECOM_CALLBACK_AES_KEY=aes_key,
+            # The pages load the sandbox's stand-in ww, whose startLiving creates the living there.
             WECOM_JSSDK_URL=f"{sandbox_url}/sandbox/ww.js",
             SITE_URL=f"http://127.0.0.1:{site_port}",
             # The filesystem broker polls: a short interval makes the refresh button feel quick.

@@ -1,9 +1,11 @@
 """python manage.py wecom_sandbox --port 8765: the fake WeCom for the demo and manual testing."""
 
+import os
 import signal
 import threading
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from school_live.wecom_sandbox import (
@@ -55,6 +57,17 @@ class Command(BaseCommand):
             help="a living that goes live this long after start (negative: none)",
         )
         parser.add_argument("--demo-living-duration", type=int, default=600, metavar="SECONDS")
+        parser.add_argument(
+            "--callback-url",
+            default=os.environ.get("WECOM_SANDBOX_CALLBACK_URL", ""),
+            help="POST living_status_change callbacks here, sealed with WECOM_CALLBACK_TOKEN and "
+            "WECOM_CALLBACK_AES_KEY from the environment (default: WECOM_SANDBOX_CALLBACK_URL)",
+        )
+        parser.add_argument(
+            "--callback-drop", type=float, default=0.0, help="probability a callback is lost"
+        )
+        parser.add_argument("--callback-repeat", type=int, default=0, help="extra copies of each")
+        parser.add_argument("--callback-delay", type=float, default=0.0, metavar="SECONDS")
 
     def handle(self, *args, **options):
         if not is_loopback(options["host"]):
@@ -96,6 +109,20 @@ class Command(BaseCommand):
                 start_in=options["demo_living_in"], duration=options["demo_living_duration"]
             )
         state.mark_baseline()
+        if options["callback_url"]:
+            # The secrets come from the environment only: a command line shows in `ps`.
+            try:
+                state.set_callbacks(
+                    url=options["callback_url"],
+                    token=settings.WECOM_CALLBACK_TOKEN,
+                    aes_key=settings.WECOM_CALLBACK_AES_KEY,
+                    drop=options["callback_drop"],
+                    repeat=options["callback_repeat"],
+                    delay=options["callback_delay"],
+                    seed=options["seed"],
+                )
+            except ValueError as error:
+                raise CommandError(f"Callbacks: {error}") from None
 
         server = SandboxServer(state, host=options["host"], port=options["port"])
         try:
@@ -150,6 +177,12 @@ class Command(BaseCommand):
             out.write(f"  Other app {living['livingid']}  (answers 92008)")
         if livings["big"]:
             out.write(f"  Big       {livings['big']}")
+        config = state.callbacks.config
+        if config is not None:
+            out.write(
+                f"Callbacks → {config.url} (drop {config.drop}, repeat {config.repeat}, "
+                f"delay {config.delay}s)"
+            )
         out.write(
             "Control API: GET /sandbox/summary (see wecom_sandbox/control_api.py). Ctrl-C stops."
         )
