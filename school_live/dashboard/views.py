@@ -12,7 +12,6 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
-from django_tables2 import RequestConfig
 from django_tables2.paginators import LazyPaginator
 
 from school_live.attendance import queries, scope, sheets, state
@@ -29,6 +28,7 @@ from .tables import (
     StudentHistoryTable,
     UnknownWatcherTable,
     VisitorTable,
+    table_paginate,
 )
 
 PER_PAGE = 50
@@ -50,9 +50,7 @@ SEVERITY = Case(
 
 def _paginate(request, table) -> None:
     # A lazy paginator never counts: it reads one row past the page to know there is another.
-    RequestConfig(
-        request, paginate={"per_page": PER_PAGE, "paginator_class": LazyPaginator}
-    ).configure(table)
+    table_paginate(request, table, per_page=PER_PAGE, paginator_class=LazyPaginator)
 
 
 def _freshness(living: Living) -> dict:
@@ -169,10 +167,12 @@ def period_resolve(request, department) -> Period:
     form = PeriodForm(request.GET or None, livings=recent)
     valid = form.is_bound and form.is_valid()
     period = Period(form=form)
+    if form.has_period_errors:
+        return period  # neither a range nor a lesson: the form shows what is wrong
     if valid and (form.cleaned_data.get("start") or form.cleaned_data.get("end")):
         period.start, period.end = form.cleaned_data["start"], form.cleaned_data["end"]
         return period
-    livingid = request.GET.get("living", "").strip()
+    livingid = scope.wecom_id_or_404(request.GET.get("living", "").strip())
     if livingid:
         period.living = next((item for item in recent if item.livingid == livingid), None)
         if period.living is None:
@@ -210,13 +210,16 @@ def range_rows(department, start: dt.date | None, end: dt.date | None):
 @login_required
 def class_detail(request, class_id):
     department = scope.class_or_404(request.user, class_id)
-    period = period_resolve(request, department)
+    return _class_page(request, department, period_resolve(request, department))
+
+
+def _class_page(request, department, period, *, status: int = 200):
     context = {"department": department, "period": period, "form": period.form}
     if period.is_range:
         context.update(_range_context(request, department, period))
     elif period.living is not None:
         context.update(_living_context(request, department, period.living))
-    return render(request, "dashboard/class_detail.html", context)
+    return render(request, "dashboard/class_detail.html", context, status=status)
 
 
 def _roster_context(request, department, living, status) -> dict:
@@ -317,6 +320,9 @@ def class_export(request, class_id, fmt):
         raise Http404(_("Downloads come as CSV or XLSX."))
     department = scope.class_or_404(request.user, class_id)
     period = period_resolve(request, department)
+    if period.form.has_period_errors:
+        # A download cannot point at a field: the class page does, and nothing is downloaded.
+        return _class_page(request, department, period, status=400)
     if period.is_range:
         headers, body = sheets.range_export_table(range_rows(department, period.start, period.end))
         stamp = "-".join(
@@ -406,7 +412,7 @@ def student_detail(request, student_userid):
     student = scope.student_or_404(request.user, student_userid)
     history = queries.student_history(student=student, user=request.user)
     table = StudentHistoryTable(history)
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    table_paginate(request, table, per_page=PER_PAGE)
     chart = charts.history_chart(
         points=[
             {"living_start": item["living"].living_start, "coverage": item["coverage"]}
