@@ -5,6 +5,7 @@ all under ``var/``. Production points ``DATABASE_URL``, ``CELERY_BROKER_URL`` an
 PostgreSQL and Redis and sets ``DEBUG=0`` with a real ``SECRET_KEY``.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_filters",
     "django_tables2",
+    "axes",
     "school_live.school",
     "school_live.wecom",
     "school_live.sync",
@@ -74,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "school_live.urls"
@@ -126,6 +130,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The lockout check comes first; the WeCom sign-in logs teachers in through ModelBackend directly.
+AUTHENTICATION_BACKENDS = [
+    "school_live.signin_throttle.ThrottledSignInBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -154,6 +163,9 @@ STORAGES = {
     },
 }
 
+# A TLS proxy in front sets X-Forwarded-Proto and X-Forwarded-For; without one both are forgeable.
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+
 # Security: strict when DEBUG is off. Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER;
 # SECURE_SSL_REDIRECT=0 relaxes the redirect when the proxy already does it.
 if not DEBUG:
@@ -163,11 +175,26 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    if env.bool("BEHIND_TLS_PROXY", default=False):
+    if BEHIND_TLS_PROXY:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Sign-in throttling (django-axes) on the teacher and the admin login: after LOGIN_FAILURE_LIMIT
+# failed sign-ins within LOGIN_LOCKOUT_MINUTES, a username, or an IP address, is refused until that
+# long after its last failure. LOGIN_LOCKOUT_BY lists what is counted on its own ("username",
+# "ip_address") or together ("username+ip_address", for a school behind one NAT address).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [
+    item.split("+") if "+" in item else item
+    for item in env.list("LOGIN_LOCKOUT_BY", default=["username", "ip_address"])
+]
+AXES_CLIENT_IP_CALLABLE = "school_live.signin_throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "school_live.signin_throttle.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no banner in every command's output; lockouts are still logged
 
 # WeCom: the real API by default; the sandbox in the demo and the tests.
 WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com").rstrip("/")

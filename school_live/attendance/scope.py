@@ -120,7 +120,7 @@ def class_or_404(user, class_id) -> Department:
 
 
 def living_or_404(user, livingid: str) -> Living:
-    return get_object_or_404(visible_livings(user), livingid=livingid)
+    return get_object_or_404(visible_livings(user), livingid=wecom_id_or_404(livingid))
 
 
 def living_class_or_404(user, living: Living, class_id) -> Department:
@@ -137,4 +137,12 @@ def _department_id(class_id) -> int:
 
 
 def student_or_404(user, student_userid: str) -> Student:
-    return get_object_or_404(visible_students(user), student_userid=student_userid)
+    return get_object_or_404(visible_students(user), student_userid=wecom_id_or_404(student_userid))
+
+
+def wecom_id_or_404(value: str) -> str:
+    """A livingid or userid from a URL. No WeCom id holds a NUL character, and PostgreSQL refuses
+    to compare text with one: a hand-edited id with it is a missing page, not a server error."""
+    if "\x00" in value:
+        raise Http404
+    return value

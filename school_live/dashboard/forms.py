@@ -3,23 +3,48 @@
 import datetime as dt
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from school_live.attendance.state import LivingState, living_state
+
+# The dates a period may span. WeCom's 上课直播 is younger than the first and the school's
+# records will not outlive the last; beyond them a day's bounds overflow Python's dates.
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2099, 12, 31)
 
 
 class DateInput(forms.DateInput):
     input_type = "date"
 
     def __init__(self, attrs=None):
-        super().__init__(attrs=attrs, format="%Y-%m-%d")
+        bounds = {"min": FIRST_DAY.isoformat(), "max": LAST_DAY.isoformat()}
+        super().__init__(attrs={**bounds, **(attrs or {})}, format="%Y-%m-%d")
+
+
+class PeriodDateField(forms.DateField):
+    widget = DateInput
+
+    def __init__(self, **kwargs):
+        message = _("Pick a date from %(first)s to %(last)s.") % {
+            "first": FIRST_DAY.isoformat(),
+            "last": LAST_DAY.isoformat(),
+        }
+        super().__init__(
+            required=False,
+            validators=[
+                MinValueValidator(FIRST_DAY, message=message),
+                MaxValueValidator(LAST_DAY, message=message),
+            ],
+            **kwargs,
+        )
 
 
 class PeriodForm(forms.Form):
     living = forms.CharField(label=_("Live lesson"), required=False, widget=forms.Select)
-    start = forms.DateField(label=_("From (date)"), required=False, widget=DateInput)
-    end = forms.DateField(label=_("To (date)"), required=False, widget=DateInput)
+    start = PeriodDateField(label=_("From (date)"))
+    end = PeriodDateField(label=_("To (date)"))
 
     def __init__(self, *args, livings=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -31,8 +56,21 @@ class PeriodForm(forms.Form):
         cleaned = super().clean()
         start, end = cleaned.get("start"), cleaned.get("end")
         if start and end and start > end:
-            raise forms.ValidationError(_("The start date must not be after the end date."))
+            self.add_error("end", _("The start date must not be after the end date."))
         return cleaned
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors.keys() & self.fields.keys():
+            self.fields[name].widget.attrs.update(
+                {"aria-invalid": "true", "aria-describedby": f"{name}-errors"}
+            )
+
+    @property
+    def has_period_errors(self) -> bool:
+        """Dates were given but do not make a period: the page says so instead of showing a
+        lesson the teacher did not ask for."""
+        return self.is_bound and not self.is_valid() and bool(self.errors.keys() - {"living"})
 
     @property
     def is_range(self) -> bool:

@@ -1,6 +1,7 @@
 """django-tables2 tables for the dashboard pages. Rows come from ``school_live.attendance``."""
 
 import django_tables2 as tables
+from django.core.paginator import EmptyPage, Paginator
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -11,6 +12,32 @@ from .templatetags.dashboard import flag_badges_html, minutes, percent, verdict_
 
 TEMPLATE = "dashboard/tables/table.html"
 NUMBER = {"th": {"class": "number"}, "td": {"class": "number"}}
+# Bounds for ?page= and ?per_page=, which anyone can edit: a negative page size empties every
+# page, and a huge page or page size overflows the database's integers (SQLite's OFFSET and
+# LIMIT, PostgreSQL's bigint). No teacher clicks to page ten thousand of one class.
+MAX_PER_PAGE = 200
+MAX_PAGE = 10_000
+
+
+def _query_int(request, name: str, default: int, *, high: int) -> int:
+    try:
+        value = int(request.GET.get(name, default))
+    except (TypeError, ValueError):
+        return default
+    return min(max(value, 1), high)
+
+
+def table_paginate(request, table, *, per_page: int, paginator_class=Paginator) -> None:
+    """django-tables2's ``RequestConfig`` (sorting from ``?sort=``), with the page and the page
+    size read from the query string clamped to sane bounds; a page past the end shows the last
+    one (the first for a lazy paginator, which does not know where the end is)."""
+    tables.RequestConfig(request, paginate=False).configure(table)
+    per_page = _query_int(request, table.prefixed_per_page_field, per_page, high=MAX_PER_PAGE)
+    page = _query_int(request, table.prefixed_page_field, 1, high=MAX_PAGE)
+    try:
+        table.paginate(paginator_class=paginator_class, per_page=per_page, page=page)
+    except EmptyPage:
+        table.page = table.paginator.page(table.paginator.num_pages or 1)
 
 
 def beijing(value) -> str:

@@ -1,15 +1,15 @@
 from django.urls import path
 
-from . import views
+from . import class_views, views
 
 app_name = "dashboard"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("classes/<int:class_id>/", views.class_detail, name="class"),
+    path("classes/<int:class_id>/", class_views.class_detail, name="class"),
     path(
         "classes/<int:class_id>/download.<str:fmt>",
-        views.class_export,
+        class_views.class_export,
         name="class_export",
     ),
     path("livings/<str:livingid>/", views.living_detail, name="living"),

@@ -2,86 +2,35 @@
 a 404) and every number through ``school_live.attendance.queries``; each page runs a fixed number of
 queries whatever the size of the class or the number of livings (pinned by tests)."""
 
-import dataclasses
-import datetime as dt
-
 from django.contrib.auth.decorators import login_required
-from django.db.models import Case, F, IntegerField, Value, When
+from django.db.models import F
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
-from django_tables2 import RequestConfig
-from django_tables2.paginators import LazyPaginator
 
-from school_live.attendance import queries, scope, sheets, state
-from school_live.attendance.rules import Verdict, rules_for
+from school_live.attendance import queries, scope, state
+from school_live.attendance.rules import Verdict
 from school_live.lessons import pages
-from school_live.school.models import ClassAssignment, Living, VisitorWatch
-from school_live.wecom.living_writes import THEME_MAX_CHARS
+from school_live.school.models import ClassAssignment, VisitorWatch
 
-from . import charts, exports
+from . import charts
+from .class_views import PER_PAGE, freshness, paginate, student_rows
 from .filters import StudentAttendanceFilter
-from .forms import PeriodForm, day_bounds
 from .tables import (
     ClassAttendanceTable,
-    RangeAttendanceTable,
     RosterTable,
     StudentHistoryTable,
     UnknownWatcherTable,
     VisitorTable,
+    table_paginate,
 )
 
-PER_PAGE = 50
-# How many livings the class page offers in its picker (older ones: pick a date range).
-LIVING_CHOICES = 60
 # Started livings on the home page, with their per-class verdict counts (three queries for all).
 RECENT_LIVINGS = 10
 # Livings still ahead, listed on the home page without numbers.
 UPCOMING_LIVINGS = 5
-# Exceptions first: the table starts with the students a teacher has to act on.
-SEVERITY = Case(
-    When(verdict=Verdict.ABSENT, then=Value(0)),
-    When(verdict=Verdict.UNREACHABLE, then=Value(1)),
-    When(verdict=Verdict.PARTIAL, then=Value(2)),
-    default=Value(3),
-    output_field=IntegerField(),
-)
-
-
-def _paginate(request, table) -> None:
-    # A lazy paginator never counts: it reads one row past the page to know there is another.
-    RequestConfig(
-        request, paginate={"per_page": PER_PAGE, "paginator_class": LazyPaginator}
-    ).configure(table)
-
-
-def _freshness(living: Living) -> dict:
-    return {
-        "synced_at": living.stats_synced_at,
-        "complete": living.stats_complete,
-        "ended": living.has_ended,
-    }
-
-
-def _latest_started(livings: list[Living], now: dt.datetime) -> Living | None:
-    """The page's default among livings listed newest first: the latest that has started; when
-    none has, the next one to start, so the page says when it begins rather than nothing."""
-    started = next(
-        (
-            living
-            for living in livings
-            if state.living_state(living, now=now) != state.LivingState.UPCOMING
-        ),
-        None,
-    )
-    if started is not None:
-        return started
-    ahead = [living for living in livings if living.living_start is not None]
-    if ahead:
-        return min(ahead, key=lambda living: (living.living_start, living.pk))
-    return livings[0] if livings else None
 
 
 @require_GET
@@ -134,7 +83,7 @@ def home(request):
                 "status": statuses[living.pk],
                 "breakdown": breakdown,
                 "totals": queries.summaries_total(breakdown),
-                "freshness": _freshness(living),
+                "freshness": freshness(living),
             }
         )
     upcoming = list(
@@ -151,206 +100,6 @@ def home(request):
             "can_schedule": scope.is_staff(user) or bool(classes),
         },
     )
-
-
-@dataclasses.dataclass
-class Period:
-    form: PeriodForm
-    living: Living | None = None
-    start: dt.date | None = None
-    end: dt.date | None = None
-
-    @property
-    def is_range(self) -> bool:
-        return self.start is not None or self.end is not None
-
-
-def period_resolve(request, department) -> Period:
-    """The living (default: the latest that has started) or the date range the class page and
-    its downloads show. A lesson still ahead is listed, marked, and shown only when picked."""
-    recent = list(queries.class_livings(department=department)[:LIVING_CHOICES])
-    form = PeriodForm(request.GET or None, livings=recent)
-    valid = form.is_bound and form.is_valid()
-    period = Period(form=form)
-    if valid and (form.cleaned_data.get("start") or form.cleaned_data.get("end")):
-        period.start, period.end = form.cleaned_data["start"], form.cleaned_data["end"]
-        return period
-    livingid = request.GET.get("living", "").strip()
-    if livingid:
-        period.living = next((item for item in recent if item.livingid == livingid), None)
-        if period.living is None:
-            period.living = (
-                queries.class_livings(department=department).filter(livingid=livingid).first()
-            )
-            if period.living is None:
-                raise Http404(_("This live lesson is not one of the class's."))
-            form.fields["living"].widget.choices.append(
-                (period.living.livingid, str(period.living))
-            )
-    elif recent:
-        period.living = _latest_started(recent, timezone.now())
-    if period.living is not None:
-        form.initial["living"] = period.living.livingid
-    return period
-
-
-def _student_rows(department, living):
-    return (
-        queries.class_attendance(department=department, living=living)
-        .annotate(severity=SEVERITY)
-        .order_by("severity", "name", "student_userid")
-    )
-
-
-def range_rows(department, start: dt.date | None, end: dt.date | None):
-    """One row per roster student over the class's livings in the range, with the verdicts of
-    the single-living pages."""
-    since, until = day_bounds(start, end)
-    return queries.class_period_students(department=department, start=since, end=until)
-
-
-@require_GET
-@login_required
-def class_detail(request, class_id):
-    department = scope.class_or_404(request.user, class_id)
-    period = period_resolve(request, department)
-    context = {
-        "department": department,
-        "period": period,
-        "form": period.form,
-        # 现在开课 starts a lesson as the signed-in teacher (staff too, when they are one).
-        "can_start_here": scope.teacher_for(request.user) is not None,
-        "theme_max": THEME_MAX_CHARS,
-    }
-    if context["can_start_here"]:
-        context.update(pages.jssdk_context(request.user))
-    if period.is_range:
-        context.update(_range_context(request, department, period))
-    elif period.living is not None:
-        context.update(_living_context(request, department, period.living))
-    return render(request, "dashboard/class_detail.html", context)
-
-
-def _roster_context(request, department, living, status) -> dict:
-    """A lesson without verdicts yet: its state and the class list, no numbers, no charts."""
-    table = RosterTable(queries.class_roster(department=department))
-    _paginate(request, table)
-    return {
-        "living": living,
-        "status": status,
-        "table": table,
-        "freshness": _freshness(living),
-    }
-
-
-def _living_context(request, department, living) -> dict:
-    status = state.living_status(living)
-    if not status.counted:
-        return _roster_context(request, department, living, status)
-    rows = _student_rows(department, living)
-    filterset = StudentAttendanceFilter(request.GET or None, queryset=rows)
-    table = ClassAttendanceTable(filterset.qs)
-    _paginate(request, table)
-    summary = queries.class_summary(department=department, living=living)
-    threshold = scope_threshold(table, department)
-    coverage = charts.coverage_chart(
-        counts=queries.coverage_histogram(department=department, living=living),
-        threshold=threshold,
-    )
-    arrival = charts.arrival_chart(
-        buckets=queries.arrival_histogram(department=department, living=living)
-    )
-    watched = summary["watched"]
-    return {
-        "living": living,
-        "summary": summary,
-        "threshold": threshold,
-        "filter": filterset,
-        "table": table,
-        "coverage_chart": coverage,
-        "arrival_chart": arrival,
-        "comment_rate": summary["commented"] / watched if watched else None,
-        "status": status,
-        "freshness": _freshness(living),
-        "export_query": _export_query(request),
-        "keep": [("living", living.livingid)],
-    }
-
-
-def scope_threshold(table, department) -> int:
-    """The class's present threshold: read from a row when the page has one (no extra query)."""
-    rows = table.page.object_list if getattr(table, "page", None) else []
-    for row in rows:
-        return row.record.present_threshold
-    return rules_for(department).present_threshold
-
-
-def _range_context(request, department, period) -> dict:
-    since, until = day_bounds(period.start, period.end)
-    points = queries.class_period_summary(department=department, start=since, end=until)
-    table = RangeAttendanceTable(range_rows(department, period.start, period.end))
-    _paginate(request, table)
-    present = sum(point["present"] for point in points)
-    total = sum(point["total"] for point in points)
-    trend = charts.trend_chart(
-        points=[
-            {"living_start": point["living"].living_start, "rate": point["rate"]}
-            for point in points
-        ]
-    )
-    return {
-        "points": points,
-        "range_summary": {
-            "livings": len(points),
-            "present": present,
-            "partial": sum(point["partial"] for point in points),
-            "absent": sum(point["absent"] for point in points),
-            "unreachable": sum(point["unreachable"] for point in points),
-            "total": total,
-            "rate": present / total if total else None,
-        },
-        "table": table,
-        "trend_chart": trend,
-        "export_query": _export_query(request),
-    }
-
-
-def _export_query(request) -> str:
-    params = request.GET.copy()
-    for key in ("page", "sort"):
-        params.pop(key, None)
-    return params.urlencode()
-
-
-@require_GET
-@login_required
-def class_export(request, class_id, fmt):
-    if fmt not in ("csv", "xlsx"):
-        raise Http404(_("Downloads come as CSV or XLSX."))
-    department = scope.class_or_404(request.user, class_id)
-    period = period_resolve(request, department)
-    if period.is_range:
-        headers, body = sheets.range_export_table(range_rows(department, period.start, period.end))
-        stamp = "-".join(
-            day.strftime("%Y%m%d") for day in (period.start, period.end) if day is not None
-        )
-        title = f"{department.name} {stamp}"
-    elif period.living is not None:
-        if not state.living_status(period.living).counted:
-            raise Http404(_("This live lesson has no attendance yet."))
-        rows = StudentAttendanceFilter(
-            request.GET or None, queryset=_student_rows(department, period.living)
-        ).qs
-        headers, body = sheets.living_export_table(rows)
-        start = period.living.living_start
-        stamp = timezone.localtime(start).strftime("%Y%m%d-%H%M") if start else "living"
-        title = f"{department.name} {stamp}"
-    else:
-        raise Http404(_("This class has no live lesson yet."))
-    filename = f"class-{department.pk}-{stamp}"
-    if fmt == "xlsx":
-        return exports.xlsx_response(headers=headers, rows=body, filename=filename, title=title)
-    return exports.csv_response(headers=headers, rows=body, filename=filename)
 
 
 @require_GET
@@ -370,7 +119,7 @@ def living_detail(request, livingid):
         "status": status,
         "breakdown": breakdown,
         "totals": queries.summaries_total(breakdown),
-        "freshness": _freshness(living),
+        "freshness": freshness(living),
         "can_refresh": True,
     }
     selected = None
@@ -387,12 +136,12 @@ def living_detail(request, livingid):
         filterset = None
         if status.counted:
             filterset = StudentAttendanceFilter(
-                request.GET or None, queryset=_student_rows(department, living)
+                request.GET or None, queryset=student_rows(department, living)
             )
             table = ClassAttendanceTable(filterset.qs)
         else:
             table = RosterTable(queries.class_roster(department=department))
-        _paginate(request, table)
+        paginate(request, table)
         context.update(
             {
                 "selected": selected,
@@ -405,9 +154,9 @@ def living_detail(request, livingid):
             }
         )
     unknown = UnknownWatcherTable(queries.unknown_watchers(living=living))
-    _paginate(request, unknown)
+    paginate(request, unknown)
     visitors = VisitorTable(VisitorWatch.objects.filter(living=living).order_by("position"))
-    _paginate(request, visitors)
+    paginate(request, visitors)
     context.update({"unknown_table": unknown, "visitor_table": visitors})
     lesson = pages.lesson_side(request.user, living)
     context["lesson"] = lesson
@@ -422,7 +171,7 @@ def student_detail(request, student_userid):
     student = scope.student_or_404(request.user, student_userid)
     history = queries.student_history(student=student, user=request.user)
     table = StudentHistoryTable(history)
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    table_paginate(request, table, per_page=PER_PAGE)
     chart = charts.history_chart(
         points=[
             {"living_start": item["living"].living_start, "coverage": item["coverage"]}

@@ -79,7 +79,9 @@ def wecom_login_callback(request):
     expected = request.session.pop(SESSION_STATE, None)
     next_url = request.session.pop(SESSION_NEXT, None) or reverse(settings.LOGIN_REDIRECT_URL)
     code = request.GET.get("code", "")
-    if not expected or not secrets.compare_digest(expected, request.GET.get("state", "")):
+    # Bytes: compare_digest refuses str with non-ASCII characters, which anyone can send.
+    given = request.GET.get("state", "").encode()
+    if not expected or not secrets.compare_digest(expected.encode(), given):
         return _fail(
             request, _("This WeCom sign-in link has expired or was opened elsewhere. Try again.")
         )
