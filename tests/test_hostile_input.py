@@ -16,7 +16,6 @@ from urllib.parse import quote, urlencode
 
 import openpyxl
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
@@ -122,13 +121,6 @@ def answered(route, response) -> bool:
     return 200 <= response.status_code < 500 or (route.name, response.status_code) in DELIBERATE
 
 
-def left_to_the_sync_work(route, path: str) -> bool:
-    """``sync/views.py`` looks a living up by itself, and PostgreSQL refuses the NUL character
-    that ``scope.living_or_404`` turns into a 404 everywhere else. That module belongs to the
-    sync half of issue 14; ``test_a_nul_in_a_sync_url`` pins the case until it is fixed there."""
-    return route.name == "sync:living" and "%00" in path and connection.vendor == "postgresql"
-
-
 def any_path_value(conv: str | None):
     if conv == "int":
         return st.integers(min_value=0, max_value=10**25).map(str)
@@ -182,8 +174,6 @@ def test_no_url_answers_a_server_error_whatever_its_query(hostile_school, who, d
     query = urlencode(data.draw(QUERIES, label="query"))
     spec = SPECS.get(route.name)
     client = visitor(who, w)
-    if left_to_the_sync_work(route, url):
-        return
     if spec is not None and spec.method == "post":
         response = client.post(f"{url}?{query}", dict(data.draw(QUERIES, label="form")))
     else:
@@ -211,15 +201,11 @@ def test_every_parameter_of_every_page_refuses_nasty_values_with_a_4xx(hostile_s
                     for i, key in enumerate(QUERY_KEYS)
                 }
             )
-            if left_to_the_sync_work(route, path):
-                continue
             response = getattr(visitor(who, w), method)(f"{path}?{query}")
             assert answered(route, response), (path, query, response.status_code)
 
 
-def test_a_nul_in_a_sync_url_is_a_404(hostile_school, request):
-    if connection.vendor == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason="sync/views.py: issue 14 sync"))
+def test_a_nul_in_a_sync_url_is_a_404(hostile_school):
     client = login_as(Client(raise_request_exception=False), hostile_school.head.user)
     assert client.post("/sync/livings/a%00b/").status_code == 404
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from school_live.attendance.scope import visible_livings
+from school_live.attendance.scope import living_or_404, visible_livings
 from school_live.school.models import SyncRun
 from school_live.sync.triggers import living_sync_request, school_sync_request
 
@@ -35,7 +35,7 @@ def run_json(run: SyncRun) -> dict:
 @login_required
 @require_POST
 def living_sync(request, livingid: str):
-    living = get_object_or_404(visible_livings(request.user), livingid=livingid)
+    living = living_or_404(request.user, livingid)
     run, created = living_sync_request(livingid=living.livingid, requested_by=request.user)
     return JsonResponse(run_json(run), status=202 if created else 200)
 
