@@ -1,6 +1,6 @@
-"""A student's excuses with their history (who, when, what changed, why), read in two queries
-whatever their number: the versions django-simple-history kept, compared here one after the
-other rather than with a query per version."""
+"""A student's corrections with their history (who, when, what changed, why), read in two
+queries whatever their number: the versions django-simple-history kept, compared here one after
+the other rather than with a query per version."""
 
 import dataclasses
 import datetime as dt
@@ -41,24 +41,27 @@ def student_excuses(*, student: Student) -> list[ExcuseEntry]:
     excuses = list(
         Excuse.objects.filter(student=student).select_related("living", "created_by", "revoked_by")
     )
-    histories = _histories(student) if excuses else {}
+    histories = (
+        versions(Excuse.history.filter(student=student), fields=AUDITED_FIELDS) if excuses else {}
+    )
     return [ExcuseEntry(excuse=excuse, history=histories.get(excuse.pk, [])) for excuse in excuses]
 
 
-def _histories(student: Student) -> dict[int, list[HistoryEntry]]:
-    records = (
-        Excuse.history.filter(student=student)
-        .select_related("history_user")
-        .order_by("id", "history_date", "history_id")
-    )
-    labels = {name: Excuse._meta.get_field(name).verbose_name for name in AUDITED_FIELDS}
+def versions(records, *, fields: tuple[str, ...]) -> dict[int, list[HistoryEntry]]:
+    """The history rows ``records`` (any model's simple-history queryset) as entries per object
+    id, oldest first, each with the ``fields`` that changed since the version before: one query,
+    for every correction that keeps a history (excuses now, the nickname book next)."""
+    model = records.model.instance_type
+    labels = {name: model._meta.get_field(name).verbose_name for name in fields}
     histories: dict[int, list[HistoryEntry]] = {}
     previous = {}
-    for record in records:
+    for record in records.select_related("history_user").order_by(
+        "id", "history_date", "history_id"
+    ):
         before = previous.get(record.id)
         changes = []
         if before is not None:
-            for name in AUDITED_FIELDS:
+            for name in fields:
                 old, new = _value(before, name), _value(record, name)
                 if old != new:
                     changes.append(Change(field=str(labels[name]), before=old, after=new))
@@ -76,8 +79,10 @@ def _histories(student: Student) -> dict[int, list[HistoryEntry]]:
 
 
 def _value(record, name: str):
-    if name == "living":
-        return record.living_id
-    if name == "kind":
-        return str(Excuse.Kind(record.kind).label) if record.kind in Excuse.Kind.values else ""
+    """A field's value as the history shows it: a foreign key's id, a choice's label."""
+    field = record.instance_type._meta.get_field(name)
+    if field.is_relation:
+        return getattr(record, field.attname)
+    if field.choices:
+        return str(dict(field.flatchoices).get(getattr(record, name), getattr(record, name)))
     return getattr(record, name)
