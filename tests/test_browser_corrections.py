@@ -26,7 +26,9 @@ def no_sideways_scroll(page) -> bool:
     return widths[0] <= widths[1]
 
 
-def test_a_head_teacher_excuses_a_date_range_and_both_pages_change(new_page, browser_school):
+def test_a_head_teacher_excuses_a_date_range_and_both_pages_change(
+    new_page, browser_school, screenshot_dir
+):
     from school_live.school.models import Living
 
     living = Living.objects.get(livingid=browser_school.livingid)
@@ -60,6 +62,7 @@ def test_a_head_teacher_excuses_a_date_range_and_both_pages_change(new_page, bro
     assert page.locator("#excuse-list li[data-active=true]").count() == 1
     assert summary_of(page)["excused"] >= 1
     assert no_sideways_scroll(page)
+    page.screenshot(path=str(screenshot_dir / "student-excused-phone.png"), full_page=True)
     page.goto(class_url)
     after = summary_of(page)
     assert after["excused"] == 1

@@ -190,20 +190,24 @@ def excused_count(body: str) -> list[str]:
 
 
 def test_the_lesson_email_counts_the_excused_outside_the_rate(report_living):
-    excuse_create(
-        request=ExcuseRequest(
-            student=report_living.students["s_li"],
-            kind=Excuse.Kind.SICK,
-            living=report_living.living,
+    # 李四 was absent; 赵六 watched 20 minutes and left early: both excused, the flag kept.
+    for userid in ("s_li", "s_zhao"):
+        excuse_create(
+            request=ExcuseRequest(
+                student=report_living.students[userid],
+                kind=Excuse.Kind.SICK,
+                living=report_living.living,
+            )
         )
-    )
     living_report_send(living=report_living.living)
 
     message = next(m for m in mail.outbox if m.to == ["wangli@school.example"])
     [(html, _mime)] = message.alternatives
     for body in (message.body, html):
-        assert "60%" in body  # 3 present of the 5 not excused (50% before)
-        assert "1" in excused_count(body)
+        assert "75%" in body  # 3 present of the 4 not excused (50% before)
+        assert "2" in excused_count(body)
+        assert "赵六" in body  # still named: they left early
+        assert "李四" not in body  # excused, nothing else to say
 
 
 def test_the_weekly_digests_count_the_excused(school, report_teachers, admin_user):
