@@ -334,6 +334,9 @@ def test_the_admin_never_deletes_an_excuse(client, admin_user, attendance_living
     assert response.status_code == 403
     changelist = client.get(reverse("admin:corrections_excuse_changelist")).content.decode()
     assert "delete_selected" not in changelist
+    assert client.get(reverse("admin:corrections_excuse_add")).status_code == 200
+    history = client.get(reverse("admin:corrections_excuse_history", args=[made.pk]))
+    assert history.status_code == 200
     client.post(
         reverse("admin:corrections_excuse_changelist"),
         {"action": "revoke", "_selected_action": [made.pk]},
