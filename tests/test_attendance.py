@@ -218,6 +218,7 @@ def test_class_summary_counts_each_verdict_and_flag(attendance_living):
         "partial": 4,
         "absent": 1,
         "unreachable": 3,
+        "excused": 0,
         "total": 12,
         "watched": 8,
         "rate": pytest.approx(4 / 12),

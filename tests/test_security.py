@@ -13,6 +13,7 @@
 """
 
 import dataclasses
+import datetime as dt
 import inspect
 import io
 import logging
@@ -34,6 +35,8 @@ from django.urls.resolvers import RegexPattern
 from django.utils import timezone
 
 from school_live.celery import app as celery_app
+from school_live.corrections.models import Excuse
+from school_live.corrections.services import ExcuseRequest, excuse_create
 from school_live.reports.delivery import delivery_run
 from school_live.reports.dispatch import (
     admin_digests_send,
@@ -149,6 +152,20 @@ SPECS = {
         own=lambda w: [{"student_userid": w.student.student_userid}],
         theirs=lambda w: [{"student_userid": w.other_student.student_userid}],
     ),
+    "dashboard:excuse_add": Spec(
+        "scoped",
+        method="post",
+        own=lambda w: [{"student_userid": w.student.student_userid}],
+        theirs=lambda w: [{"student_userid": w.other_student.student_userid}],
+        ok=(302,),
+    ),
+    "dashboard:excuse_revoke": Spec(
+        "scoped",
+        method="post",
+        own=lambda w: [excuse_of(w.student)],
+        theirs=lambda w: [excuse_of(w.other_student)],
+        ok=(302,),
+    ),
     "sync:living": living_spec(method="post", ok=(200, 202)),
     "sync:run": Spec(
         "scoped",
@@ -182,6 +199,19 @@ SPECS = {
 }
 # The one view that may skip CSRF: WeCom POSTs its callbacks, signed with the app's token.
 CSRF_EXEMPT = ["wecom/callback/"]
+
+
+def excuse_of(student) -> dict:
+    """The URL kwargs of an excuse of the student (made once): one to revoke."""
+    excuse = Excuse.objects.filter(student=student).first() or excuse_create(
+        request=ExcuseRequest(
+            student=student,
+            kind=Excuse.Kind.SICK,
+            start=dt.date(2026, 3, 2),
+            end=dt.date(2026, 3, 2),
+        )
+    )
+    return {"student_userid": student.student_userid, "excuse_id": excuse.pk}
 
 
 def login_as(client: Client, user) -> Client:
@@ -662,6 +692,12 @@ def test_every_state_changing_request_needs_a_csrf_token(hostile_school):
     post_urls = [
         (w.head.user, reverse("sync:living", args=[w.living.livingid]), {}),
         (w.head.user, reverse("reports:preferences"), {"language": "en"}),
+        (
+            w.head.user,
+            reverse("dashboard:excuse_add", args=[w.student.student_userid]),
+            {"start": "2026-03-02", "kind": "sick"},
+        ),
+        (w.head.user, reverse("dashboard:excuse_revoke", kwargs=excuse_of(w.student)), {}),
         (w.head.user, reverse("logout"), {}),
         (w.head.user, reverse("set_language"), {"language": "en"}),
         (w.admin, reverse("sync:school"), {}),
@@ -690,6 +726,8 @@ def test_every_state_changing_request_needs_a_csrf_token(hostile_school):
             assert "_auth_user_id" in client.session, url  # logout without a token did nothing
     assert SyncRun.objects.count() == runs
     assert not ReportPreference.objects.filter(teacher=w.head).exists()
+    # Neither a new excuse nor a revoked one (the one there is, excuse_of made it).
+    assert list(Excuse.objects.values_list("revoked_at", flat=True)) == [None]
 
     # With the token the same request goes through.
     client = Client(enforce_csrf_checks=True)

@@ -24,6 +24,10 @@ class Verdict(models.TextChoices):
     # absence is not proven (WeCom doc 93742 lists only subscribed families as unwatched).
     # Translators: 未触达
     UNREACHABLE = "unreachable", _("unreachable")
+    # Excused by a head teacher or an admin (school_live.corrections) and not present: left out
+    # of the attendance rate's denominator, counted on its own.
+    # Translators: 请假
+    EXCUSED = "excused", _("excused")
 
 
 class Flag(models.TextChoices):

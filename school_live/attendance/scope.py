@@ -6,6 +6,10 @@
 - anyone else (anonymous, a login without a Teacher, a teacher who left WeCom) sees nothing.
 
 Out of scope is a 404, never a 403: a teacher must not learn that another class's page exists.
+
+Correcting a student's attendance (请假, ``school_live.corrections``) is narrower than reading it:
+staff, and the 班主任 (head teacher) of an active class the student is in; a subject teacher
+reads the student but cannot correct them, and a correction they try is a 404 as well.
 """
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -146,3 +150,24 @@ def wecom_id_or_404(value: str) -> str:
     if "\x00" in value:
         raise Http404
     return value
+
+
+def correctable_students(user) -> QuerySet[Student]:
+    """Students whose attendance the user may correct: every student for staff, the students of
+    the active classes a teacher is 班主任 of."""
+    if is_staff(user):
+        return Student.objects.all()
+    teacher = teacher_for(user)
+    if teacher is None:
+        return Student.objects.none()
+    headed = ClassAssignment.objects.filter(
+        teacher=teacher, role=ClassAssignment.Role.HEAD, department__is_active=True
+    ).values("department_id")
+    enrolled = Enrollment.objects.filter(student=OuterRef("pk"), department__in=headed)
+    return Student.objects.filter(Exists(enrolled))
+
+
+def correctable_student_or_404(user, student_userid: str) -> Student:
+    return get_object_or_404(
+        correctable_students(user), student_userid=wecom_id_or_404(student_userid)
+    )

@@ -14,6 +14,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DateField,
     DateTimeField,
     DurationField,
     Exists,
@@ -24,15 +25,18 @@ from django.db.models import (
     IntegerField,
     Max,
     Min,
+    OuterRef,
     Q,
     QuerySet,
     Subquery,
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Least, NullIf
+from django.db.models.functions import Cast, Coalesce, Least, NullIf, TruncDate
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual
+from django.utils import timezone
 
+from school_live.corrections.models import Excuse
 from school_live.db_internals import join_grouped, joined_column
 from school_live.school.models import Guardianship, Living, StudentWatch
 
@@ -49,6 +53,9 @@ class LivingTerms:
     start: Expression
     end: Expression
     duration: Expression
+    # The living's id and its start's Beijing date: what an excuse (请假) covers.
+    living_id: Expression
+    date: Expression
     # For one living, the moments themselves: shifted in Python, so a missing start stays a
     # typed NULL (PostgreSQL cannot add an interval to an untyped NULL).
     living: Living | None = None
@@ -58,10 +65,13 @@ class LivingTerms:
 
     @classmethod
     def of(cls, living: Living) -> "LivingTerms":
+        start = living.living_start
         return cls(
-            start=Value(living.living_start, output_field=DateTimeField()),
+            start=Value(start, output_field=DateTimeField()),
             end=Value(living.living_end, output_field=DateTimeField()),
             duration=Value(living.living_duration, output_field=IntegerField()),
+            living_id=Value(living.pk, output_field=IntegerField()),
+            date=Value(start and timezone.localdate(start), output_field=DateField()),
             living=living,
         )
 
@@ -74,6 +84,8 @@ class LivingTerms:
             start=start,
             end=ExpressionWrapper(start + length, output_field=DateTimeField()),
             duration=duration,
+            living_id=ExpressionWrapper(ref("id"), output_field=IntegerField()),
+            date=_beijing_date(ref("living_start")),
         )
 
     @classmethod
@@ -100,6 +112,7 @@ class LivingTerms:
             .values(term_living=F("pk"))
             .annotate(
                 term_duration=Max("living_duration"),
+                term_date=Max(_beijing_date(F("living_start"))),
                 **{name: Max(moment) for name, moment in moments.items()},
             )
         )
@@ -115,6 +128,8 @@ class LivingTerms:
             start=start,
             end=end,
             duration=joined_column(alias, "term_duration", IntegerField()),
+            living_id=joined_column(alias, "term_living", IntegerField()),
+            date=joined_column(alias, "term_date", DateField()),
             shifted=(
                 (
                     ("start", rules.late_grace),
@@ -147,9 +162,33 @@ class LivingTerms:
         return ExpressionWrapper(self.end - Value(delta), output_field=DateTimeField())
 
 
+def _beijing_date(moment: Expression) -> Expression:
+    """The school's calendar day of a moment (Asia/Shanghai): the day an excuse names."""
+    return TruncDate(moment, tzinfo=timezone.get_default_timezone())
+
+
+def _excused() -> Exists:
+    """An active excuse of the row's student (``excuse_student``) that names the row's living
+    (``excuse_living``) or covers its Beijing date (``excuse_date``)."""
+    return Exists(
+        Excuse.objects.active()
+        .filter(student_id=OuterRef("excuse_student"))
+        .filter(
+            Q(living_id=OuterRef("excuse_living"))
+            | Q(start_date__lte=OuterRef("excuse_date"), end_date__gte=OuterRef("excuse_date"))
+        )
+    )
+
+
 def _reachable(guardians: QuerySet[Guardianship]) -> QuerySet[Guardianship]:
     """The guardians WeCom can reach: an active parent who follows 学校通知."""
     return guardians.filter(parent__is_active=True, parent__is_subscribed=True)
+
+
+def _watched_rows(watches: QuerySet[StudentWatch]) -> QuerySet[StudentWatch]:
+    """The rows that prove watching: a row of 0 seconds (an account that opened the lesson and
+    saw nothing of it) counts as not watched, its times as no evidence."""
+    return watches.filter(watch_time__gt=0)
 
 
 def _flag(condition: Q) -> Case:
@@ -203,6 +242,7 @@ def annotate_attendance(
     *,
     watches: QuerySet[StudentWatch],
     guardians: QuerySet,
+    student: Expression,
     terms: LivingTerms,
     threshold: Expression,
     rules: AttendanceRules,
@@ -210,9 +250,10 @@ def annotate_attendance(
     """Annotate each row of ``queryset`` with one student's attendance at one living.
 
     ``watches`` are that student's watch rows at that living and ``guardians`` their
-    Guardianship rows, both correlated to the row with OuterRef as the caller's shape needs.
+    Guardianship rows, both correlated to the row with OuterRef as the caller's shape needs;
+    ``student`` gives the student's pk on the row (their excuses are read by it).
     """
-    rows = watches.order_by()
+    rows = _watched_rows(watches).order_by()
 
     def per_student(aggregate) -> Subquery:
         return Subquery(rows.values("student_id").annotate(value=aggregate).values("value")[:1])
@@ -227,7 +268,9 @@ def annotate_attendance(
         "account_count": Coalesce(per_student(Count("pk")), 0),
         "has_subscribed_parent": Exists(_reachable(guardians)),
     }
-    return _judge(queryset, facts=facts, terms=terms, threshold=threshold, rules=rules)
+    return _judge(
+        queryset, facts=facts, student=student, terms=terms, threshold=threshold, rules=rules
+    )
 
 
 def annotate_attendance_joined(
@@ -248,7 +291,7 @@ def annotate_attendance_joined(
     once, matched on the row's ``living`` (a lookup giving the living's id), ``student`` (the
     student's pk) and ``student_userid``."""
     queryset, facts = _join_watch_facts(
-        queryset, watches=watches, living=living, student_userid=student_userid
+        queryset, watches=_watched_rows(watches), living=living, student_userid=student_userid
     )
     reachable = (
         _reachable(guardians)
@@ -265,13 +308,16 @@ def annotate_attendance_joined(
     facts["has_subscribed_parent"] = GreaterThan(
         Coalesce(joined_column(alias, "guardian_count", IntegerField()), 0), 0
     )
-    return _judge(queryset, facts=facts, terms=terms, threshold=threshold, rules=rules)
+    return _judge(
+        queryset, facts=facts, student=F(student), terms=terms, threshold=threshold, rules=rules
+    )
 
 
 def _judge(
     queryset: QuerySet,
     *,
     facts: dict,
+    student: Expression,
     terms: LivingTerms,
     threshold: Expression,
     rules: AttendanceRules,
@@ -281,10 +327,20 @@ def _judge(
     guardians (has_subscribed_parent). A student can
     watch from their own account and from one or two parents' accounts at once (two devices, one
     lesson); WeCom counts each account separately, so the student's time is the longest of them,
-    never the sum."""
+    never the sum.
+
+    An excused student (请假, ``school_live.corrections``) who did not reach the threshold is
+    ``excused`` whatever else they would be; one who did stays present: the excuse never hides
+    attendance."""
     return (
         queryset.annotate(
+            excuse_student=ExpressionWrapper(student, output_field=IntegerField()),
+            excuse_living=terms.living_id,
+            excuse_date=terms.date,
+        )
+        .annotate(
             **facts,
+            excused=_excused(),
             present_threshold=ExpressionWrapper(threshold, output_field=IntegerField()),
         )
         .annotate(
@@ -315,13 +371,10 @@ def _judge(
                 & Q(last_leave__lt=terms.before_end(rules.early_grace))
             ),
             verdict=Case(
-                # WeCom can reach a family only through a parent who follows 学校通知; without
-                # one, not watching proves nothing (WeCom doc 93742), so it is not "absent".
-                When(watched=False, has_subscribed_parent=True, then=Value(Verdict.ABSENT)),
-                When(watched=False, then=Value(Verdict.UNREACHABLE)),
                 # Integer arithmetic: watch_time / duration >= threshold % without floats.
                 When(
-                    terms.has_duration()
+                    Q(watched=True)
+                    & terms.has_duration()
                     & Q(
                         GreaterThanOrEqual(
                             F("watch_time") * 100,
@@ -333,6 +386,11 @@ def _judge(
                     ),
                     then=Value(Verdict.PRESENT),
                 ),
+                When(excused=True, then=Value(Verdict.EXCUSED)),
+                # WeCom can reach a family only through a parent who follows 学校通知; without
+                # one, not watching proves nothing (WeCom doc 93742), so it is not "absent".
+                When(watched=False, has_subscribed_parent=True, then=Value(Verdict.ABSENT)),
+                When(watched=False, then=Value(Verdict.UNREACHABLE)),
                 default=Value(Verdict.PARTIAL),
                 output_field=CharField(),
             ),

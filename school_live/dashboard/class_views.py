@@ -216,8 +216,6 @@ def _range_context(request, department, period) -> dict:
     points = queries.class_period_summary(department=department, start=since, end=until)
     table = RangeAttendanceTable(range_rows(department, period.start, period.end))
     paginate(request, table)
-    present = sum(point["present"] for point in points)
-    total = sum(point["total"] for point in points)
     trend = charts.trend_chart(
         points=[
             {"living_start": point["living"].living_start, "rate": point["rate"]}
@@ -226,15 +224,7 @@ def _range_context(request, department, period) -> dict:
     )
     return {
         "points": points,
-        "range_summary": {
-            "livings": len(points),
-            "present": present,
-            "partial": sum(point["partial"] for point in points),
-            "absent": sum(point["absent"] for point in points),
-            "unreachable": sum(point["unreachable"] for point in points),
-            "total": total,
-            "rate": present / total if total else None,
-        },
+        "range_summary": {"livings": len(points), **queries.summaries_total(points)},
         "table": table,
         "trend_chart": trend,
         "export_query": _export_query(request),

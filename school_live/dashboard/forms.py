@@ -1,4 +1,5 @@
-"""The class page's period picker: one living (the default, the latest) or a date range."""
+"""The class page's period picker (one living, the default the latest, or a date range) and the
+student page's 请假 form (one lesson or a date range, and a reason)."""
 
 import datetime as dt
 
@@ -8,6 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from school_live.attendance.state import LivingState, living_state
+from school_live.corrections.models import Excuse
+from school_live.corrections.services import ExcuseRefused, ExcuseRequest, excuse_check
 
 # The dates a period may span. WeCom's 上课直播 is younger than the first and the school's
 # records will not outlive the last; beyond them a day's bounds overflow Python's dates.
@@ -106,3 +109,54 @@ def day_bounds(
         dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=zone) if end else None
     )
     return since, until
+
+
+class ExcuseForm(forms.Form):
+    living = forms.ChoiceField(label=_("One live lesson"), required=False)
+    start = forms.DateField(label=_("Or from (date)"), required=False, widget=DateInput)
+    end = forms.DateField(
+        label=_("To (date, inclusive)"),
+        required=False,
+        widget=DateInput,
+        help_text=_("Leave empty for one day."),
+    )
+    kind = forms.ChoiceField(label=_("Reason"), choices=Excuse.Kind.choices)
+    reason = forms.CharField(
+        label=_("Details"),
+        required=False,
+        max_length=Excuse._meta.get_field("reason").max_length,
+    )
+
+    def __init__(self, *args, student, livings=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.student = student
+        self.livings = {living.livingid: living for living in livings}
+        self.fields["living"].choices = [("", "—")] + [
+            (living.livingid, living_choice_label(living)) for living in livings
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        start = cleaned.get("start")
+        end = cleaned.get("end") or start
+        living = self.livings.get(cleaned.get("living") or "")
+        request = ExcuseRequest(
+            student=self.student,
+            kind=cleaned.get("kind") or "",
+            reason=cleaned.get("reason") or "",
+            start=start if living is None else None,
+            end=end if living is None else None,
+            living=living,
+        )
+        if living is not None and start:
+            raise forms.ValidationError(_("Choose one live lesson or a date range, not both."))
+        try:
+            excuse_check(request)
+        except ExcuseRefused as refused:
+            raise forms.ValidationError(str(refused)) from None
+        cleaned["request"] = request
+        return cleaned
+
+
+class RevokeForm(forms.Form):
+    why = forms.CharField(label=_("Why (optional)"), required=False, max_length=100)

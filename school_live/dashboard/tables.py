@@ -149,6 +149,7 @@ class RangeAttendanceTable(tables.Table):
     partial = tables.Column(verbose_name=_("Partial"), attrs=NUMBER)
     absent = tables.Column(verbose_name=_("Absent"), attrs=NUMBER)
     unreachable = tables.Column(verbose_name=_("Unreachable"), attrs=NUMBER)
+    excused = tables.Column(verbose_name=_("Excused"), attrs=NUMBER)
     late = tables.Column(verbose_name=_("Late"), attrs=NUMBER)
     left_early = tables.Column(verbose_name=_("Left early"), attrs=NUMBER)
     commented = tables.Column(verbose_name=_("Commented"), attrs=NUMBER)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import class_views, views
+from . import class_views, excuses, views
 
 app_name = "dashboard"
 
@@ -14,4 +14,10 @@ urlpatterns = [
     ),
     path("livings/<str:livingid>/", views.living_detail, name="living"),
     path("students/<str:student_userid>/", views.student_detail, name="student"),
+    path("students/<str:student_userid>/excuses/", excuses.excuse_add, name="excuse_add"),
+    path(
+        "students/<str:student_userid>/excuses/<int:excuse_id>/revoke/",
+        excuses.excuse_revoke_view,
+        name="excuse_revoke",
+    ),
 ]

@@ -17,6 +17,7 @@ from school_live.school.models import ClassAssignment, VisitorWatch
 
 from . import charts
 from .class_views import PER_PAGE, freshness, paginate, student_rows
+from .excuses import student_corrections
 from .filters import StudentAttendanceFilter
 from .tables import (
     ClassAttendanceTable,
@@ -197,5 +198,10 @@ def student_detail(request, student_userid):
             "counts": counts,
             "guardianships": guardianships,
             "classes": classes,
+            **student_corrections(
+                user=request.user,
+                student=student,
+                livings=[item["living"] for item in history],
+            ),
         },
     )

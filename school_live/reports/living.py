@@ -14,6 +14,7 @@ from school_live.attendance.queries import (
     class_attendance,
     class_summary,
     coverage_histogram,
+    summaries_total,
     unknown_watchers,
 )
 from school_live.attendance.rules import Flag, Verdict
@@ -22,7 +23,13 @@ from school_live.reports.links import class_page_url, preferences_url
 from school_live.school.models import ClassAssignment, Department, Living, Teacher, VisitorWatch
 
 # Exceptions are listed worst first; a present student appears only when late or left early.
-VERDICT_ORDER = [Verdict.ABSENT, Verdict.UNREACHABLE, Verdict.PARTIAL, Verdict.PRESENT]
+VERDICT_ORDER = [
+    Verdict.ABSENT,
+    Verdict.UNREACHABLE,
+    Verdict.PARTIAL,
+    Verdict.EXCUSED,
+    Verdict.PRESENT,
+]
 EXCEPTION_VERDICTS = [Verdict.ABSENT, Verdict.UNREACHABLE, Verdict.PARTIAL]
 COVERAGE_LABELS = [f"{low}–{low + 10}%" for low in range(0, 100, 10)]
 VISITORS_SHOWN = 50
@@ -60,8 +67,7 @@ class LivingReport:
 
     @property
     def totals(self) -> dict:
-        keys = ("present", "partial", "absent", "unreachable", "total", "late", "left_early")
-        return {key: sum(section.summary.get(key) or 0 for section in self.classes) for key in keys}
+        return summaries_total(section.summary for section in self.classes)
 
 
 def living_recipients(*, living: Living) -> list[tuple[Teacher, list[Department]]]:

@@ -37,7 +37,7 @@ def living_textcard(*, report: LivingReport, language: str) -> dict:
                     '<div class="normal">{}</div>',
                     _(
                         "%(class)s: present %(present)s/%(total)s, absent %(absent)s, "
-                        "unreachable %(unreachable)s"
+                        "unreachable %(unreachable)s, excused %(excused)s"
                     )
                     % {
                         "class": section.department.name,
@@ -45,6 +45,7 @@ def living_textcard(*, report: LivingReport, language: str) -> dict:
                         "total": summary.get("total") or 0,
                         "absent": summary.get("absent") or 0,
                         "unreachable": summary.get("unreachable") or 0,
+                        "excused": summary.get("excused") or 0,
                     },
                 )
             )

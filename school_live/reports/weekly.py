@@ -70,6 +70,7 @@ class ClassWeek:
     partial: int = 0
     absent: int = 0
     unreachable: int = 0
+    excused: int = 0
     late: int = 0
     left_early: int = 0
     total: int = 0

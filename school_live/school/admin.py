@@ -5,8 +5,10 @@ must not invite one. What the school owns (thresholds, teachers' logins and emai
 The sync app adds its own actions (sync/admin.py): this app does not import it.
 """
 
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
 
 from . import synced_fields
 from .models import (
@@ -24,6 +26,27 @@ from .models import (
     Teacher,
     VisitorWatch,
 )
+
+
+class ChangeReasonForm(forms.ModelForm):
+    change_reason = forms.CharField(
+        label=_("Why this change"),
+        required=False,
+        max_length=100,
+        help_text=_("Kept in the history with your name and the values before and after."),
+    )
+
+
+class AuditedAdmin(SimpleHistoryAdmin):
+    """Thresholds are corrections too: simple-history records who changed them (its
+    middleware), when, and every value before and after; the form asks why."""
+
+    form = ChangeReasonForm
+    history_list_display = ["history_change_reason"]
+
+    def save_model(self, request, obj, form, change):
+        obj._change_reason = form.cleaned_data.get("change_reason", "")
+        super().save_model(request, obj, form, change)
 
 
 class WeComOwnedAdmin(admin.ModelAdmin):
@@ -49,7 +72,7 @@ class ClassAssignmentInline(admin.TabularInline):
 
 
 @admin.register(Department)
-class DepartmentAdmin(WeComOwnedAdmin):
+class DepartmentAdmin(AuditedAdmin, WeComOwnedAdmin):
     list_display = [
         "name",
         "id",
@@ -213,7 +236,7 @@ class StudentUnwatchAdmin(WatchRowAdmin):
 
 
 @admin.register(AttendancePolicy)
-class AttendancePolicyAdmin(admin.ModelAdmin):
+class AttendancePolicyAdmin(AuditedAdmin):
     list_display = [
         "__str__",
         "present_threshold",

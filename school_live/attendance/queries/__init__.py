@@ -19,7 +19,11 @@ Notes on the contract (THE ATTENDANCE CONTRACT):
   the living's duration is unknown, 0). With no duration nobody can be proven present: watchers are
   ``partial``, and the flags that need the end (left early, replay only) are off.
 - ``class_attendance`` rows carry extra annotations beyond the contract: ``watched``,
-  ``own_account``, ``account_count`` and ``present_threshold`` (the class's percent).
+  ``own_account``, ``account_count``, ``excused`` (an active 请假 covers the lesson) and
+  ``present_threshold`` (the class's percent).
+- A watch row of 0 seconds is no watching: such a student is absent or unreachable, with no
+  entry or exit time. An excused student who is not present is ``Verdict.EXCUSED``; summaries
+  count them as ``excused`` and leave them out of the rate (present ÷ (total − excused)).
 - ``unknown_watchers`` lists the rows of students who are not on the (active) roster of any class
   of the living — unknown to the school or enrolled elsewhere — annotated with ``known_student``
   (the school knows the userid) and ``student_name`` (None when unknown).

@@ -62,7 +62,10 @@ def class_livings(
     watched = roster.filter(
         Exists(
             StudentWatch.objects.filter(
-                living=OuterRef(OuterRef("pk")), student_id=OuterRef("student_userid")
+                living=OuterRef(OuterRef("pk")),
+                student_id=OuterRef("student_userid"),
+                # A row of 0 seconds is not watching (the verdicts say so too).
+                watch_time__gt=0,
             )
         )
     )

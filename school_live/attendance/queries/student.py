@@ -62,6 +62,7 @@ def _student_at_livings(
         _student_livings(student=student, department=department, user=user),
         watches=StudentWatch.objects.filter(living=OuterRef("pk"), student=student),
         guardians=Guardianship.objects.filter(student=student),
+        student=Value(student.pk),
         terms=LivingTerms.columns(),
         threshold=threshold,
         rules=rules,

@@ -41,30 +41,46 @@ def summary_finish(counts: dict) -> dict:
     summary.update({flag: counts.get(flag) or 0 for flag in SUMMARY_FLAGS})
     # The contract names the late flag "late" in summaries ("is_late" on rows).
     summary["late"] = summary.pop(Flag.LATE)
-    summary["total"] = total = counts.get("total") or 0
+    summary["total"] = counts.get("total") or 0
     summary["watched"] = summary[Verdict.PRESENT] + summary[Verdict.PARTIAL]
-    summary["rate"] = summary[Verdict.PRESENT] / total if total else None
+    summary["rate"] = attendance_rate(summary)
     return summary
 
 
+def attendance_rate(counts: dict) -> float | None:
+    """Present ÷ the students expected: the roster less the excused (请假), who are counted on
+    their own. None when nobody was expected."""
+    expected = (counts.get("total") or 0) - (counts.get(Verdict.EXCUSED) or 0)
+    return (counts.get(Verdict.PRESENT) or 0) / expected if expected > 0 else None
+
+
 # The counts that add up across classes or livings; the rate is recomputed from the sums.
-SUMMED_COUNTS = ("present", "partial", "absent", "unreachable", "total", "late", "left_early")
+SUMMED_COUNTS = (
+    "present",
+    "partial",
+    "absent",
+    "unreachable",
+    "excused",
+    "total",
+    "late",
+    "left_early",
+)
 
 
 def summaries_total(summaries: Iterable[dict]) -> dict:
     """``class_summary`` dicts added up (several classes of a living, or a class over a week),
-    with the rate of the sums: present ÷ total, None when nobody was on a roster."""
+    with the rate of the sums (``attendance_rate``), None when nobody was expected."""
     summaries = list(summaries)
     totals = {key: sum(summary.get(key) or 0 for summary in summaries) for key in SUMMED_COUNTS}
-    totals["rate"] = totals["present"] / totals["total"] if totals["total"] else None
+    totals["rate"] = attendance_rate(totals)
     return totals
 
 
 def class_summary(*, department: Department, living: Living) -> dict:
     """Counts for one class at one living.
 
-    Keys: present, partial, absent, unreachable, total, watched, rate (present / total, None
-    when the roster is empty), late, left_early, replay_only, commented.
+    Keys: present, partial, absent, unreachable, excused, total, watched, rate (present / the
+    students not excused, None when there are none), late, left_early, replay_only, commented.
     """
     return _class_summaries(departments=[department], living=living)[department.pk]
 
@@ -121,6 +137,7 @@ def livings_breakdown(*, livings: Iterable[Living], user=None) -> dict[int, list
                 living=OuterRef("living_id"), student_id=OuterRef("student__student_userid")
             ),
             guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
+            student=F("student_id"),
             terms=LivingTerms.columns(lambda name: F(f"department__livings__{name}")),
             threshold=Coalesce(
                 F("department__present_threshold"), Value(policy_rules.present_threshold)
@@ -158,6 +175,7 @@ def _class_summaries(*, departments: list[Department], living: Living) -> dict[i
                 living=living, student_id=OuterRef("student__student_userid")
             ),
             guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
+            student=F("student_id"),
             terms=LivingTerms.of(living),
             # Each class may override the school's threshold (as ``rules_for`` does).
             threshold=Coalesce(

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 
 class Department(models.Model):
@@ -40,6 +41,9 @@ class Department(models.Model):
         help_text=_("Leave empty to use the school default."),
     )
     synced_at = models.DateTimeField(_("synced at"), null=True, blank=True)
+    # The audit trail of the one field the school owns here, the class's threshold: the roster
+    # sync writes in bulk (no save(), no history row), so the history holds the admins' edits.
+    history = HistoricalRecords(excluded_fields=["synced_at", "order"])
 
     class Meta:
         verbose_name = _("department")

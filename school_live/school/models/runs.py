@@ -5,6 +5,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from .livings import Living
 
@@ -21,6 +22,8 @@ class AttendancePolicy(models.Model):
     early_leave_grace_minutes = models.PositiveSmallIntegerField(
         _("left early if before the end by (minutes)"), default=5
     )
+    # Every change of a threshold: who, when, before and after, and why (the audit trail).
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("attendance policy")

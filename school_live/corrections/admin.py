@@ -1,0 +1,56 @@
+"""The admin of corrections: every excuse with its history (who, when, what, why). Nothing is
+deleted here: an excuse is revoked on the student's page or with the action below."""
+
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import Excuse
+from .services import excuse_revoke
+
+
+@admin.register(Excuse)
+class ExcuseAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "student",
+        "period_label",
+        "kind",
+        "reason",
+        "created_by",
+        "created_at",
+        "revoked_at",
+    ]
+    list_filter = ["kind", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["student__name", "student__student_userid", "reason"]
+    list_select_related = ["student", "living", "created_by"]
+    autocomplete_fields = ["student", "living"]
+    readonly_fields = ["created_by", "created_at", "revoked_at", "revoked_by"]
+    history_list_display = ["history_change_reason"]
+    actions = ["revoke"]
+
+    @admin.display(description=_("period"))
+    def period_label(self, obj):
+        return obj.period_label
+
+    def has_delete_permission(self, request, obj=None):
+        # Nothing is deleted, only reversed: revoke keeps the excuse and its history.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        obj._change_reason = str(_("changed in the admin")) if change else str(_("marked excused"))
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Revoke the selected excuses"))
+    def revoke(self, request, queryset):
+        excuses = list(queryset.filter(revoked_at__isnull=True))
+        for excuse in excuses:
+            excuse_revoke(excuse=excuse, by=request.user, why=str(_("revoked in the admin")))
+        self.message_user(
+            request,
+            ngettext("%(count)d excuse revoked.", "%(count)d excuses revoked.", len(excuses))
+            % {"count": len(excuses)},
+            messages.SUCCESS,
+        )

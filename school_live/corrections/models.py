@@ -1,0 +1,110 @@
+"""Corrections a teacher or an admin writes over what WeCom reported: 请假 excused absences.
+
+Nothing here is deleted: a correction is reversed (``revoked_at``), and django-simple-history
+keeps every version with who changed it, when and why (``history_change_reason``). The read side
+(``school_live.attendance``) reads the active ones; WeCom's own rows are never touched.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from school_live.school.models import Living, Student
+
+
+class ExcuseQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class Excuse(models.Model):
+    """A student excused (请假) for one living, or for every living starting on the days from
+    ``start_date`` to ``end_date`` (inclusive, Beijing dates)."""
+
+    class Kind(models.TextChoices):
+        # Translators: 病假
+        SICK = "sick", _("sick leave")
+        # Translators: 事假
+        PERSONAL = "personal", _("personal leave")
+        # Translators: another reason, written out in the free text
+        OTHER = "other", _("other reason")
+
+    student = models.ForeignKey(
+        Student, verbose_name=_("student"), on_delete=models.PROTECT, related_name="excuses"
+    )
+    living = models.ForeignKey(
+        Living,
+        verbose_name=_("live lesson"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="excuses",
+    )
+    start_date = models.DateField(_("from (date)"), null=True, blank=True)
+    end_date = models.DateField(_("to (date)"), null=True, blank=True)
+    kind = models.CharField(_("reason"), max_length=10, choices=Kind.choices)
+    reason = models.CharField(_("details"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("marked by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("marked at"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("revoked by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    history = HistoricalRecords()
+
+    objects = ExcuseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("excused absence")
+        verbose_name_plural = _("excused absences")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One lesson, or a date range: never both, never neither.
+            models.CheckConstraint(
+                condition=(
+                    Q(living__isnull=False, start_date__isnull=True, end_date__isnull=True)
+                    | Q(
+                        living__isnull=True,
+                        start_date__isnull=False,
+                        end_date__isnull=False,
+                        start_date__lte=models.F("end_date"),
+                    )
+                ),
+                name="excuse_living_or_dates",
+            )
+        ]
+        indexes = [models.Index(fields=["student", "revoked_at"])]
+
+    def __str__(self):
+        return f"{self.student} · {self.period_label}"
+
+    @property
+    def period_label(self) -> str:
+        if self.living_id is not None:
+            return str(self.living)
+        if self.start_date == self.end_date:
+            return self.start_date.isoformat()
+        return f"{self.start_date.isoformat()} – {self.end_date.isoformat()}"
+
+    @property
+    def reason_label(self) -> str:
+        label = str(self.get_kind_display())
+        return f"{label}: {self.reason}" if self.reason else label
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
