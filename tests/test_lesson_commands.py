@@ -18,6 +18,9 @@ from tests.test_commands_fresh_database import _run as run_manage
 from tests.test_lessons import LosesTheSecondReply
 from tests.test_sync import assert_clean, run_command
 
+# These tests pin English wording; the site speaks zh-hans first.
+pytestmark = pytest.mark.usefixtures("english")
+
 CREATE = "/cgi-bin/living/create"
 HEAD = "linjing"  # 班主任 of 一年级一班 (3) only
 SUBJECT = "zhengyutao"  # 数学 in 一年级一班 (3) and 一年级二班 (4)

@@ -20,6 +20,9 @@ from school_live.sync.roster import roster_sync
 from school_live.wecom.client import WeComClient
 from school_live.wecom.jsapi import AGENT, CORP, TicketStore, jsapi_signature
 
+# These tests pin English wording; the site speaks zh-hans first.
+pytestmark = pytest.mark.usefixtures("english")
+
 THEME = "网页安排：认识钟表"
 
 

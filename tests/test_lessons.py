@@ -20,6 +20,9 @@ from school_live.sync.roster import roster_sync
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import WeComTransientError
 
+# These tests pin English wording; the site speaks zh-hans first.
+pytestmark = pytest.mark.usefixtures("english")
+
 
 @pytest.fixture
 def roster(sync_sandbox, sync_client):
