@@ -236,6 +236,7 @@ def test_import_leave_marks_every_row_from_a_file_with_a_bom(attendance_living, 
     assert "leave.csv" in record.history_change_reason
 
 
+@pytest.mark.usefixtures("english")
 def test_import_leave_refuses_a_file_with_a_bad_row_and_changes_nothing(
     attendance_living, tmp_path, capsys
 ):
@@ -259,6 +260,7 @@ def test_import_leave_refuses_a_file_with_a_bad_row_and_changes_nothing(
     assert not Excuse.objects.exists()
 
 
+@pytest.mark.usefixtures("english")
 def test_import_leave_refuses_wrong_columns(db, tmp_path, capsys):
     path = write(tmp_path, "userid,from,to\nabsent,2026-03-02,2026-03-02\n")
     with pytest.raises(CommandError):

@@ -61,7 +61,7 @@ def people(sync_sandbox, sync_client, settings):
 
 
 def as_user(user) -> Client:
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(user)
     return client
 
