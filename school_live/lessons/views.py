@@ -35,10 +35,9 @@ from school_live.lessons.services import (
     lesson_is_reserved,
     lesson_modify,
     lesson_schedule,
-    lesson_started,
     occurrence_key,
-    reserved_lesson_started,
 )
+from school_live.lessons.starts import lesson_started, reserved_lesson_started
 from school_live.school.models import Department, Living, Teacher
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import WeComError
