@@ -6,11 +6,11 @@ that is written *before* WeCom is called: a retry after a failure half-way finds
 already there, reconciles those whose create may have reached WeCom, and creates only the rest.
 """
 
-from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from school_live.school.models import Department, Living, Teacher
+from school_live.school.models.fields import requested_by_field
 
 
 class LessonSeries(models.Model):
@@ -38,14 +38,7 @@ class LessonSeries(models.Model):
     )
     remind_minutes = models.PositiveSmallIntegerField(_("remind (minutes before)"), default=0)
     source = models.CharField(_("source"), max_length=16, choices=Source.choices)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("requested by"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    requested_by = requested_by_field()
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -6,7 +6,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .org import Department, Student
+from .fields import student_userid_field
+from .org import Department
 
 
 class Living(models.Model):
@@ -83,15 +84,7 @@ class StudentWatch(models.Model):
     """One row of get_watch_stat's ``stat_infoes.students``, as WeCom sent it."""
 
     living = models.ForeignKey(Living, on_delete=models.CASCADE, related_name="watches")
-    student = models.ForeignKey(
-        Student,
-        to_field="student_userid",
-        db_column="student_userid",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="watches",
-        verbose_name=_("student userid"),
-    )
+    student = student_userid_field("watches")
     parent_userid = models.CharField(
         _("parent userid"),
         max_length=64,
@@ -144,15 +137,7 @@ class StudentUnwatch(models.Model):
     """One row of get_unwatch_stat: a subscribed family whose student did not watch."""
 
     living = models.ForeignKey(Living, on_delete=models.CASCADE, related_name="unwatches")
-    student = models.ForeignKey(
-        Student,
-        to_field="student_userid",
-        db_column="student_userid",
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="unwatches",
-        verbose_name=_("student userid"),
-    )
+    student = student_userid_field("unwatches")
     parent_userid = models.CharField(_("parent userid"), max_length=64, blank=True)
     partyids = models.JSONField(_("class ids"), default=list)
 

@@ -2,11 +2,11 @@
 
 import datetime as dt
 
-from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from .fields import requested_by_field
 from .livings import Living
 
 
@@ -66,14 +66,7 @@ class SyncRun(models.Model):
         _("status"), max_length=16, choices=Status.choices, default=Status.QUEUED
     )
     task_id = models.CharField(_("task id"), max_length=64, blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("requested by"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    requested_by = requested_by_field()
     created_at = models.DateTimeField(_("queued at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
