@@ -24,12 +24,15 @@ from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import HTTP_ERROR, NETWORK_ERROR, TRANSIENT_ERRCODES, WeComError
 
 from .models import ClassReminderSetting, Reminder, ReminderStudent
-from .queries import Selection, not_joined_families
+from .queries import REMIND_AGAIN_AFTER, Selection, not_joined_families
 
 logger = logging.getLogger(__name__)
 
 LOCK_TIMEOUT = 120  # longer than a send can take; a crashed holder's lock expires
 SCHOOL_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+# WeCom drops the same body sent again within this many seconds (a retry, a double press that
+# slipped past the lock), but not a deliberate reminder after the 10 minutes.
+DUPLICATE_CHECK_SECONDS = int(REMIND_AGAIN_AFTER.total_seconds()) - 60
 
 
 class ReminderRefused(Exception):
@@ -164,7 +167,11 @@ def _send_locked(client, living, department, sender, kind, now) -> ReminderOutco
         living, department, sender, kind, now, text, selection, Reminder.Status.SENDING
     )
     try:
-        result = client.send_school_notice(parent_userids=selection.parent_userids, text=text)
+        result = client.send_school_notice(
+            parent_userids=selection.parent_userids,
+            text=text,
+            duplicate_check_interval=DUPLICATE_CHECK_SECONDS,
+        )
     except WeComError as error:
         _failed(reminder, error)
         return ReminderOutcome(selection=selection, reminder=reminder, error=error)

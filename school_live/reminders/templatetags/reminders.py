@@ -47,5 +47,5 @@ def minutes_after(delay) -> str:
     """A timedelta as whole minutes and seconds, e.g. "3:07"."""
     if delay is None:
         return ""
-    seconds = max(0, int(delay.total_seconds()))
+    seconds = max(0, round(delay.total_seconds()))
     return f"{seconds // 60}:{seconds % 60:02d}"
