@@ -24,6 +24,7 @@ from school_live.reminders.services import (
     auto_reminders_send,
     families_count,
     reminder_send,
+    reminder_text,
 )
 from school_live.reminders.tasks import auto_reminders_task
 from school_live.school.models import (
@@ -224,6 +225,14 @@ def test_only_families_within_the_allow_scope_are_reminded(lesson):
     assert set(lesson.delivered()) == expected
 
 
+def test_a_theme_from_wecom_cannot_become_a_link_in_the_families_text(school):
+    living = Living(livingid="lv-x", theme='<a href="https://evil.example">点我</a>数学')
+    living.living_start = timezone.now()
+    text = reminder_text(living=living, department=school["class_one"])
+    assert "<" not in text and ">" not in text
+    assert "点我" in text and "一年级一班" in text
+
+
 # --- the 10-minute rule ---------------------------------------------------------------------
 
 
@@ -385,7 +394,7 @@ def test_the_lessons_page_shows_who_joined_after_a_reminder_and_how_long_after(l
     )
     reminder = outcome.reminder
     late = outcome.selection.families[0].student_userid
-    sent = int(reminder.sent_at.timestamp())
+    sent = round(reminder.sent_at.timestamp())  # 187 s after, to the second
     lesson.state.add_watcher(
         lesson.living.livingid, late, enter_time=sent + 187, leave_time=sent + 600, watch_time=413
     )

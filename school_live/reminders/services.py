@@ -155,13 +155,17 @@ def _send_locked(client, living, department, sender, kind, now) -> ReminderOutco
     try:
         selection = reminder_preview(client=client, living=living, department=department, now=now)
     except WeComError as error:
-        reminder = _store(living, department, sender, kind, now, text, empty, "failed")
+        reminder = _store(
+            living, department, sender, kind, now, text, empty, Reminder.Status.FAILED
+        )
         _failed(reminder, error)
         return ReminderOutcome(selection=empty, reminder=reminder, error=error)
     if not selection.families:
         reminder = None
         if kind == Reminder.Kind.AUTOMATIC:  # once per lesson, even when nobody needed it
-            reminder = _store(living, department, None, kind, now, text, selection, "empty")
+            reminder = _store(
+                living, department, None, kind, now, text, selection, Reminder.Status.EMPTY
+            )
         return ReminderOutcome(selection=selection, reminder=reminder)
     reminder = _store(
         living, department, sender, kind, now, text, selection, Reminder.Status.SENDING
