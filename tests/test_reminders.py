@@ -497,3 +497,17 @@ def test_the_beat_schedule_runs_the_automatic_reminder_every_minute(db):
 
     task = PeriodicTask.objects.get(task="reminders.send_automatic")
     assert task.enabled and task.crontab.minute == "*" and task.crontab.hour == "*"
+
+
+def test_admins_switch_the_automatic_reminder_on_per_class_and_read_the_reminders(
+    client, school, admin_user
+):
+    client.force_login(admin_user)
+    add = reverse("admin:reminders_classremindersetting_add")
+    assert client.get(add).status_code == 200
+    response = client.post(add, {"department": school["class_one"].pk, "auto_after_minutes": 5})
+    assert response.status_code == 302
+    setting = ClassReminderSetting.objects.get(department=school["class_one"])
+    assert setting.auto_after_minutes == 5
+    assert client.get(reverse("admin:reminders_reminder_changelist")).status_code == 200
+    assert client.get(reverse("admin:reminders_reminder_add")).status_code == 403
