@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "school_live.attendance",
     "school_live.dashboard",
     "school_live.reports",
+    "school_live.reminders",
 ]
 # Developer tools: the fake WeCom (`wecom_sandbox` command) and the demo and benchmark commands.
 # On wherever DEBUG is (so a fresh clone runs `manage.py demo`), off in production unless

@@ -37,6 +37,7 @@ from django.utils import timezone
 from school_live.celery import app as celery_app
 from school_live.corrections.models import Excuse
 from school_live.corrections.services import ExcuseRequest, excuse_create
+from school_live.reminders.models import Reminder
 from school_live.reports.delivery import delivery_run
 from school_live.reports.dispatch import (
     admin_digests_send,
@@ -196,6 +197,17 @@ SPECS = {
         theirs=lambda w: [{"class_id": w.class_two.pk}],
         ok=(400,),  # in scope; no living id was sent
     ),
+    # Not live: the confirmation page says so (200); the record of a reminder of the class.
+    "reminders:confirm": Spec(
+        "scoped",
+        own=lambda w: [{"livingid": w.living.livingid, "class_id": w.class_one.pk}],
+        theirs=lambda w: [{"livingid": w.other_living.livingid, "class_id": w.class_two.pk}],
+    ),
+    "reminders:detail": Spec(
+        "scoped",
+        own=lambda w: [reminder_of(w.living, w.class_one)],
+        theirs=lambda w: [reminder_of(w.other_living, w.class_two)],
+    ),
 }
 # The one view that may skip CSRF: WeCom POSTs its callbacks, signed with the app's token.
 CSRF_EXEMPT = ["wecom/callback/"]
@@ -212,6 +224,16 @@ def excuse_of(student) -> dict:
         )
     )
     return {"student_userid": student.student_userid, "excuse_id": excuse.pk}
+
+
+def reminder_of(living, department) -> dict:
+    """The URL kwargs of a reminder of that class at that living (made once)."""
+    reminder, _created = Reminder.objects.get_or_create(
+        living=living,
+        department=department,
+        defaults={"kind": "manual", "status": "sent", "sent_at": timezone.now(), "text": "x"},
+    )
+    return {"reminder_id": reminder.pk}
 
 
 def login_as(client: Client, user) -> Client:
