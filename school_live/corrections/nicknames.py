@@ -14,8 +14,8 @@ from school_live.school.models import Department, Enrollment, Student
 
 from .models import NicknameClaim
 
-# WeChat caps nicknames far below this; a longer one is no nickname WeCom sent.
-NICKNAME_MAX = 100
+# WeChat caps nicknames far below this: a longer one is no nickname WeCom sent.
+NICKNAME_MAX = 255
 
 
 class NicknameRefused(ValueError):
