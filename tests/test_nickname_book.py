@@ -10,6 +10,7 @@ school threshold is 80% (2880 s).
 import csv
 import datetime as dt
 import io
+import re
 import types
 
 import pytest
@@ -307,6 +308,8 @@ def test_a_teacher_of_the_class_claims_on_the_lessons_page(client, book, who):
     assert "now counts for 小明" in html
     assert "via WeChat 访客 小明妈妈" in html  # the students table
     assert 'id="nickname-claims"' in html
+    visitors = html.split('id="visitors-table"')[1].split("</table>")[0]
+    assert "Family of" in visitors and re.search(r"<td[^>]*>\s*小明\s*</td>", visitors)
     student_page = client.get(reverse("dashboard:student", args=["ming"]), **EN).content.decode()
     assert 'id="nickname-claim-list"' in student_page and "她在群里说的" in student_page
     assert 'data-verdict="present"' in student_page and "via WeChat 访客 小明妈妈" in student_page

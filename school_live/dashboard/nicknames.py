@@ -9,7 +9,8 @@ through ``by`` (and simple-history's middleware)."""
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -69,10 +70,8 @@ def visitors_with_claims(living: Living, department: Department | None):
     claims = NicknameClaim.objects.active().filter(
         department=department, nickname=OuterRef("nickname")
     )
-    return visitors.annotate(
-        claimed_for=Subquery(claims.values("student__name")[:1]),
-        claimed_for_userid=Subquery(claims.values("student__student_userid")[:1]),
-    )
+    label = Coalesce(NullIf("student__name", Value("")), "student__student_userid")
+    return visitors.annotate(claimed_for=Subquery(claims.values(label=label).values("label")[:1]))
 
 
 def nickname_book(*, living: Living, department: Department) -> dict:

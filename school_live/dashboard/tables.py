@@ -183,9 +183,6 @@ class VisitorTable(tables.Table):
     def render_is_comment(self, value):
         return yes_no(value)
 
-    def render_claimed_for(self, value, record):
-        return value or record.claimed_for_userid
-
 
 class UnknownWatcherTable(tables.Table):
     caption = _("Watch records of accounts not on the rosters")
