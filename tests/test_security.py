@@ -35,7 +35,8 @@ from django.urls.resolvers import RegexPattern
 from django.utils import timezone
 
 from school_live.celery import app as celery_app
-from school_live.corrections.models import Excuse
+from school_live.corrections.models import Excuse, NicknameClaim
+from school_live.corrections.nicknames import nickname_claim_create
 from school_live.corrections.services import ExcuseRequest, excuse_create
 from school_live.reminders.models import Reminder
 from school_live.reports.delivery import delivery_run
@@ -57,6 +58,7 @@ from tests.fixtures.sandbox import ended_livingid, foreign_livingid
 from tests.fixtures.security import (
     CLASS_ONE_WORDS,
     FORMULA_STUDENT,
+    HOSTILE_NICKNAME,
     markup_in,
 )
 
@@ -167,6 +169,21 @@ SPECS = {
         theirs=lambda w: [excuse_of(w.other_student)],
         ok=(302,),
     ),
+    # A POST without a form: the lesson's page says what is missing (302 back to it).
+    "dashboard:nickname_claim": Spec(
+        "scoped",
+        method="post",
+        own=lambda w: [{"livingid": w.living.livingid, "class_id": w.class_one.pk}],
+        theirs=lambda w: [{"livingid": w.other_living.livingid, "class_id": w.class_two.pk}],
+        ok=(302,),
+    ),
+    "dashboard:nickname_remove": Spec(
+        "scoped",
+        method="post",
+        own=lambda w: [claim_of(w.living, w.class_one, w.student)],
+        theirs=lambda w: [claim_of(w.other_living, w.class_two, w.other_student)],
+        ok=(302,),
+    ),
     "sync:living": living_spec(method="post", ok=(200, 202)),
     "sync:run": Spec(
         "scoped",
@@ -234,6 +251,15 @@ def reminder_of(living, department) -> dict:
         defaults={"kind": "manual", "status": "sent", "sent_at": timezone.now(), "text": "x"},
     )
     return {"reminder_id": reminder.pk}
+
+
+def claim_of(living, department, student) -> dict:
+    """The URL kwargs of a nickname claim for the student in the class (made once): one to
+    remove."""
+    claim = NicknameClaim.objects.filter(student=student).first() or nickname_claim_create(
+        department=department, nickname=f"{student.student_userid}的妈妈", student=student
+    )
+    return {"livingid": living.livingid, "class_id": department.pk, "claim_id": claim.pk}
 
 
 def login_as(client: Client, user) -> Client:
@@ -720,6 +746,16 @@ def test_every_state_changing_request_needs_a_csrf_token(hostile_school):
             {"start": "2026-03-02", "kind": "sick"},
         ),
         (w.head.user, reverse("dashboard:excuse_revoke", kwargs=excuse_of(w.student)), {}),
+        (
+            w.head.user,
+            reverse("dashboard:nickname_claim", args=[w.living.livingid, w.class_one.pk]),
+            {"nickname": HOSTILE_NICKNAME, "student": w.absent.student_userid},
+        ),
+        (
+            w.head.user,
+            reverse("dashboard:nickname_remove", kwargs=claim_of(w.living, w.class_one, w.student)),
+            {},
+        ),
         (w.head.user, reverse("logout"), {}),
         (w.head.user, reverse("set_language"), {"language": "en"}),
         (w.admin, reverse("sync:school"), {}),
@@ -750,6 +786,8 @@ def test_every_state_changing_request_needs_a_csrf_token(hostile_school):
     assert not ReportPreference.objects.filter(teacher=w.head).exists()
     # Neither a new excuse nor a revoked one (the one there is, excuse_of made it).
     assert list(Excuse.objects.values_list("revoked_at", flat=True)) == [None]
+    # Neither a new nickname claim nor a removed one.
+    assert list(NicknameClaim.objects.values_list("revoked_at", flat=True)) == [None]
 
     # With the token the same request goes through.
     client = Client(enforce_csrf_checks=True)

@@ -35,6 +35,10 @@ Notes on the contract (THE ATTENDANCE CONTRACT):
   judged by the lower threshold.
 - ``scope`` adds ``living_classes(user, living)`` and ``living_class_or_404(user, living,
   class_id)``: the host of a living reads every class it covers without being assigned to them.
+- Every row also carries ``via_visitor`` and ``via_nickname``: the student did not watch on their
+  own, and a WeChat visitor whose nickname the class's nickname book claims for them did
+  (``claimed``); watched, watch_time, first/last times and commented are then the visitor's, and
+  own_account/account_count stay as WeCom's own rows say (false, 0).
 - ``class_livings`` annotates ``roster_size`` and ``watched`` (roster students with a watch row);
   full verdict counts per living come from ``class_period_summary``.
 - Livings not started yet or never synced (``state.counted_q``) have no verdicts: the queries

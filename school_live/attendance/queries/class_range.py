@@ -123,6 +123,8 @@ def _class_at_livings(*, department: Department, livings: QuerySet[Living]) -> Q
         terms=terms,
         threshold=Value(rules.present_threshold),
         rules=rules,
+        department=department,
+        living_keys=living_keys,
     )
 
 
