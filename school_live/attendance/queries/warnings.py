@@ -22,6 +22,8 @@ lessons.
 
 import dataclasses
 import datetime as dt
+import functools
+import operator
 
 from django.db import models
 from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, Q, QuerySet
@@ -164,7 +166,8 @@ class _DateList(Aggregate):
     def as_postgresql(self, compiler, connection, **extra_context):
         clone = self.copy()
         clone.function = "STRING_AGG"
-        clone.template = "%(function)s(CAST(%(expressions)s AS text), ',')"
+        # TO_CHAR rather than a cast to text, whose format follows the session's DateStyle.
+        clone.template = "%(function)s(TO_CHAR(%(expressions)s, 'YYYY-MM-DD'), ',')"
         return clone.as_sql(compiler, connection, **extra_context)
 
 
@@ -177,17 +180,17 @@ def _least_drop(thresholds: WarningThresholds) -> float:
     return thresholds.falling_drop / 100 - 1e-9
 
 
-def _fires(thresholds: WarningThresholds) -> Q:
-    """At least one rule fires (a HAVING clause over the per-student aggregates)."""
-    fires = Q(pk__in=[])
+def _fires(thresholds: WarningThresholds) -> list[Q]:
+    """The rules that are on, each as a condition over the per-student aggregates (HAVING)."""
+    fires = []
     if thresholds.absent_count:
-        fires |= Q(recent_absent__gte=thresholds.absent_count)
+        fires.append(Q(recent_absent__gte=thresholds.absent_count))
     if thresholds.falling_drop:
-        fires |= Q(share_drop__gte=_least_drop(thresholds))
+        fires.append(Q(share_drop__gte=_least_drop(thresholds)))
     if thresholds.late_count:
-        fires |= Q(late_this_month__gte=thresholds.late_count)
+        fires.append(Q(late_this_month__gte=thresholds.late_count))
     if thresholds.unreachable_lessons:
-        fires |= Q(unreachable_run__gte=thresholds.unreachable_lessons)
+        fires.append(Q(unreachable_run__gte=thresholds.unreachable_lessons))
     return fires
 
 
@@ -202,6 +205,9 @@ def class_warnings(
     unless given."""
     policy, class_thresholds = policy_and_thresholds(department)
     thresholds = thresholds or class_thresholds
+    fires = _fires(thresholds)
+    if not fires:
+        return []  # every rule turned off
     spans = _Spans.at(now or timezone.now(), thresholds)
     rows, last_window = _rows(department, rules_for(department, policy=policy), thresholds, spans)
     counted = ~Q(verdict__in=NOT_COUNTED)
@@ -240,7 +246,7 @@ def class_warnings(
             ),
         )
         .annotate(share_drop=F("share_before") - F("share_after"))
-        .filter(_fires(thresholds))
+        .filter(functools.reduce(operator.or_, fires))
         .order_by("name", "student_userid")
     )
     return [
