@@ -8,14 +8,15 @@ Four rules, their thresholds per class in the admin (``school_live.alerts``):
 
 Only ended lessons with their statistics read count (``state.counted_q``), never a cancelled one.
 An excused lesson (请假) never counts toward a warning: it is neither an absence, a lateness nor a
-watch share, it does not break a run of unreachable lessons and does not extend it either. The
+watch share, and does not extend a run of unreachable lessons (a lesson the student watched,
+excused or not, ends one: WeCom did reach them). The
 window of the absent rule is the class's last M lessons: an excused one among them is simply
 not an absence.
 
 Everything is counted in SQL over the verdicts (``_class_at_livings``): one grouped query with
-conditional aggregates per student, joined to the same rows grouped once more for the start of
-the student's last lesson that was not unreachable (where their current run of unreachable
-lessons began), and the dates of the absences as one text. With the thresholds and the
+conditional aggregates per student, the start of the student's last watched lesson (their
+current run of unreachable lessons follows it) as a scalar subquery, and the dates of the
+absences as one text. With the thresholds and the
 attendance policy (read together) that is two queries, at any class size and for any number of
 lessons.
 """
@@ -26,15 +27,25 @@ import functools
 import operator
 
 from django.db import models
-from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, Q, QuerySet
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Count,
+    F,
+    FloatField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.lookups import GreaterThan, IsNull
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from school_live.alerts.models import WarningThresholds, policy_and_thresholds
-from school_live.db_internals import join_grouped, joined_column
-from school_live.school.models import Department, Living
+from school_live.school.models import Department, Living, StudentWatch
 
 from ..rules import AttendanceRules, Verdict, rules_for
 from ..state import counted_q
@@ -155,6 +166,25 @@ def _rows(department, rules: AttendanceRules, thresholds: WarningThresholds, spa
     return rows, last_window
 
 
+def _last_watched(now: dt.datetime) -> Subquery:
+    """The start of the last lesson before ``now`` the row's student watched (any class's):
+    their run of unreachable lessons is the one after it. A scalar subquery per row, read
+    through the watch rows' student index; a join of the verdicts grouped per student instead
+    was nested-looped by PostgreSQL, its verdicts computed again for every row."""
+    return Subquery(
+        StudentWatch.objects.filter(
+            student_id=OuterRef("student__student_userid"),
+            watch_time__gt=0,
+            living__living_start__lt=now,
+        )
+        .order_by()
+        .values("student_id")
+        .annotate(last=Max("living__living_start"))
+        .values("last")[:1],
+        output_field=models.DateTimeField(),
+    )
+
+
 class _DateList(Aggregate):
     """The row's dates as one text, comma-separated ``YYYY-MM-DD`` in any order: SQLite's
     GROUP_CONCAT, PostgreSQL's STRING_AGG (Django 5.2 has no such aggregate for both)."""
@@ -211,21 +241,13 @@ def class_warnings(
     spans = _Spans.at(now or timezone.now(), thresholds)
     rows, last_window = _rows(department, rules_for(department, policy=policy), thresholds, spans)
     counted = ~Q(verdict__in=NOT_COUNTED)
-    # Per student, the start of their last lesson that was neither unreachable nor excused: the
-    # unreachable lessons after it are their current run.
-    reached = rows.values(run_student=F("student_id")).annotate(
-        last_reached=Max("lesson_start", filter=~Q(verdict__in=(Verdict.UNREACHABLE, *NOT_COUNTED)))
-    )
-    joined, alias = join_grouped(
-        rows, grouped=reached, table_name="attendance_reached", on=[("student_id", "run_student")]
-    )
-    last_reached = joined_column(alias, "last_reached", models.DateTimeField())
+    last_watched = _last_watched(spans.now)
     recent, earlier = (
         Q(lesson_start__gte=spans.recent_start),
         Q(lesson_start__gte=spans.earlier_start, lesson_start__lt=spans.recent_start),
     )
     stats = list(
-        joined.values("student_id")
+        rows.values("student_id")
         .annotate(
             name=F("student__name"),
             student_userid=F("student__student_userid"),
@@ -242,7 +264,7 @@ def class_warnings(
             unreachable_run=Count(
                 "pk",
                 filter=Q(verdict=Verdict.UNREACHABLE)
-                & (Q(IsNull(last_reached, True)) | Q(GreaterThan(F("lesson_start"), last_reached))),
+                & (Q(IsNull(last_watched, True)) | Q(GreaterThan(F("lesson_start"), last_watched))),
             ),
         )
         .annotate(share_drop=F("share_before") - F("share_after"))
