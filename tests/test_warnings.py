@@ -172,6 +172,10 @@ def test_thresholds_per_class_from_the_admin_take_effect_and_are_audited(
     rules = WarningRules.objects.get(department=school["class_one"])
     assert [h.history_change_reason for h in rules.history.all()] == ["一年级一班: fewer warnings"]
     assert rules.history.get().history_user == admin_user
+    history = client.get(reverse("admin:alerts_warningrules_history", args=[rules.pk]))
+    assert "一年级一班: fewer warnings" in history.content.decode()
+    listed = client.get(reverse("admin:alerts_warningrules_changelist")).content.decode()
+    assert "一年级一班" in listed
 
     found = by_name(class_warnings(department=school["class_one"], now=NOW))
     assert set(found) == {"赵六", "孙七"}  # 李四 and 王五 are below the class's thresholds
