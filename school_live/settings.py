@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "school_live.sync",
     "school_live.lessons",
     "school_live.corrections",
+    "school_live.alerts",
     "school_live.attendance",
     "school_live.dashboard",
     "school_live.reports",

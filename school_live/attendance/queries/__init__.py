@@ -6,6 +6,8 @@ One module per reader, each re-exported here (``from school_live.attendance impo
 - ``class_range``: one class over a date range (``class_livings``, ``class_period_summary``,
   ``class_period_students``, ``students_absent_repeatedly``, ``students_with_falling_coverage``);
 - ``student``: one student across livings (``student_history``);
+- ``warnings``: the students of a class who need attention now, with the evidence
+  (``class_warnings``; thresholds per class from ``school_live.alerts``);
 - ``summaries``: counts of verdicts and flags (``class_summary``, ``living_breakdown``,
   ``livings_breakdown``, ``summaries_total``).
 
@@ -70,9 +72,13 @@ from .summaries import (
     livings_breakdown,
     summaries_total,
 )
+from .warnings import EarlyWarning, StudentWarnings, WarningKind, class_warnings
 
 __all__ = [
     "SUMMED_COUNTS",
+    "EarlyWarning",
+    "StudentWarnings",
+    "WarningKind",
     "arrival_histogram",
     "class_attendance",
     "class_livings",
@@ -80,6 +86,7 @@ __all__ = [
     "class_period_summary",
     "class_roster",
     "class_summary",
+    "class_warnings",
     "coverage_histogram",
     "living_breakdown",
     "livings_breakdown",
