@@ -40,6 +40,9 @@ MUM = "小明妈妈"
 HOSTILE = '<script>alert("nick")</script>'
 DAY = dt.timedelta(days=1)
 
+# The wording these tests pin is the English source text.
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def visit(living, nickname, *, seconds, enter=0, leave=60, comment=False):
     position = VisitorWatch.objects.filter(living=living).count()

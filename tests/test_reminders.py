@@ -285,7 +285,7 @@ def test_a_lesson_that_is_not_live_is_refused(lesson):
 
 def test_the_button_confirms_then_sends_and_a_second_press_says_nothing_was_sent(lesson):
     who = people(lesson)
-    browser = Client()
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
     browser.force_login(who.head)
     living_page = reverse("dashboard:living", args=[lesson.living.livingid])
     html = browser.get(living_page).content.decode()
@@ -340,7 +340,7 @@ def test_the_lessons_host_may_remind(lesson):
         userid=lesson.living.anchor_userid, defaults={"user": host, "is_active": True}
     )
     ClassAssignment.objects.filter(teacher__user=host).delete()
-    browser = Client()
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
     browser.force_login(host)
     url = reverse("reminders:confirm", args=[lesson.living.livingid, lesson.department.pk])
     assert browser.get(url).status_code == 200
@@ -357,7 +357,7 @@ def test_the_lessons_host_may_remind(lesson):
 def test_wecom_errors_say_what_to_fix_and_the_reminder_is_kept(lesson, setup, errcode, words):
     who = people(lesson)
     setup(lesson.state)
-    browser = Client()
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
     browser.force_login(who.head)
     url = reverse("reminders:confirm", args=[lesson.living.livingid, lesson.department.pk])
     html = browser.post(url, follow=True).content.decode()
@@ -373,7 +373,7 @@ def test_the_confirm_page_of_a_lesson_that_is_not_live_offers_no_button(lesson):
     who = people(lesson)
     lesson.living.status = Living.Status.ENDED
     lesson.living.save(update_fields=["status"])
-    browser = Client()
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
     browser.force_login(who.head)
     html = browser.get(reverse("dashboard:living", args=[lesson.living.livingid])).content.decode()
     assert 'id="remind-button"' not in html
@@ -402,7 +402,7 @@ def test_the_lessons_page_shows_who_joined_after_a_reminder_and_how_long_after(l
     lesson.sync()
     lesson.living.status = Living.Status.ENDED  # the lesson is over
     lesson.living.save(update_fields=["status"])
-    browser = Client()
+    browser = Client(HTTP_ACCEPT_LANGUAGE="en")
     browser.force_login(who.head)
     html = browser.get(reverse("dashboard:living", args=[lesson.living.livingid])).content.decode()
     section = html.split('id="reminders"')[1]
