@@ -19,6 +19,7 @@ from . import charts
 from .class_views import PER_PAGE, freshness, paginate, student_rows
 from .excuses import student_corrections
 from .filters import StudentAttendanceFilter
+from .rollcall import rollcall_context
 from .tables import (
     ClassAttendanceTable,
     RosterTable,
@@ -108,6 +109,17 @@ def home(request):
 def living_detail(request, livingid):
     living = scope.living_or_404(request.user, livingid)
     status = state.living_status(living)
+    context = {
+        "living": living,
+        "status": status,
+        "freshness": freshness(living),
+        "can_refresh": True,
+    }
+    if status.so_far:
+        # Under way: who is in the room, not verdicts everyone still watching would fail.
+        classes = scope.living_classes(request.user, living)
+        context.update(rollcall_context(living, classes, request.GET.get("class")))
+        return _living_page(request, living, context)
     if status.counted:
         breakdown = queries.living_breakdown(living=living, user=request.user)
     else:
@@ -115,14 +127,7 @@ def living_detail(request, livingid):
         breakdown = [
             {"department": department} for department in scope.living_classes(request.user, living)
         ]
-    context = {
-        "living": living,
-        "status": status,
-        "breakdown": breakdown,
-        "totals": queries.summaries_total(breakdown),
-        "freshness": freshness(living),
-        "can_refresh": True,
-    }
+    context.update({"breakdown": breakdown, "totals": queries.summaries_total(breakdown)})
     selected = None
     wanted = request.GET.get("class")
     for entry in breakdown:
@@ -154,6 +159,10 @@ def living_detail(request, livingid):
                 .exists(),
             }
         )
+    return _living_page(request, living, context)
+
+
+def _living_page(request, living, context):
     unknown = UnknownWatcherTable(queries.unknown_watchers(living=living))
     paginate(request, unknown)
     visitors = VisitorTable(VisitorWatch.objects.filter(living=living).order_by("position"))
