@@ -14,6 +14,7 @@ from tests.fixtures.attendance import make_living
 
 NOW = timezone.now()  # set again by the ``livings`` fixture, as each test starts
 
+
 def lesson(livingid, school, *, started_ago, minutes=45, synced_ago=None, **fields):
     living = make_living(
         livingid,
