@@ -114,7 +114,6 @@
 
     function update(answer) {
       var held = anchor();
-      var before = window.scrollY;
       Object.keys(answer.totals || {}).forEach(function (name) {
         setText('[data-total="' + name + '"]', answer.totals[name]);
       });
@@ -137,8 +136,9 @@
       showAge();
       if (held) {
         // Whatever moved above the reader's place is made up for, so their place stays put.
+        // Measured after the change, so an adjustment the browser made itself is counted in.
         var shift = held.element.getBoundingClientRect().top - held.top;
-        if (shift !== 0 && window.scrollY === before) { window.scrollBy(0, shift); }
+        if (Math.abs(shift) >= 1) { window.scrollBy(0, shift); }
       }
       root.setAttribute("data-updated", String(Date.now()));
     }
