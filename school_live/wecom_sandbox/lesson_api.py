@@ -198,6 +198,7 @@ class LessonsMixin:
             duration=living.living_duration,
             roster=roster,
             open_replay=bool(living.open_replay),
+            spread=self.arrival_spread,
         )
         living.sort_viewers()
 
