@@ -103,17 +103,16 @@ class RollCall:
         return max(0, int((self.now - start).total_seconds() // 60))
 
 
-def _entered(living: Living) -> QuerySet[StudentWatch]:
-    return StudentWatch.objects.filter(living=living, student_id=OuterRef("student_userid"))
+def _of_student(model, living: Living, userid: str) -> QuerySet:
+    """The living's rows of ``model`` for the student whose userid the outer ``userid`` gives."""
+    return model.objects.filter(living=living, student_id=OuterRef(userid))
 
 
 def _annotate(students: QuerySet, *, living: Living, userid: str) -> QuerySet:
     """``group`` on rows whose ``userid`` lookup gives the student's userid."""
-    entered = StudentWatch.objects.filter(living=living, student_id=OuterRef(userid))
-    unwatched = StudentUnwatch.objects.filter(living=living, student_id=OuterRef(userid))
     return students.annotate(
-        joined=Exists(entered),
-        reachable=Exists(unwatched),
+        joined=Exists(_of_student(StudentWatch, living, userid)),
+        reachable=Exists(_of_student(StudentUnwatch, living, userid)),
     ).annotate(
         group=Case(
             When(joined=True, then=Value(Group.JOINED)),
@@ -154,7 +153,7 @@ def class_rollcall_students(*, living: Living, department: Department) -> QueryS
     entry over their accounts), ``own_account`` (a row of their own account) and
     ``parent_account`` (a row of a parent's); in ``Group.ORDER``, by name within a group
     except the joined, latest arrival first (who just came in is on top)."""
-    entered = _entered(living)
+    entered = _of_student(StudentWatch, living, "student_userid")
     first_enter = Subquery(
         entered.order_by()
         .values("student_id")
