@@ -249,3 +249,17 @@ def test_wecom_names_reach_the_page_escaped(client, live, head_teacher):
     client.force_login(head_teacher.user)
     html = client.get(reverse("dashboard:living", args=[live.livingid])).content.decode()
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_the_reminder_button_sits_once_in_the_roll_call_among_who_has_not_joined(
+    client, live, head_teacher
+):
+    client.force_login(head_teacher.user)
+    for url in (
+        reverse("dashboard:class", args=[CLASS_ONE]),
+        reverse("dashboard:living", args=[live.livingid]),
+    ):
+        html = client.get(url).content.decode()
+        assert html.count('id="remind-button"') == 1, url
+        reachable = html.split('data-group="reachable"')[1].split('data-list="reachable"')[0]
+        assert 'id="remind-button"' in reachable, url
