@@ -232,6 +232,16 @@ SYNC_WAIT_SCALE = env.float("SYNC_WAIT_SCALE", default=1.0)
 # and its living started again (the dead-run check runs every minute, see sync/migrations/0003).
 SYNC_HEARTBEAT_EVERY = env.float("SYNC_HEARTBEAT_EVERY", default=10.0)
 SYNC_DEAD_AFTER = env.float("SYNC_DEAD_AFTER", default=60.0)
+# Live lessons: a tick every SYNC_LIVE_TICK_SECONDS (the beat schedule seeded by
+# sync/migrations/0004; edit it in the admin afterwards) queues a sync of each live lesson whose
+# numbers are older than SYNC_LIVE_STALE_SECONDS, and of each lesson that ended within
+# SYNC_ENDED_WINDOW_SECONDS without a complete sync: every live lesson is synced at least once a
+# minute, and its final numbers within one tick of its end. The roll call page polls its JSON
+# every ROLLCALL_REFRESH_SECONDS.
+SYNC_LIVE_TICK_SECONDS = env.int("SYNC_LIVE_TICK_SECONDS", default=20)
+SYNC_LIVE_STALE_SECONDS = env.float("SYNC_LIVE_STALE_SECONDS", default=35.0)
+SYNC_ENDED_WINDOW_SECONDS = env.float("SYNC_ENDED_WINDOW_SECONDS", default=300.0)
+ROLLCALL_REFRESH_SECONDS = env.int("ROLLCALL_REFRESH_SECONDS", default=20)
 
 # Celery: JSON only; a task is acknowledged after it ran, and given back if its worker died.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -150,6 +150,7 @@ SPECS = {
         theirs=lambda w: [{"class_id": w.class_two.pk, "fmt": fmt} for fmt in ("csv", "xlsx")],
     ),
     "dashboard:living": living_spec(),
+    "dashboard:rollcall": living_spec(),
     "dashboard:student": Spec(
         "scoped",
         own=lambda w: [{"student_userid": w.student.student_userid}],

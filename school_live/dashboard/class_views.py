@@ -16,12 +16,13 @@ from django_tables2.paginators import LazyPaginator
 from school_live.attendance import queries, scope, sheets, state
 from school_live.attendance.rules import Verdict, rules_for
 from school_live.lessons import pages
-from school_live.school.models import Living
+from school_live.school.models import Department, Living
 from school_live.wecom.living_writes import THEME_MAX_CHARS
 
 from . import charts, exports
 from .filters import StudentAttendanceFilter
 from .forms import PeriodForm, day_bounds
+from .rollcall import rollcall_context
 from .tables import (
     ClassAttendanceTable,
     RangeAttendanceTable,
@@ -172,6 +173,13 @@ def _roster_context(request, department, living, status) -> dict:
 
 def _living_context(request, department, living) -> dict:
     status = state.living_status(living)
+    if status.so_far:
+        return {
+            "living": living,
+            "status": status,
+            "freshness": freshness(living),
+            **rollcall_context(living, Department.objects.filter(pk=department.pk), None),
+        }
     if not status.counted:
         return _roster_context(request, department, living, status)
     rows = student_rows(department, living)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import class_views, excuses, nicknames, views
+from . import class_views, excuses, nicknames, rollcall, views
 
 app_name = "dashboard"
 
@@ -13,6 +13,7 @@ urlpatterns = [
         name="class_export",
     ),
     path("livings/<str:livingid>/", views.living_detail, name="living"),
+    path("livings/<str:livingid>/rollcall.json", rollcall.living_rollcall_json, name="rollcall"),
     path(
         "livings/<str:livingid>/classes/<int:class_id>/nicknames/",
         nicknames.nickname_claim_add,

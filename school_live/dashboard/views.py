@@ -20,6 +20,7 @@ from .class_views import PER_PAGE, freshness, paginate, student_rows
 from .excuses import student_corrections
 from .filters import StudentAttendanceFilter
 from .nicknames import nickname_book, visitors_with_claims
+from .rollcall import rollcall_context
 from .tables import (
     ClassAttendanceTable,
     RosterTable,
@@ -109,6 +110,17 @@ def home(request):
 def living_detail(request, livingid):
     living = scope.living_or_404(request.user, livingid)
     status = state.living_status(living)
+    context = {
+        "living": living,
+        "status": status,
+        "freshness": freshness(living),
+        "can_refresh": True,
+    }
+    if status.so_far:
+        # Under way: who is in the room, not verdicts everyone still watching would fail.
+        classes = scope.living_classes(request.user, living)
+        context.update(rollcall_context(living, classes, request.GET.get("class")))
+        return _living_page(request, living, context, department=context["rollcall_class"])
     if status.counted:
         breakdown = queries.living_breakdown(living=living, user=request.user)
     else:
@@ -116,14 +128,7 @@ def living_detail(request, livingid):
         breakdown = [
             {"department": department} for department in scope.living_classes(request.user, living)
         ]
-    context = {
-        "living": living,
-        "status": status,
-        "breakdown": breakdown,
-        "totals": queries.summaries_total(breakdown),
-        "freshness": freshness(living),
-        "can_refresh": True,
-    }
+    context.update({"breakdown": breakdown, "totals": queries.summaries_total(breakdown)})
     selected = department = None
     wanted = request.GET.get("class")
     for entry in breakdown:
@@ -158,6 +163,12 @@ def living_detail(request, livingid):
                 ),
             }
         )
+    return _living_page(request, living, context, department=department)
+
+
+def _living_page(request, living, context, *, department):
+    """The parts every state of the lesson's page shows; ``department``: the class whose
+    nickname claims label the visitors (None: no claims shown)."""
     unknown = UnknownWatcherTable(queries.unknown_watchers(living=living))
     paginate(request, unknown)
     visitors = VisitorTable(visitors_with_claims(living, department))

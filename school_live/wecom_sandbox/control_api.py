@@ -15,11 +15,16 @@ SandboxState from Python. It needs no authentication because the server binds lo
     POST /sandbox/tokens/expire             every token now answers 42001
     GET  /sandbox/messages                  what apps sent through message/send
     GET  /sandbox/calls                     calls per WeCom path
-    POST /sandbox/livings/demo {"start_in":120,"duration":600}   a living that goes live soon
+    POST /sandbox/livings/demo {"start_in":120,"duration":600,"spread":0.5}   a living that goes
+         live soon; its class arrives over the first `spread` of it
     GET  /sandbox/livings/<id>              a living with its status
     POST /sandbox/livings/<id>/start        starts now   ({"duration": N} optional)
     POST /sandbox/livings/<id>/end          ends now
     POST /sandbox/livings/<id>/watch {"student_userid":..., "watch_time":...}  update or add
+    GET  /sandbox/livings/<id>/watchers     each student row's arrival (first entry, Unix s by
+         the sandbox clock), come or not yet: {"now", "living_start", "living_end", "watchers"}
+    POST /sandbox/livings/<id>/arrive {"student_userid":..., "parent_userid": null}  the student
+         enters now (on that account; null: their own) and stays to the end
     POST /sandbox/livings/<id>/inject {"page":2,"kind":"errcode","errcode":-1,"stat":"watch"}
     POST /sandbox/livings/<id>/script {"stat":"watch","pages":[{...}, ...]}
     POST /sandbox/jssdk/startLiving {"userid":..., "params":{"livingId":...} or
@@ -42,6 +47,7 @@ from school_live.wecom.jsapi import jsapi_signature
 from . import notice_api
 from .model import ADMIN_HEAD_TEACHER, DEPT_CLASS, ROW_FIELDS, Living
 from .replies import ApiError, RawReply
+from .watch import ARRIVAL_SPREAD
 
 
 def _reply(status: str, payload: dict) -> RawReply:
@@ -162,6 +168,14 @@ def _living_action(state, request, livingid: str, action: str) -> dict:
     try:
         if action == "" and request.method == "GET":
             return {"living": living_json(state.living(livingid), now)}
+        if action == "watchers" and request.method == "GET":
+            living = state.living(livingid)
+            return {
+                "now": now,
+                "living_start": living.living_start,
+                "living_end": living.living_end,
+                "watchers": state.arrivals(livingid),
+            }
         if request.method != "POST":
             raise _bad("use POST", "405 Method Not Allowed")
         if action == "start":
@@ -178,6 +192,13 @@ def _living_action(state, request, livingid: str, action: str) -> dict:
             except LookupError:
                 state.add_watcher(livingid, student, **fields)
             living = state.living(livingid)
+        elif action == "arrive":
+            student = body.get("student_userid", "")
+            if not student or not isinstance(student, str):
+                raise _bad("student_userid is required")
+            parent = body.get("parent_userid") or None
+            arrival = state.watcher_arrive(livingid, student, parent_userid=parent)
+            return {"arrival": arrival, "living": living_json(state.living(livingid), now)}
         elif action == "inject":
             state.inject(livingid, **body)
             return {"injected": True}
@@ -276,9 +297,14 @@ def handle(state, request) -> dict:
             return {"calls": counts, "total": len(state.calls)}
         if path == "/sandbox/livings/demo":
             body = _body(request)
-            living = state.schedule_demo_living(
-                start_in=int(body.get("start_in", 120)), duration=int(body.get("duration", 600))
-            )
+            try:
+                living = state.schedule_demo_living(
+                    start_in=int(body.get("start_in", 120)),
+                    duration=int(body.get("duration", 600)),
+                    spread=float(body.get("spread", ARRIVAL_SPREAD)),
+                )
+            except (TypeError, ValueError) as error:
+                raise _bad(str(error)) from None
             return {"living": living_json(living, state.clock())}
         if path == "/sandbox/jssdk/startLiving":
             # What the stand-in ww.startLiving asks for: {"userid": ..., "params": {...}}.

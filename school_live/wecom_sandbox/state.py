@@ -21,6 +21,7 @@ from .living_edits import LivingEditsMixin
 from .model import School, Student
 from .notice_api import NoticesMixin
 from .school import SchoolConfig, generate_school
+from .watch import ARRIVAL_SPREAD
 
 DEFAULT_CORP_ID = "ww_sandbox_corp"
 DEFAULT_SECRET = "sandbox-secret"  # noqa: S105 - the sandbox's well-known fake secret
@@ -74,6 +75,8 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
         self._baseline = {lid: living.copy() for lid, living in self.school.livings.items()}
         self._demo_count = 0
         self._created_count = 0
+        # Lessons the app creates fill up over this share of their time (watch.py).
+        self.arrival_spread = ARRIVAL_SPREAD
         # Status callbacks to the app's URL; sent by the server's pump thread (callback_sender.py).
         self.callbacks = CallbackSender()
         self._clear_runtime()
