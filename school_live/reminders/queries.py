@@ -1,8 +1,8 @@
 """Who a reminder is for, and what it changed: the reminders app's reads.
 
 ``not_joined_families`` is the selection the button, the command and the automatic reminder all
-send to: students enrolled in the class who have not joined this living (no watch row with
-watch_time > 0), whose family WeCom can reach (a parent follows 学校通知: the living's unwatched
+send to: students enrolled in the class who have not joined this living (no watch row at all: as in the
+roll call, a row of 0 s during the lesson is someone who has just come in), whose family WeCom can reach (a parent follows 学校通知: the living's unwatched
 row names them, or the roster says a parent follows), within the app's allow scope, and not
 reminded for this lesson in the last 10 minutes.
 """
@@ -67,9 +67,7 @@ def _allowed_departments(scope: AllowScope) -> set[int]:
 
 
 def _not_joined(living: Living, department: Department) -> QuerySet[Student]:
-    joined = StudentWatch.objects.filter(
-        living=living, student_id=OuterRef("student_userid"), watch_time__gt=0
-    )
+    joined = StudentWatch.objects.filter(living=living, student_id=OuterRef("student_userid"))
     return (
         Student.objects.filter(is_active=True, enrollments__department=department)
         .exclude(Exists(joined))
