@@ -190,7 +190,9 @@ def test_a_watch_row_with_no_time_yet_has_joined_as_in_the_roll_call(lesson):
     names = {family.student_userid for family in selection.families}
     assert lesson.joined[0] not in names and lesson.joined[1] not in names
     joined = class_rollcall_students(living=lesson.living, department=lesson.department)
-    assert lesson.joined[0] in joined.filter(group="joined").values_list("student_userid", flat=True)
+    assert lesson.joined[0] in joined.filter(group="joined").values_list(
+        "student_userid", flat=True
+    )
 
 
 def test_a_parent_we_think_follows_but_wecom_refuses_is_counted_invalid(lesson):

@@ -11,7 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from school_live.attendance.queries.rollcall import class_rollcall_students, living_rollcall
-from school_live.school.models import Department, StudentUnwatch
+from school_live.corrections.nicknames import nickname_claim_create
+from school_live.reminders.queries import not_joined_families
+from school_live.school.models import Department, Student, StudentUnwatch, VisitorWatch
 from tests.fixtures.attendance import make_living, make_roster, make_student, watch
 
 CLASS_ONE, CLASS_TWO = 3, 4
@@ -142,6 +144,41 @@ def test_queries_are_fixed_whatever_the_class_size(school, django_assert_num_que
 # --- the pages and the JSON ------------------------------------------------------------------------
 
 
+def test_a_visitor_the_nickname_book_claims_has_joined_for_the_student(
+    client, live, school, head_teacher, english
+):
+    """小明妈妈 watching on WeChat is 戊未进 at the lesson: joined in the roll call (with the
+    nickname, escaped), and not a family to remind. Another class's claim does not count."""
+    one, two = school["class_one"], school["class_two"]
+    nickname = "<b>戊妈妈</b>"
+    waiting = Student.objects.get(student_userid="waiting")
+    VisitorWatch.objects.create(
+        living=live,
+        position=0,
+        nickname=nickname,
+        watch_time=120,
+        enter_time=live.living_start + dt.timedelta(minutes=9),
+    )
+    make_student("other2", "壬二班", classes=[two], parents=[("o2_m", "妈妈", True)])
+    unwatched(live, "other2", "o2_m")
+    nickname_claim_create(department=one, nickname=nickname, student=waiting)
+    assert groups(live, one)["waiting"] == "joined"
+    assert groups(live, two)["other2"] == "reachable"  # the claim is 一年级一班's only
+    rollcall = living_rollcall(living=live, classes=Department.objects.filter(type=1))
+    by_class = {entry.department.pk: entry.counts for entry in rollcall.classes}
+    assert (by_class[CLASS_ONE].joined, by_class[CLASS_ONE].reachable) == (5, 0)
+    rows = {s.student_userid: s for s in class_rollcall_students(living=live, department=one)}
+    assert rows["waiting"].first_enter == live.living_start + dt.timedelta(minutes=9)
+    selection = not_joined_families(living=live, department=one, allow_scope=None)
+    assert "waiting" not in {family.student_userid for family in selection.families}
+
+    client.force_login(head_teacher.user)
+    students = {s["userid"]: s for s in rollcall_json(client, live).json()["class"]["students"]}
+    assert students["waiting"]["via"] == f"via WeChat 访客 {nickname}"
+    page = client.get(reverse("dashboard:living", args=[live.livingid])).content.decode()
+    assert "&lt;b&gt;戊妈妈&lt;/b&gt;" in page and nickname not in page
+
+
 def rollcall_json(client, living, **params):
     return client.get(reverse("dashboard:rollcall", args=[living.livingid]), params)
 
@@ -167,6 +204,7 @@ def test_json_gives_counts_students_and_the_age_of_the_data(client, live, head_t
         "group": "unreachable",
         "first_enter": "",
         "account": "",
+        "via": "",
     }
     assert "gone" not in students
 

@@ -100,6 +100,12 @@ def _student_json(student) -> dict:
         "group": student.group,
         "first_enter": timezone.localtime(first).strftime("%H:%M") if first else "",
         "account": account,
+        # Plain text for textContent: the nickname is WeCom's, untrusted.
+        "via": (
+            _("via WeChat 访客 %(nickname)s") % {"nickname": student.visitor_nickname}
+            if student.visitor_nickname and not account
+            else ""
+        ),
     }
 
 

@@ -2,7 +2,8 @@
 
 ``not_joined_families`` is the selection the button, the command and the automatic reminder all
 send to: students enrolled in the class who have not joined this living (no watch row at all: as in the
-roll call, a row of 0 s during the lesson is someone who has just come in), whose family WeCom can reach (a parent follows 学校通知: the living's unwatched
+roll call, a row of 0 s during the lesson is someone who has just come in; nor a WeChat visitor the
+class's nickname book claims for them), whose family WeCom can reach (a parent follows 学校通知: the living's unwatched
 row names them, or the roster says a parent follows), within the app's allow scope, and not
 reminded for this lesson in the last 10 minutes.
 """
@@ -13,6 +14,7 @@ import datetime as dt
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from school_live.attendance.claimed import claimed_visits
 from school_live.school.models import (
     Department,
     Enrollment,
@@ -68,9 +70,12 @@ def _allowed_departments(scope: AllowScope) -> set[int]:
 
 def _not_joined(living: Living, department: Department) -> QuerySet[Student]:
     joined = StudentWatch.objects.filter(living=living, student_id=OuterRef("student_userid"))
+    # A WeChat visitor the class's nickname book claims for the student has joined for them.
+    visited = claimed_visits(living=living, student=OuterRef("pk"), department=department)
     return (
         Student.objects.filter(is_active=True, enrollments__department=department)
         .exclude(Exists(joined))
+        .exclude(Exists(visited))
         .order_by("name", "student_userid")
     )
 

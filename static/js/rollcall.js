@@ -53,7 +53,7 @@
       var parts = [];
       if (student.first_enter) { parts.push(student.first_enter); }
       var account = { own: words.textOwn, parent: words.textParent, both: words.textBoth }[student.account];
-      if (account) { parts.push(account); }
+      if (account) { parts.push(account); } else if (student.via) { parts.push(student.via); }
       return parts.join(" · ");
     }
 

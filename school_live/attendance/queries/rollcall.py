@@ -32,8 +32,10 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from school_live.attendance.claimed import claimed_visits
 from school_live.school.models import (
     Department,
     Enrollment,
@@ -108,10 +110,21 @@ def _of_student(model, living: Living, userid: str) -> QuerySet:
     return model.objects.filter(living=living, student_id=OuterRef(userid))
 
 
-def _annotate(students: QuerySet, *, living: Living, userid: str) -> QuerySet:
-    """``group`` on rows whose ``userid`` lookup gives the student's userid."""
+def _claimed(living: Living, student: str, department) -> QuerySet:
+    """The living's visitor rows claimed in the nickname book for the student (whose primary key
+    the outer ``student`` lookup gives) in ``department`` (a value, or an ``OuterRef``)."""
+    return claimed_visits(living=living, student=OuterRef(student), department=department)
+
+
+def _annotate(
+    students: QuerySet, *, living: Living, userid: str, student: str, department
+) -> QuerySet:
+    """``group`` on rows whose ``userid`` lookup gives the student's userid (``student``: their
+    primary key). A visitor whose nickname the class's book claims for the student has joined
+    for them."""
     return students.annotate(
-        joined=Exists(_of_student(StudentWatch, living, userid)),
+        joined=Exists(_of_student(StudentWatch, living, userid))
+        | Exists(_claimed(living, student, department)),
         reachable=Exists(_of_student(StudentUnwatch, living, userid)),
     ).annotate(
         group=Case(
@@ -130,7 +143,13 @@ def living_rollcall(
     departments = list(classes.order_by("-order", "id"))
     enrollments = Enrollment.objects.filter(department__in=departments, student__is_active=True)
     rows = (
-        _annotate(enrollments, living=living, userid="student__student_userid")
+        _annotate(
+            enrollments,
+            living=living,
+            userid="student__student_userid",
+            student="student_id",
+            department=OuterRef("department_id"),
+        )
         .values("department_id", "group")
         .annotate(students=Count("pk"))
         .order_by()
@@ -150,9 +169,10 @@ def living_rollcall(
 
 def class_rollcall_students(*, living: Living, department: Department) -> QuerySet[Student]:
     """The class's active students, each annotated with ``group``, ``first_enter`` (the first
-    entry over their accounts), ``own_account`` (a row of their own account) and
-    ``parent_account`` (a row of a parent's); in ``Group.ORDER``, by name within a group
-    except the joined, latest arrival first (who just came in is on top)."""
+        entry over their accounts), ``own_account`` (a row of their own account) and
+        ``parent_account`` (a row of a parent's), ``visitor_nickname`` (a WeChat visitor the class's
+    nickname book claims for them, when one came); in ``Group.ORDER``, by name within a group
+        except the joined, latest arrival first (who just came in is on top)."""
     entered = _of_student(StudentWatch, living, "student_userid")
     first_enter = Subquery(
         entered.order_by()
@@ -169,9 +189,22 @@ def class_rollcall_students(*, living: Living, department: Department) -> QueryS
             Student.objects.filter(is_active=True, enrollments__department=department),
             living=living,
             userid="student_userid",
+            student="pk",
+            department=department,
         )
         .annotate(
-            first_enter=first_enter,
+            visitor_nickname=Subquery(
+                _claimed(living, "pk", department).order_by("nickname").values("nickname")[:1]
+            ),
+            # Their own accounts' first entry, or else the claimed visitor's.
+            first_enter=Coalesce(
+                first_enter,
+                Subquery(
+                    _claimed(living, "pk", department)
+                    .order_by("enter_time")
+                    .values("enter_time")[:1]
+                ),
+            ),
             own_account=Exists(entered.filter(parent_userid="")),
             parent_account=Exists(entered.exclude(parent_userid="")),
             group_order=order,
