@@ -205,6 +205,10 @@ WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com"
 WECOM_CORP_ID = env.str("WECOM_CORP_ID", default="")
 WECOM_SECRET = env.str("WECOM_SECRET", default="")
 WECOM_AGENT_ID = env.int("WECOM_AGENT_ID", default=None)
+# Calls a minute to any one WeCom API, by every process of this site together (counted in the
+# shared cache): half of WeCom's per-corp limit of 10,000 (api.md §9), leaving room for other
+# apps of the corp. Past it calls wait instead of meeting 45009. 0 turns the budget off.
+WECOM_CALLS_PER_MINUTE = env.int("WECOM_CALLS_PER_MINUTE", default=5000)
 # Where a teacher's browser is sent to sign in with WeCom (the sandbox serves a stand-in page).
 WECOM_OAUTH_BASE = env.str("WECOM_OAUTH_BASE", default="https://open.weixin.qq.com").rstrip("/")
 # The app's 接收消息 Token and EncodingAESKey; unset, /wecom/callback/ is a 404 and the sweep alone
