@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from school_live.school.models import Living, SyncRun
 from school_live.sync.school import school_sync
+from school_live.sync.sweep import recent_livings_sweep
 from school_live.sync.triggers import living_syncs_request, school_sync_request
 from tests.fixtures.people import PASSWORD
 from tests.fixtures.sandbox import sandbox_serving, sandbox_state
@@ -151,3 +152,20 @@ def test_worker_school_sync_shares_discovery_and_reads_each_info_once(
     # teachers' livings and queued their stats, which used the info just read.
     assert SyncRun.objects.filter(kind=SyncRun.Kind.DISCOVERY).count() > 2
     assert state.call_count(LIVING_INFO) == Living.objects.count()
+
+
+def test_the_school_sweep_leaves_their_livings_to_the_discovery_shares(
+    sync_sandbox, django_capture_on_commit_callbacks
+):
+    start = timezone.now() - dt.timedelta(hours=1)
+    for livingid, anchor in (("lv-shared", "t-listed"), ("lv-orphan", "t-gone")):
+        Living.objects.create(
+            livingid=livingid, anchor_userid=anchor, living_start=start, living_duration=600
+        )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        recent_livings_sweep(discovered=["t-listed"])
+    # The share that reads t-listed's livings queues lv-shared, with the info it just read.
+    assert list(
+        SyncRun.objects.filter(kind=SyncRun.Kind.LIVING).values_list("livingid", flat=True)
+    ) == ["lv-orphan"]
+    assert len(callbacks) == 1

@@ -29,7 +29,7 @@ from school_live.school.models import (
 )
 from school_live.sync.liveness import heartbeat
 from school_live.sync.locks import LivingLocked, living_lock
-from school_live.sync.patience import patient
+from school_live.sync.patience import client_for, patient
 from school_live.sync.runs import Progress, run_finish, run_recorded
 from school_live.sync.upsert import Upsert
 from school_live.wecom.client import WeComClient
@@ -96,10 +96,9 @@ def living_stats_sync(
         )
     try:
         with living_lock(livingid, run_id=run.pk), run_recorded(run, task_id=task_id):
-            client = client or WeComClient.from_settings()
-            with patient(client):
+            with client_for(client) as used, patient(used):
                 snapshot = living_snapshot_fetch(
-                    client=client,
+                    client=used,
                     livingid=livingid,
                     progress=Progress(run),
                     info=living_info_fresh(livingid=livingid, since=info_since),

@@ -2,8 +2,9 @@
 
 On the workers (``enqueue``) discovery is split into shares, each a task of its own that queues
 the stats of the livings it found; the sweep then queues the rest (settled livings due a replay
-sync, livings of teachers no longer listed, runs whose worker died). Run here (the command),
-every living's stats are synced right here, and the info discovery read is not read again.
+sync, livings of teachers no longer listed, runs whose worker died). The shares' own runs say
+how they went, and are tried again like any task. Run here (the command), every living's stats
+are synced right here, and the info discovery read is not read again.
 
 Each step records its own SyncRun; the school run sums them and fails naming the steps that
 failed. A failed step does not stop the next: stale livings are better than none. Every step
@@ -14,6 +15,7 @@ the Celery task runs it again later (each step then reads what is still missing)
 
 from school_live.school.models import SyncRun
 from school_live.sync.discovery import livings_discover, teachers_active
+from school_live.sync.patience import client_for
 from school_live.sync.roster import roster_sync
 from school_live.sync.runs import SyncProblem, error_transient, run_recorded
 from school_live.sync.sweep import recent_livings_sweep
@@ -32,8 +34,7 @@ def school_sync(
     """Returns the school run; ``run.steps`` holds the step runs in order."""
     run = run or SyncRun.objects.create(kind=SyncRun.Kind.SCHOOL)
     run.steps = []
-    with run_recorded(run, task_id=task_id):
-        client = client or WeComClient.from_settings()
+    with run_recorded(run, task_id=task_id), client_for(client) as client:
         teachers: list[str] = []
 
         def discover(*, client, run):

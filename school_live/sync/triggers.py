@@ -89,9 +89,12 @@ def living_syncs_request(
     livingids = list(dict.fromkeys(livingids))
     kwargs = {"info_since": info_since.isoformat()} if info_since else {}
     with transaction.atomic():
+        # Locked in one order by every caller (discovery shares, the sweep), so two of them
+        # with livings in common wait for each other instead of deadlocking.
         livings = dict(
             Living.objects.select_for_update()
             .filter(livingid__in=livingids)
+            .order_by("livingid")
             .values_list("livingid", "pk")
         )
         runs = SyncRun.objects.filter(kind=SyncRun.Kind.LIVING, livingid__in=livingids)

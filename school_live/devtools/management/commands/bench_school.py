@@ -181,7 +181,7 @@ class Command(BaseCommand):
             run, _created = school_sync_request()
             deadline = time.monotonic() + RUN_TIMEOUT
             while True:
-                time.sleep(0.2)
+                time.sleep(0.5)  # the end is read from the runs, not from this loop
                 running.supervisor.check()
                 school = SyncRun.objects.get(pk=run.pk)
                 if school.finished_at and not unfinished():
