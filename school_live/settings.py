@@ -57,9 +57,11 @@ INSTALLED_APPS = [
     "school_live.sync",
     "school_live.lessons",
     "school_live.corrections",
+    "school_live.alerts",
     "school_live.attendance",
     "school_live.dashboard",
     "school_live.reports",
+    "school_live.reminders",
 ]
 # Developer tools: the fake WeCom (`wecom_sandbox` command) and the demo and benchmark commands.
 # On wherever DEBUG is (so a fresh clone runs `manage.py demo`), off in production unless
@@ -73,6 +75,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # PostgreSQL refuses NUL in a string: a query string carrying one is a 400 here, not a 500.
+    "school_live.nul_guard.NulInQueryMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

@@ -13,12 +13,13 @@ from django.views.decorators.http import require_GET
 from school_live.attendance import queries, scope, state
 from school_live.attendance.rules import Verdict
 from school_live.lessons import pages
-from school_live.school.models import ClassAssignment, VisitorWatch
+from school_live.school.models import ClassAssignment
 
 from . import charts
 from .class_views import PER_PAGE, freshness, paginate, student_rows
 from .excuses import student_corrections
 from .filters import StudentAttendanceFilter
+from .nicknames import nickname_book, visitors_with_claims
 from .tables import (
     ClassAttendanceTable,
     RosterTable,
@@ -123,7 +124,7 @@ def living_detail(request, livingid):
         "freshness": freshness(living),
         "can_refresh": True,
     }
-    selected = None
+    selected = department = None
     wanted = request.GET.get("class")
     for entry in breakdown:
         if wanted and str(entry["department"].pk) == wanted:
@@ -143,20 +144,23 @@ def living_detail(request, livingid):
         else:
             table = RosterTable(queries.class_roster(department=department))
         paginate(request, table)
+        class_visible = scope.visible_classes(request.user).filter(pk=department.pk).exists()
         context.update(
             {
                 "selected": selected,
                 "filter": filterset,
                 "table": table,
                 "keep": [("class", department.pk)],
-                "class_visible": scope.visible_classes(request.user)
-                .filter(pk=department.pk)
-                .exists(),
+                "class_visible": class_visible,
+                # Its teachers write the class's nickname book (scope.nickname_class_or_404).
+                "nickname_book": (
+                    nickname_book(living=living, department=department) if class_visible else None
+                ),
             }
         )
     unknown = UnknownWatcherTable(queries.unknown_watchers(living=living))
     paginate(request, unknown)
-    visitors = VisitorTable(VisitorWatch.objects.filter(living=living).order_by("position"))
+    visitors = VisitorTable(visitors_with_claims(living, department))
     paginate(request, visitors)
     context.update({"unknown_table": unknown, "visitor_table": visitors})
     lesson = pages.lesson_side(request.user, living)

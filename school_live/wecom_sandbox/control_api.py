@@ -5,6 +5,10 @@ SandboxState from Python. It needs no authentication because the server binds lo
 
     GET  /sandbox/summary                   corp id, agent id, teachers and their classes, livings
     GET  /sandbox/faults   POST /sandbox/faults {"busy":0.2,"seed":7,...}   (replaces all faults)
+    POST /sandbox/faults/inject {"path":"/cgi-bin/...","errcode":48002,"times":1}  (times null:
+         every call) one path answers that errcode after the token check
+    GET  /sandbox/notices   POST /sandbox/notices/reset   POST /sandbox/notices/config
+         {"parent_app": false, "allow_scope": {...}}   学校通知 sends (see notice_api.py)
     POST /sandbox/advance {"seconds": N}    move the sandbox clock forward
     POST /sandbox/reset                     faults, scripts, tokens, messages, clock, livings
     POST /sandbox/tokens/revoke             every token now answers 40014
@@ -35,6 +39,7 @@ import json
 
 from school_live.wecom.jsapi import jsapi_signature
 
+from . import notice_api
 from .model import ADMIN_HEAD_TEACHER, DEPT_CLASS, ROW_FIELDS, Living
 from .replies import ApiError, RawReply
 
@@ -234,6 +239,20 @@ def handle(state, request) -> dict:
             return {"faults": dataclasses.asdict(state.faults)}
         if path == "/sandbox/callbacks":
             return _callbacks(state, request)
+        if path == "/sandbox/faults/inject" and method == "POST":
+            body = _body(request)
+            try:
+                state.inject_errcode(
+                    str(body.get("path", "")), int(body["errcode"]), times=body.get("times", 1)
+                )
+            except (KeyError, TypeError, ValueError) as error:
+                raise _bad(f'give {{"path", "errcode", "times"}}: {error}') from None
+            return {"injected": True}
+        if path.startswith("/sandbox/notices"):
+            answer = notice_api.control(state, request, path, _body)
+            if answer is None:
+                raise _bad("wrong method or path", "405 Method Not Allowed")
+            return answer
         if path == "/sandbox/advance":
             seconds = _body(request).get("seconds")
             if not isinstance(seconds, int) or isinstance(seconds, bool):

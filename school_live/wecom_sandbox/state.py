@@ -19,6 +19,7 @@ from .keys import KeySigner
 from .lesson_api import LessonsMixin
 from .living_edits import LivingEditsMixin
 from .model import School, Student
+from .notice_api import NoticesMixin
 from .school import SchoolConfig, generate_school
 
 DEFAULT_CORP_ID = "ww_sandbox_corp"
@@ -46,7 +47,7 @@ class CallRecord:
     errcode: int | None  # None for a reply that was not WeCom JSON
 
 
-class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin):
+class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
     def __init__(
         self,
         school: School | None = None,
@@ -88,6 +89,8 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin):
         self._scripts: dict[tuple[str, str], tuple[list[dict], int]] = {}
         self._script_generation = 0
         self._injections: list[Injection] = []
+        self._path_faults: list[list] = []  # [path, errcode, times left or None]
+        self._clear_notices()
         self._recent_calls: dict[str, deque[int]] = {}
         self._blocked_until: dict[str, int] = {}
         self._rosters: dict[str, tuple[tuple[int, ...], list[Student]]] = {}

@@ -28,6 +28,7 @@ from school_live.school.models import (
     StudentWatch,
 )
 
+from ..claimed import claimed_visits
 from ..rules import rules_for
 from ..verdicts import LivingTerms, annotate_attendance
 
@@ -63,6 +64,7 @@ def class_attendance(*, department: Department, living: Living) -> QuerySet[Stud
         terms=LivingTerms.of(living),
         threshold=Value(rules.present_threshold),
         rules=rules,
+        visits=claimed_visits(living=living, student=OuterRef("pk"), department=department),
     )
 
 

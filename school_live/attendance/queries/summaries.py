@@ -17,6 +17,7 @@ from school_live.school.models import (
 )
 
 from .. import scope
+from ..claimed import claimed_visits
 from ..rules import Flag, Verdict, school_rules
 from ..verdicts import LivingTerms, annotate_attendance
 
@@ -138,6 +139,11 @@ def livings_breakdown(*, livings: Iterable[Living], user=None) -> dict[int, list
             ),
             guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
             student=F("student_id"),
+            visits=claimed_visits(
+                living=OuterRef("living_id"),
+                student=OuterRef("student_id"),
+                department=OuterRef("department_id"),
+            ),
             terms=LivingTerms.columns(lambda name: F(f"department__livings__{name}")),
             threshold=Coalesce(
                 F("department__present_threshold"), Value(policy_rules.present_threshold)
@@ -176,6 +182,9 @@ def _class_summaries(*, departments: list[Department], living: Living) -> dict[i
             ),
             guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
             student=F("student_id"),
+            visits=claimed_visits(
+                living=living, student=OuterRef("student_id"), department=OuterRef("department_id")
+            ),
             terms=LivingTerms.of(living),
             # Each class may override the school's threshold (as ``rules_for`` does).
             threshold=Coalesce(
