@@ -61,7 +61,11 @@ class Command(BaseCommand):
         parser.add_argument("--students", type=int, default=3000, help="default 3000")
         parser.add_argument("--classes", type=int, default=60, help="default 60")
         parser.add_argument("--livings", type=int, default=500, help="about; default 500")
-        parser.add_argument("--workers", default="1,2", help="worker processes per run: 1,2")
+        parser.add_argument(
+            "--workers",
+            default="1,2",
+            help="worker processes per run: 1,2 (1,2,1,2: each twice, the best time counts)",
+        )
         parser.add_argument(
             "--faults", type=float, default=0.0, help="share of calls that fail, e.g. 0.2"
         )
@@ -124,8 +128,9 @@ class Command(BaseCommand):
         if not no_here:
             times["here"] = self._run_here()
             reference = living_rows()
-        for count in counts:
-            times[count] = self._run_workers(count)
+        for count in counts:  # a count given twice (1,2,1,2) keeps its best time
+            took = self._run_workers(count)
+            times[count] = min(took, times.get(count, took))
             if reference is None:
                 reference = living_rows()
         if 1 in times and 2 in times:
