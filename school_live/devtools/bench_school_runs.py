@@ -133,13 +133,30 @@ def unfinished() -> bool:
     return SyncRun.objects.filter(status__in=ACTIVE).exists()
 
 
-def peak_rss_mib(pid: int) -> float:
-    """The largest peak RSS (VmHWM) of ``pid`` and its children: the worker and its pool."""
+def _family(pid: int) -> list[int]:
     children = subprocess.run(
         ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False
     ).stdout.split()
+    return [pid, *map(int, children)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and its children: the worker and its pool."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for each in _family(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The largest peak RSS (VmHWM) of ``pid`` and its children: the worker and its pool."""
     peak = 0
-    for each in [pid, *map(int, children)]:
+    for each in _family(pid):
         try:
             status = Path(f"/proc/{each}/status").read_text()
         except OSError:
@@ -192,6 +209,9 @@ class Workers:
 
     def peak_rss_mib(self) -> float:
         return max(peak_rss_mib(child.process.pid) for child in self.supervisor.children)
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(child.process.pid) for child in self.supervisor.children)
 
     def __exit__(self, *exc) -> None:
         self.supervisor.stop_all()

@@ -182,7 +182,7 @@ class Command(BaseCommand):
         log_dir = Path(settings.VAR_DIR) / "bench_school"
         log_dir.mkdir(parents=True, exist_ok=True)
         with Workers(count=count, env=env, log_dir=log_dir, cwd=REPO) as running:
-            cpu = time.process_time()
+            cpu, workers_cpu = time.process_time(), running.cpu_seconds()
             started = time.time()
             run, _created = school_sync_request()
             deadline = time.monotonic() + RUN_TIMEOUT
@@ -197,6 +197,7 @@ class Command(BaseCommand):
             last = SyncRun.objects.order_by("-finished_at").values_list("finished_at", flat=True)
             took = last.first().timestamp() - started
             self.sandbox_cpu = (time.process_time() - cpu) / took
+            self.workers_cpu = (running.cpu_seconds() - workers_cpu) / took
             rss = running.peak_rss_mib()
         what = f"{count} worker process{'es' if count > 1 else ''}"
         if faults:
@@ -212,8 +213,9 @@ class Command(BaseCommand):
             line += f", {failed} runs failed"
         if rss is not None:
             line += f", worker peak RSS {rss:.0f} MiB"
-            # This process serves the sandbox: near 100% of a core, it is what limits the run.
-            line += f", sandbox CPU {self.sandbox_cpu:.0%} of a core"
+            # Cores used on average: the workers', and this process's (it serves the sandbox). On
+            # a shared machine, workers far below a core each are waiting for CPU or the database.
+            line += f", CPU: workers {self.workers_cpu:.2f} cores, sandbox {self.sandbox_cpu:.2f}"
         self._say(line)
         injected = " (the injected faults among them)" if self.state.faults.limit else ""
         self._say(f"    {Calls.of(self.state).text()}{injected}")
