@@ -209,6 +209,10 @@ WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com"
 WECOM_CORP_ID = env.str("WECOM_CORP_ID", default="")
 WECOM_SECRET = env.str("WECOM_SECRET", default="")
 WECOM_AGENT_ID = env.int("WECOM_AGENT_ID", default=None)
+# Calls a minute to any one WeCom API, by every process of this site together (counted in the
+# shared cache): half of WeCom's per-corp limit of 10,000 (api.md §9), leaving room for other
+# apps of the corp. Past it calls wait instead of meeting 45009. 0 turns the budget off.
+WECOM_CALLS_PER_MINUTE = env.int("WECOM_CALLS_PER_MINUTE", default=5000)
 # Where a teacher's browser is sent to sign in with WeCom (the sandbox serves a stand-in page).
 WECOM_OAUTH_BASE = env.str("WECOM_OAUTH_BASE", default="https://open.weixin.qq.com").rstrip("/")
 # The app's 接收消息 Token and EncodingAESKey; unset, /wecom/callback/ is a 404 and the sweep alone
@@ -255,6 +259,11 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection before and after every task unless this is
+# set, and a new PostgreSQL connection costs more than a small living's sync; it now closes it
+# every 1000 tasks, and school_live.celery checks it before each task as Django does per request
+# (CONN_MAX_AGE, CONN_HEALTH_CHECKS).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers an unacknowledged task after its visibility timeout; every time limit must stay

@@ -63,7 +63,10 @@ def test_teacher_signs_in_and_home_lists_their_class_and_lessons(new_page, brows
     assert page.locator(f"#classes a[href='/classes/{browser_school.class_id}/']").count() == 1
     assert page.locator("#recent-livings .card").count() >= 1
     page.click(f"#classes a[href='/classes/{browser_school.class_id}/']")
-    page.wait_for_selector("#students-table")
+    # The class page opens on its latest lesson: its students' verdicts, or, when that lesson
+    # is live at the sandbox's hour, its roll call.
+    page.wait_for_selector("#students-table, #rollcall")
+    assert page.url.endswith(f"/classes/{browser_school.class_id}/")
 
 
 def test_wrong_password_keeps_the_visitor_on_the_login_page(new_page, browser_school):

@@ -438,7 +438,11 @@ def test_schedule_is_seeded(db):
         "sync.discover_livings",
         "sync.roster",
         "sync.recover_dead_runs",
+        "sync.live_tick",
     }
+    # Live lessons: an interval of 20 s, not a crontab (crontabs count in minutes).
+    tick = tasks["sync.live_tick"]
+    assert tick.crontab is None and (tick.interval.every, tick.interval.period) == (20, "seconds")
     # Dead runs are looked for around the clock, every minute.
     recover = tasks["sync.recover_dead_runs"]
     assert (recover.crontab.minute, recover.crontab.hour) == ("*", "*")

@@ -11,16 +11,18 @@ from django.utils.translation import ngettext
 
 from school_live.school.admin import LivingAdmin
 from school_live.school.models import Living
-from school_live.sync.triggers import living_sync_request
+from school_live.sync.triggers import manual_living_sync_request
 
 
 @admin.action(description=_("Sync now from WeCom"), permissions=["view"])
 def sync_livings_now(modeladmin, request, queryset):
-    queued = running = 0
+    queued = running = too_soon = 0
     for livingid in queryset.values_list("livingid", flat=True):
-        _run, created = living_sync_request(livingid=livingid, requested_by=request.user)
+        run, created = manual_living_sync_request(livingid=livingid, user=request.user)
         if created:
             queued += 1
+        elif run is None:
+            too_soon += 1
         else:
             running += 1
     if queued:
@@ -42,6 +44,19 @@ def sync_livings_now(modeladmin, request, queryset):
             )
             % {"count": running},
             messages.INFO,
+        )
+    if too_soon:
+        modeladmin.message_user(
+            request,
+            ngettext(
+                "%(count)d living was not synced again: you asked for it less than a minute "
+                "ago. Wait a minute, then try again.",
+                "%(count)d livings were not synced again: you asked for them less than a minute "
+                "ago. Wait a minute, then try again.",
+                too_soon,
+            )
+            % {"count": too_soon},
+            messages.WARNING,
         )
 
 

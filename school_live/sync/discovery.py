@@ -8,12 +8,18 @@ WeCom refuses (92008: created by another app) is named on the run, so an admin s
 transient failure (after the waits of patience.py) gets another round, and the next run finds
 what is still missing. An error about the app's setup (wrong secret, untrusted IP, ...) stops the
 run: every other call would repeat it.
+
+A school sync on the workers splits the teachers into shares, one task each (triggers.py): each
+share queues the stats syncs of the livings it read that the sweep's rules pick, telling them
+the info was just read (so get_living_info is asked once per living and sync).
 """
 
 from school_live.school.models import Living, SyncRun, Teacher
 from school_live.sync.living_stats import living_info_store
-from school_live.sync.patience import patient
+from school_live.sync.patience import client_for, patient
 from school_live.sync.runs import Progress, SyncProblem, run_recorded, units_problem
+from school_live.sync.sweep import sweep_livingids
+from school_live.sync.triggers import living_syncs_request
 from school_live.sync.units import units_each
 from school_live.wecom.client import WeComClient
 
@@ -22,10 +28,17 @@ class DiscoveryIncomplete(SyncProblem):
     """Some teachers' or livings' info could not be read; the others were stored."""
 
 
-def livings_discover(*, client: WeComClient | None = None, run: SyncRun | None = None) -> SyncRun:
+def livings_discover(
+    *,
+    client: WeComClient | None = None,
+    run: SyncRun | None = None,
+    teachers: list[str] | None = None,
+    enqueue: bool = False,
+) -> SyncRun:
+    """Every active teacher's livings, or those of ``teachers``; ``enqueue``: then queue the
+    stats syncs of those the sweep picks."""
     run = run or SyncRun.objects.create(kind=SyncRun.Kind.DISCOVERY)
-    with run_recorded(run):
-        client = client or WeComClient.from_settings()
+    with run_recorded(run), client_for(client) as client:
         progress = Progress(run)
         settled = set(Living.objects.filter(stats_complete=True).values_list("livingid", flat=True))
         done: set[str] = set()  # a living two teachers share is read once
@@ -46,9 +59,12 @@ def livings_discover(*, client: WeComClient | None = None, run: SyncRun | None =
             progress.page()
             living_errors.update(units_each({livingid: livingid for livingid in livingids}, store))
 
-        teachers = list(Teacher.objects.filter(is_active=True).values_list("userid", flat=True))
+        if teachers is None:
+            teachers = teachers_active()
         with patient(client):
             failed = units_each({f"teacher {u}": u for u in teachers}, teacher)
+        if enqueue and done:
+            living_syncs_request(livingids=sweep_livingids(among=done), info_since=run.started_at)
         # A living that failed for one teacher may have been read for another.
         failed.update({k: e for k, e in living_errors.items() if k not in done})
         if failed:
@@ -56,3 +72,7 @@ def livings_discover(*, client: WeComClient | None = None, run: SyncRun | None =
             problem = units_problem("teachers' livingid lists and livings", total, failed)
             raise DiscoveryIncomplete(str(problem), transient=problem.transient)
     return run
+
+
+def teachers_active() -> list[str]:
+    return list(Teacher.objects.filter(is_active=True).values_list("userid", flat=True))

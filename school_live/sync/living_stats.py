@@ -25,10 +25,11 @@ from school_live.school.models import (
     SyncRun,
     VisitorWatch,
     from_unix,
+    to_unix,
 )
 from school_live.sync.liveness import heartbeat
 from school_live.sync.locks import LivingLocked, living_lock
-from school_live.sync.patience import patient
+from school_live.sync.patience import client_for, patient
 from school_live.sync.runs import Progress, run_finish, run_recorded
 from school_live.sync.upsert import Upsert
 from school_live.wecom.client import WeComClient
@@ -76,8 +77,12 @@ def living_stats_sync(
     livingid: str,
     run: SyncRun | None = None,
     task_id: str = "",
+    info_since: dt.datetime | None = None,
 ) -> SyncRun:
     """Download and store one living's info and statistics; returns the run that did it.
+
+    ``info_since``: the living's info stored since then (by the discovery of the same school
+    sync) is used as it is, not asked of WeCom again.
 
     If another run holds this living's lock, ``run`` is closed as not started and the run under
     way is returned instead (a lock held by ``run`` itself is taken over: see locks.py). Transient
@@ -91,10 +96,12 @@ def living_stats_sync(
         )
     try:
         with living_lock(livingid, run_id=run.pk), run_recorded(run, task_id=task_id):
-            client = client or WeComClient.from_settings()
-            with patient(client):
+            with client_for(client) as used, patient(used):
                 snapshot = living_snapshot_fetch(
-                    client=client, livingid=livingid, progress=Progress(run)
+                    client=used,
+                    livingid=livingid,
+                    progress=Progress(run),
+                    info=living_info_fresh(livingid=livingid, since=info_since),
                 )
             heartbeat(force=True)  # the store has a full SYNC_DEAD_AFTER to itself
             run.living = living_snapshot_store(snapshot=snapshot)
@@ -118,11 +125,39 @@ def _report_under_way(run: SyncRun, locked: LivingLocked) -> SyncRun:
     return holder or run
 
 
+def living_info_fresh(*, livingid: str, since: dt.datetime | None) -> LivingInfo | None:
+    """The living's info as stored, if get_living_info was read at ``since`` or later."""
+    if since is None:
+        return None
+    living = Living.objects.filter(livingid=livingid, info_synced_at__gte=since).first()
+    if living is None:
+        return None
+    return LivingInfo(
+        livingid=livingid,
+        theme=living.theme,
+        living_start=to_unix(living.living_start),
+        living_duration=living.living_duration,
+        anchor_userid=living.anchor_userid,
+        partyids=tuple(living.range_partyids),
+        group_names=tuple(living.range_group_names),
+        viewer_num=living.viewer_num,
+        comment_num=living.comment_num,
+        open_replay=living.open_replay,
+        online_count=0,  # not stored, and not stored from WeCom's answer either
+        subscribe_count=0,
+    )
+
+
 def living_snapshot_fetch(
-    *, client: WeComClient, livingid: str, progress: Progress | None = None
+    *,
+    client: WeComClient,
+    livingid: str,
+    progress: Progress | None = None,
+    info: LivingInfo | None = None,
 ) -> LivingSnapshot:
-    """Every page of get_watch_stat and get_unwatch_stat, checked, in memory."""
-    info = client.get_living_info(livingid)
+    """Every page of get_watch_stat and get_unwatch_stat, checked, in memory; the info too,
+    unless it is given."""
+    info = info or client.get_living_info(livingid)
     _check_info(info)
     snapshot = LivingSnapshot(info=info, fetched_at=int(time.time()))
     for number, page in enumerate(client.iter_watch_stat(livingid), start=1):

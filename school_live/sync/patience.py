@@ -9,6 +9,8 @@ limit, 45033 concurrency limit, HTTP 5xx and network errors after urllib3's retr
 - the others: exponential backoff from their ``retry_after`` (2 s when WeCom gives none), at most
   30 s a wait.
 - one call gives up when its next wait would take its total past SYNC_WAIT_TOTAL (120 s).
+- school_live's own rate budget (wecom/budget.py) spent: nothing was sent, and the budget frees
+  up within seconds; it waits as told, however often, and that waiting is not counted above.
 
 SYNC_WAIT_SCALE multiplies every wait and the total: tests shrink it, production keeps 1. Each
 wait is reported as one line (``report``: the command's stderr, or the worker's log), and the
@@ -24,7 +26,13 @@ from django.conf import settings
 
 from school_live.sync.liveness import heartbeat, heartbeat_every
 from school_live.wecom.client import WeComClient
-from school_live.wecom.errors import BUSY, HTTP_ERROR, NETWORK_ERROR, WeComTransientError
+from school_live.wecom.errors import (
+    BUSY,
+    HTTP_ERROR,
+    NETWORK_ERROR,
+    RATE_BUDGET,
+    WeComTransientError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +67,8 @@ def wait_reason(error: WeComTransientError) -> str:
         return "WeCom 45033 concurrency limit"
     if error.errcode == BUSY:
         return "WeCom -1 system busy"
+    if error.errcode == RATE_BUDGET:
+        return f"rate budget of {error.endpoint} spent"
     if error.errcode == HTTP_ERROR:
         return f"WeCom {error.errmsg}"  # "HTTP 502"
     if error.errcode == NETWORK_ERROR:
@@ -84,6 +94,12 @@ class Patience:
         self._waited = 0.0
 
     def __call__(self, error: WeComTransientError, attempt: int) -> None:
+        if error.errcode == RATE_BUDGET:
+            # Real seconds (the shared budget's clock), never scaled; reported once a call.
+            if attempt == 1:
+                self.report(f"{wait_reason(error)}: waiting (WECOM_CALLS_PER_MINUTE)")
+            self._pause(error.retry_after or 1.0)
+            return
         if attempt == 1:
             self._waited = 0.0
         seconds = wait_seconds(error, attempt)
@@ -122,3 +138,14 @@ def patient(client: WeComClient) -> Iterator[WeComClient]:
         yield client
     finally:
         client.waiter = None
+
+
+@contextmanager
+def client_for(client: WeComClient | None) -> Iterator[WeComClient]:
+    """``client``; or, when None, one made from the settings for the block and closed after it,
+    so a worker does not keep one idle connection to WeCom open per task it ran."""
+    if client is not None:
+        yield client
+        return
+    with WeComClient.from_settings() as own:
+        yield own

@@ -28,6 +28,7 @@ that failed on a transient error get another round.
 """
 
 import datetime as dt
+from collections.abc import Collection
 
 from django.conf import settings
 from django.db.models import Max
@@ -44,7 +45,7 @@ from school_live.sync.runs import (
     run_recorded,
     units_problem,
 )
-from school_live.sync.triggers import living_sync_request
+from school_live.sync.triggers import living_syncs_request
 from school_live.sync.units import units_each
 from school_live.wecom.client import WeComClient
 
@@ -61,8 +62,10 @@ def stale_runs_fail(*, now: dt.datetime | None = None) -> list[SyncRun]:
     return dead_runs_fail(now=now)
 
 
-def sweep_livings_select(*, now: dt.datetime | None = None) -> list[Living]:
-    """The livings the sweep syncs, oldest start first."""
+def sweep_livings_select(
+    *, now: dt.datetime | None = None, among: Collection[str] | None = None
+) -> list[Living]:
+    """The livings the sweep syncs (of those in ``among``, when given), oldest start first."""
     now = now or timezone.now()
     recent = _hours("SYNC_RECENT_HOURS", 3)
     replay_delay = _hours("SYNC_REPLAY_DELAY_HOURS", 6)
@@ -71,9 +74,10 @@ def sweep_livings_select(*, now: dt.datetime | None = None) -> list[Living]:
     chosen = []
     # Bounded by start time in SQL; the end (start + duration) is compared here, since SQLite
     # cannot add a column of seconds to a timestamp.
-    for living in Living.objects.filter(living_start__gte=oldest, living_start__lte=now).order_by(
-        "living_start"
-    ):
+    livings = Living.objects.filter(living_start__gte=oldest, living_start__lte=now)
+    if among is not None:
+        livings = livings.filter(livingid__in=list(among))
+    for living in livings.order_by("living_start"):
         end = living.living_end
         live = end >= now
         recently_ended = not living.stats_complete and now - recent <= end
@@ -88,6 +92,16 @@ def sweep_livings_select(*, now: dt.datetime | None = None) -> list[Living]:
 
 
 FINISHED = (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED)
+
+
+def sweep_livingids(*, among: Collection[str]) -> list[str]:
+    """Those of ``among`` the sweep would sync now, leaving out the ones WeCom refused."""
+    livingids = [living.livingid for living in sweep_livings_select(among=among)]
+    refused = livings_refused(livingids=livingids)
+    livingids = [livingid for livingid in livingids if livingid not in refused]
+    if app_setup_failure() is not None:
+        livingids = livingids[:1]  # as in _sweep_livings
+    return livingids
 
 
 def livings_refused(*, livingids: list[str]) -> set[str]:
@@ -137,16 +151,25 @@ def recent_livings_sweep(
     run: SyncRun | None = None,
     now: dt.datetime | None = None,
     enqueue: bool = True,
+    info_since: dt.datetime | None = None,
+    discovered: Collection[str] = (),
 ) -> SyncRun:
     """Fail dead runs, then sync their livings and the recent ones: as tasks (``enqueue``) or
-    right here, one after the other (the management command)."""
+    right here, one after the other (the management command). ``info_since``: the info of
+    livings stored since then is not read again. Livings of ``discovered`` teachers that are
+    not settled are left out: the discovery shares of the same school sync queue them."""
     run = run or SyncRun.objects.create(kind=SyncRun.Kind.SWEEP)
     with run_recorded(run):
         stale = stale_runs_fail(now=now)
+        discovered = set(discovered)
         livingids = list(
             dict.fromkeys(
                 [r.livingid for r in stale if r.kind == SyncRun.Kind.LIVING and r.livingid]
-                + [living.livingid for living in sweep_livings_select(now=now)]
+                + [
+                    living.livingid
+                    for living in sweep_livings_select(now=now)
+                    if living.stats_complete or living.anchor_userid not in discovered
+                ]
             )
         )
         refused = livings_refused(livingids=livingids)
@@ -156,33 +179,34 @@ def recent_livings_sweep(
             client = client or WeComClient.from_settings()
             try:
                 with patient(client):
-                    _sweep_livings(client, livingids, run, enqueue=enqueue)
+                    _sweep_livings(client, livingids, run, enqueue=enqueue, since=info_since)
             finally:
                 if own_client:
                     client.close()
     return run
 
 
-def _sweep_livings(client: WeComClient, livingids: list[str], run: SyncRun, *, enqueue: bool):
+def _sweep_livings(
+    client: WeComClient, livingids: list[str], run: SyncRun, *, enqueue: bool, since=None
+):
     # A wrong secret or corp id fails every living the same way: fail here, once, saying what
     # to fix. The token is cached, so this usually costs no call at all.
     client.get_access_token()
     if not enqueue:
         run.rows = len(livingids)
-        _sync_here(client, livingids, run)
+        _sync_here(client, livingids, run, since)
         return
     if app_setup_failure() is not None:
         livingids = livingids[:1]  # its run tells the admin what to fix, or that it is fixed
     run.rows = len(livingids)
-    for livingid in livingids:
-        living_sync_request(livingid=livingid)
+    living_syncs_request(livingids=livingids, info_since=since)
 
 
-def _sync_here(client: WeComClient, livingids: list[str], run: SyncRun) -> None:
+def _sync_here(client: WeComClient, livingids: list[str], run: SyncRun, since) -> None:
     progress = Progress(run)
 
     def sync(livingid: str) -> None:
-        living_stats_sync(client=client, livingid=livingid)
+        living_stats_sync(client=client, livingid=livingid, info_since=since)
         progress.page()
 
     failed = units_each({livingid: livingid for livingid in livingids}, sync)

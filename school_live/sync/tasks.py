@@ -17,6 +17,8 @@ Shared policy, with the reasons:
   visibility timeout (3600 s), or Redis would hand a running task to a second worker.
 """
 
+import datetime as dt
+import functools
 import logging
 import random
 
@@ -88,14 +90,18 @@ def _retrying(task, run: SyncRun, error: Exception):
 
 
 @shared_task(bind=True, name="sync.living_stats", **SYNC_TASK)
-def living_stats_task(self, run_id: int | None = None, livingid: str = "") -> int | None:
-    """One living's info and stats. Takes the SyncRun id, or a livingid (beat, shell)."""
+def living_stats_task(
+    self, run_id: int | None = None, livingid: str = "", info_since: str | None = None
+) -> int | None:
+    """One living's info and stats. Takes the SyncRun id, or a livingid (beat, shell);
+    ``info_since`` (ISO time): the school sync's discovery stored the info then, use it."""
     fields = {"livingid": livingid} if run_id is None else {}
     run = _run_for(self, run_id, SyncRun.Kind.LIVING, **fields)
     if run is None:
         return None
+    since = dt.datetime.fromisoformat(info_since) if info_since else None
     try:
-        result = living_stats_sync(livingid=run.livingid, run=run)
+        result = living_stats_sync(livingid=run.livingid, run=run, info_since=since)
     except RETRYABLE as error:
         _retrying(self, run, error)
     return result.pk
@@ -118,8 +124,19 @@ def roster_sync_task(self, run_id: int | None = None) -> int | None:
 
 
 @shared_task(bind=True, name="sync.discover_livings", **SYNC_TASK)
-def livings_discover_task(self, run_id: int | None = None) -> int | None:
-    return _simple_task(self, run_id, SyncRun.Kind.DISCOVERY, livings_discover)
+def livings_discover_task(
+    self, run_id: int | None = None, teachers: list[str] | None = None
+) -> int | None:
+    """All active teachers (beat), or those of one share of a school sync (``teachers``), whose
+    livings to sync it then queues itself."""
+    if teachers is None:
+        return _simple_task(self, run_id, SyncRun.Kind.DISCOVERY, livings_discover)
+    return _simple_task(
+        self,
+        run_id,
+        SyncRun.Kind.DISCOVERY,
+        functools.partial(livings_discover, teachers=teachers, enqueue=True),
+    )
 
 
 @shared_task(bind=True, name="sync.sweep_recent_livings", **SYNC_TASK)

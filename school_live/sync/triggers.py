@@ -8,6 +8,9 @@ request imports its task inside the function, the one way a service reaches a ta
 (tests/test_layout.py holds every other import to one direction).
 """
 
+import datetime as dt
+
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -31,6 +34,29 @@ def living_run_active(*, livingid: str) -> SyncRun | None:
     return run_active(SyncRun.objects.filter(kind=SyncRun.Kind.LIVING, livingid=livingid))
 
 
+# A person may ask for a sync of one living this often (the dashboard button, the admin action):
+# each sync costs WeCom calls from the corp's shared budget (wecom/budget.py).
+MANUAL_SYNC_EVERY = 60  # seconds
+
+
+def manual_sync_allowed(*, user, livingid: str) -> bool:
+    """Counts ``user``'s request to sync ``livingid``; False if they asked within the last
+    MANUAL_SYNC_EVERY seconds (shared by every process: an atomic add in the cache)."""
+    key = f"sync:manual:{user.pk}:{livingid}"
+    return cache.add(key, 1, timeout=MANUAL_SYNC_EVERY)
+
+
+def manual_living_sync_request(*, livingid: str, user) -> tuple[SyncRun | None, bool]:
+    """A person's request: (the active run, False) when one is under way, (None, False) when
+    they asked for this living within the last minute, else (the new run, True)."""
+    active = living_run_active(livingid=livingid)
+    if active is not None:
+        return active, False
+    if not manual_sync_allowed(user=user, livingid=livingid):
+        return None, False
+    return living_sync_request(livingid=livingid, requested_by=user)
+
+
 def living_sync_request(*, livingid: str, requested_by=None) -> tuple[SyncRun, bool]:
     """Queue one living's stats sync; returns (run, created). An active run is returned as is."""
     from school_live.sync.tasks import living_stats_task
@@ -50,6 +76,64 @@ def living_sync_request(*, livingid: str, requested_by=None) -> tuple[SyncRun, b
         )
         living_stats_task.delay_on_commit(run.pk)
     return run, True
+
+
+def living_syncs_request(
+    *, livingids: list[str], info_since: dt.datetime | None = None
+) -> list[SyncRun]:
+    """``living_sync_request`` for many livings in one transaction (a few queries in all, not a
+    few per living); returns the runs it created. ``info_since`` goes to each task (see
+    living_stats.living_stats_sync)."""
+    from school_live.sync.tasks import living_stats_task
+
+    livingids = list(dict.fromkeys(livingids))
+    kwargs = {"info_since": info_since.isoformat()} if info_since else {}
+    with transaction.atomic():
+        # Locked in one order by every caller (discovery shares, the sweep), so two of them
+        # with livings in common wait for each other instead of deadlocking.
+        livings = dict(
+            Living.objects.select_for_update()
+            .filter(livingid__in=livingids)
+            .order_by("livingid")
+            .values_list("livingid", "pk")
+        )
+        runs = SyncRun.objects.filter(kind=SyncRun.Kind.LIVING, livingid__in=livingids)
+        dead_runs_fail(runs)
+        now = timezone.now()
+        active = set(runs_alive(runs, now=now).values_list("livingid", flat=True)) | set(
+            runs.filter(
+                status=SyncRun.Status.QUEUED, created_at__gte=now - queued_stale_after()
+            ).values_list("livingid", flat=True)
+        )
+        created = SyncRun.objects.bulk_create(
+            SyncRun(kind=SyncRun.Kind.LIVING, livingid=livingid, living_id=livings.get(livingid))
+            for livingid in livingids
+            if livingid not in active
+        )
+        for run in created:
+            living_stats_task.delay_on_commit(run.pk, **kwargs)
+    return created
+
+
+# A school sync on the workers reads the teachers' livings in at most this many tasks, so that
+# every worker process takes a share instead of one reading them all.
+DISCOVERY_SHARES = 16
+
+
+def discovery_shares_request(*, teachers: list[str], requested_by=None) -> list[SyncRun]:
+    """Queue the discovery of ``teachers`` as up to DISCOVERY_SHARES tasks, each with its own
+    run; each then queues the stats syncs of its livings (discovery.livings_discover)."""
+    from school_live.sync.tasks import livings_discover_task
+
+    count = min(DISCOVERY_SHARES, len(teachers))
+    shares = [teachers[n::count] for n in range(count)]
+    runs = []
+    with transaction.atomic():
+        for share in shares:
+            run = SyncRun.objects.create(kind=SyncRun.Kind.DISCOVERY, requested_by=requested_by)
+            livings_discover_task.delay_on_commit(run.pk, teachers=share)
+            runs.append(run)
+    return runs
 
 
 def school_sync_request(*, requested_by=None) -> tuple[SyncRun, bool]:

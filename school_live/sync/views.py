@@ -15,7 +15,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from school_live.attendance.scope import living_or_404, visible_livings
 from school_live.school.models import SyncRun
-from school_live.sync.triggers import living_sync_request, school_sync_request
+from school_live.sync.triggers import (
+    MANUAL_SYNC_EVERY,
+    manual_living_sync_request,
+    school_sync_request,
+)
 
 
 def run_json(run: SyncRun) -> dict:
@@ -36,7 +40,13 @@ def run_json(run: SyncRun) -> dict:
 @require_POST
 def living_sync(request, livingid: str):
     living = living_or_404(request.user, livingid)
-    run, created = living_sync_request(livingid=living.livingid, requested_by=request.user)
+    run, created = manual_living_sync_request(livingid=living.livingid, user=request.user)
+    if run is None:
+        error = _(
+            "You asked for a sync of this lesson less than %(seconds)s seconds ago. "
+            "Wait a minute, then try again."
+        ) % {"seconds": MANUAL_SYNC_EVERY}
+        return JsonResponse({"error": error}, status=429)
     return JsonResponse(run_json(run), status=202 if created else 200)
 
 

@@ -15,6 +15,10 @@ Callers get frozen records (``records.py``) or typed errors (``errors.py``), nev
   transient failure of a call and either sleeps (the call is made again) or re-raises
   (sync/patience.py). ``message/send`` and ``externalcontact/message/send`` are never repeated:
   a lost reply may mean it was sent.
+- Every request first takes its place in the corp's shared per-API budget (budget.py), so all
+  processes together stay under WeCom's frequency limit instead of meeting 45009. When the
+  budget is spent the call waits: through ``waiter`` (a sync; the error is ``RATE_BUDGET``), or
+  here for at most ``budget_wait`` seconds (a web request), and then fails as transient.
 """
 
 import hashlib
@@ -27,10 +31,12 @@ from typing import Any
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
+from school_live.wecom.budget import RateBudget
 from school_live.wecom.errors import (
     BUSY,
     CONFIG_ERROR,
     GETTOKEN,
+    RATE_BUDGET,
     TOKEN_ERRCODES,
     WeComConfigError,
     WeComDataError,
@@ -84,6 +90,9 @@ class WeComClient(LivingWrites, SchoolNotices):
         token_lock_wait: float = TOKEN_LOCK_TIMEOUT + 5,
         sleep: Callable[[float], None] = time.sleep,
         waiter: Callable[[WeComTransientError, int], None] | None = None,
+        calls_per_minute: int | None = None,
+        budget_wait: float = 15.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         install_filter()
         self.base_url = (base_url or settings.WECOM_API_BASE).rstrip("/")
@@ -122,6 +131,10 @@ class WeComClient(LivingWrites, SchoolNotices):
         ).hexdigest()[:24]
         self._token_key = f"wecom:access_token:{digest}"
         self._lock_key = f"wecom:access_token_lock:{digest}"
+        # WeCom's limit is the corp's, whatever app (secret) calls.
+        scope = hashlib.sha256(f"{self.base_url}\n{self.corp_id}".encode()).hexdigest()[:16]
+        self.budget = RateBudget(cache=cache, scope=scope, per_minute=calls_per_minute, clock=clock)
+        self.budget_wait = budget_wait
         self.session = session_make(
             self.base_url, http_retries=http_retries, backoff=self.retry_base_delay
         )
@@ -207,6 +220,7 @@ class WeComClient(LivingWrites, SchoolNotices):
         """
         busy_attempt = 0
         while True:
+            self._budget_take(endpoint)
             started = time.monotonic()
             response = request_send(
                 self.session,
@@ -232,6 +246,23 @@ class WeComClient(LivingWrites, SchoolNotices):
                 busy_attempt += 1
                 continue
             raise error_for(errcode, data.get("errmsg", ""), endpoint)
+
+    def _budget_take(self, endpoint: str) -> None:
+        """Wait until the shared budget lets one more call to ``endpoint`` go."""
+        waited, attempt = 0.0, 0
+        while (seconds := self.budget.take(endpoint)) > 0:
+            attempt += 1
+            error = WeComTransientError(
+                RATE_BUDGET, "rate budget spent", endpoint, retry_after=seconds
+            )
+            if self.waiter is not None:
+                self.waiter(error, attempt)  # sleeps, or re-raises
+                continue
+            if waited + seconds > self.budget_wait:
+                raise error
+            logger.info("WeCom %s: rate budget spent, waiting %.1f s", endpoint, seconds)
+            self._sleep(seconds)
+            waited += seconds
 
     def _call(
         self, method: str, path: str, *, params: dict | None = None, body: Any = None

@@ -10,6 +10,8 @@ Failures that do not come from WeCom's ``errcode`` use negative sentinels (WeCom
 - ``HTTP_ERROR`` (-3): an HTTP status other than 200 (502/503/504 after urllib3's retries).
 - ``DATA_ERROR`` (-4): the body is not JSON or a field has the wrong type.
 - ``CONFIG_ERROR`` (-5): a required setting (WECOM_CORP_ID, WECOM_SECRET, ...) is missing.
+- ``RATE_BUDGET`` (-6): school_live's own budget of calls to that API (budget.py) is spent for
+  now; nothing was sent to WeCom.
 """
 
 import re
@@ -21,6 +23,7 @@ NETWORK_ERROR = -2
 HTTP_ERROR = -3
 DATA_ERROR = -4
 CONFIG_ERROR = -5
+RATE_BUDGET = -6
 
 BUSY = -1
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
@@ -209,6 +212,11 @@ class WeComTransientError(WeComError):
             return "WeCom could not be reached (network error or timeout) after retries."
         if self.errcode == HTTP_ERROR:
             return "WeCom answered with an HTTP error after retries; try again later."
+        if self.errcode == RATE_BUDGET:
+            return (
+                "school_live's budget of calls per minute to this API (WECOM_CALLS_PER_MINUTE) "
+                "is spent for now; try again in a minute."
+            )
         return super().hint()
 
 

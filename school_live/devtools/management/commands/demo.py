@@ -241,8 +241,8 @@ class Command(BaseCommand):
     # -- first sync -----------------------------------------------------------------------------
 
     def first_sync(self) -> None:
-        """The full school sync through the worker; done when the school run and the living
-        syncs it queued have finished."""
+        """The full school sync through the worker; done when the school run and the discovery
+        and living syncs it queued have finished."""
         from school_live.sync.triggers import school_sync_request
 
         run, _created = school_sync_request()
@@ -265,7 +265,12 @@ class Command(BaseCommand):
                 )
             if run.status == SyncRun.Status.FAILED:
                 raise CommandError(f"首次同步失败 / first sync failed: {run.error}")
-            if run.status == SyncRun.Status.SUCCEEDED and state[1] == state[2]:
+            # The school run queues the discovery in shares, which queue the livings' syncs.
+            pending = SyncRun.objects.filter(
+                created_at__gte=run.created_at,
+                status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
+            )
+            if run.status == SyncRun.Status.SUCCEEDED and not pending.exists():
                 break
             if time.monotonic() - started > FIRST_SYNC_TIMEOUT:
                 raise CommandError(
