@@ -30,8 +30,10 @@ from .tables import (
 )
 
 PER_PAGE = 50
-# How many livings the class page offers in its picker (older ones: pick a date range).
+# How many livings the class page offers in its picker: the latest that have started (older
+# ones: pick a date range) and the next ones ahead.
 LIVING_CHOICES = 60
+UPCOMING_CHOICES = 10
 # Exceptions first: the table starts with the students a teacher has to act on.
 SEVERITY = Case(
     When(verdict=Verdict.ABSENT, then=Value(0)),
@@ -89,7 +91,10 @@ class Period:
 def period_resolve(request, department) -> Period:
     """The living (default: the latest that has started) or the date range the class page and
     its downloads show. A lesson still ahead is listed, marked, and shown only when picked."""
-    recent = list(queries.class_livings(department=department)[:LIVING_CHOICES])
+    now = timezone.now()
+    recent = queries.class_living_choices(
+        department=department, now=now, started=LIVING_CHOICES, ahead=UPCOMING_CHOICES
+    )
     form = PeriodForm(request.GET or None, livings=recent)
     valid = form.is_bound and form.is_valid()
     period = Period(form=form)
@@ -102,16 +107,14 @@ def period_resolve(request, department) -> Period:
     if livingid:
         period.living = next((item for item in recent if item.livingid == livingid), None)
         if period.living is None:
-            period.living = (
-                queries.class_livings(department=department).filter(livingid=livingid).first()
-            )
+            period.living = Living.objects.filter(classes=department, livingid=livingid).first()
             if period.living is None:
                 raise Http404(_("This live lesson is not one of the class's."))
             form.fields["living"].widget.choices.append(
                 (period.living.livingid, str(period.living))
             )
     elif recent:
-        period.living = latest_started(recent, timezone.now())
+        period.living = latest_started(recent, now)
     if period.living is not None:
         form.initial["living"] = period.living.livingid
     return period

@@ -35,6 +35,8 @@ Notes on the contract (THE ATTENDANCE CONTRACT):
   judged by the lower threshold.
 - ``scope`` adds ``living_classes(user, living)`` and ``living_class_or_404(user, living,
   class_id)``: the host of a living reads every class it covers without being assigned to them.
+- ``class_living_choices`` is what a class page offers to pick: the latest started livings and
+  the next ones ahead, in one query.
 - ``class_livings`` annotates ``roster_size`` and ``watched`` (roster students with a watch row);
   full verdict counts per living come from ``class_period_summary``.
 - Livings not started yet or never synced (``state.counted_q``) have no verdicts: the queries
@@ -45,6 +47,7 @@ Notes on the contract (THE ATTENDANCE CONTRACT):
 """
 
 from .class_range import (
+    class_living_choices,
     class_livings,
     class_period_students,
     class_period_summary,
@@ -71,6 +74,7 @@ __all__ = [
     "SUMMED_COUNTS",
     "arrival_histogram",
     "class_attendance",
+    "class_living_choices",
     "class_livings",
     "class_period_students",
     "class_period_summary",

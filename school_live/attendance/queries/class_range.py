@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from django.db.models import (
     Avg,
+    Case,
     Count,
     Exists,
     F,
@@ -16,7 +17,10 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    When,
+    Window,
 )
+from django.db.models.functions import RowNumber
 
 from school_live.school.models import (
     Department,
@@ -77,6 +81,39 @@ def class_livings(
         )
         .order_by(F("living_start").desc(nulls_last=True), "-pk")
     )
+
+
+def class_living_choices(
+    *, department: Department, now: dt.datetime, started: int, ahead: int
+) -> list[Living]:
+    """The livings to offer in a class's lesson picker, newest first: the ``started`` latest
+    whose start has come and the ``ahead`` next ones still to come (a start not known yet counts
+    as still to come). One query, without the counts of ``class_livings``: a class with a
+    term's timetable scheduled has far more lessons ahead than a picker shows, and the newest
+    alone would all be ahead."""
+    is_ahead = Q(living_start__gt=now) | Q(living_start__isnull=True)
+    side = Case(When(is_ahead, then=Value(1)), default=Value(0), output_field=IntegerField())
+    livings = (
+        _class_livings_base(department=department, start=None, end=None)
+        .annotate(choice_side=side)
+        .annotate(
+            choice_latest=Window(
+                RowNumber(),
+                partition_by=[F("choice_side")],
+                order_by=[F("living_start").desc(nulls_last=True), F("pk").desc()],
+            ),
+            choice_next=Window(
+                RowNumber(),
+                partition_by=[F("choice_side")],
+                order_by=[F("living_start").asc(nulls_last=True), F("pk").asc()],
+            ),
+        )
+        .filter(
+            Q(choice_side=0, choice_latest__lte=started) | Q(choice_side=1, choice_next__lte=ahead)
+        )
+        .order_by(F("living_start").desc(nulls_last=True), "-pk")
+    )
+    return list(livings)
 
 
 def _class_at_livings(*, department: Department, livings: QuerySet[Living]) -> QuerySet:

@@ -9,7 +9,6 @@ from django.db.models import (
     Count,
     Exists,
     Expression,
-    F,
     IntegerField,
     OuterRef,
     QuerySet,
@@ -29,7 +28,7 @@ from school_live.school.models import (
 )
 
 from ..rules import rules_for
-from ..verdicts import LivingTerms, annotate_attendance
+from ..verdicts import LivingTerms, annotate_attendance_joined
 
 COVERAGE_BUCKETS = 10
 # Arrival buckets: minutes after the start (upper bound, inclusive) and their labels.
@@ -55,11 +54,20 @@ def class_attendance(*, department: Department, living: Living) -> QuerySet[Stud
     on it (see ``_class_summaries`` for the Django pitfall).
     """
     rules = rules_for(department)
-    return annotate_attendance(
-        active_roster(department),
-        watches=StudentWatch.objects.filter(living=living, student_id=OuterRef("student_userid")),
-        guardians=Guardianship.objects.filter(student=OuterRef("pk")),
-        student=F("pk"),
+    roster = active_roster(department)
+    # The living's watch rows and the roster's guardians grouped per student once and joined
+    # (``annotate_attendance_joined``): correlated subqueries, inlined again by every use of a
+    # fact (the verdict, the flags, each count of a summary), made each query long to build and
+    # to run.
+    return annotate_attendance_joined(
+        roster,
+        watches=StudentWatch.objects.filter(
+            living=living, student_id__in=roster.values("student_userid")
+        ),
+        living=None,
+        student="pk",
+        student_userid="student_userid",
+        guardians=Guardianship.objects.filter(student__in=roster.values("pk")),
         terms=LivingTerms.of(living),
         threshold=Value(rules.present_threshold),
         rules=rules,

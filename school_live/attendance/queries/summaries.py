@@ -13,12 +13,13 @@ from school_live.school.models import (
     Enrollment,
     Guardianship,
     Living,
+    Student,
     StudentWatch,
 )
 
 from .. import scope
 from ..rules import Flag, Verdict, school_rules
-from ..verdicts import LivingTerms, annotate_attendance
+from ..verdicts import LivingTerms, annotate_attendance, annotate_attendance_joined
 
 SUMMARY_VERDICTS = tuple(Verdict.values)
 SUMMARY_FLAGS = tuple(Flag.values)
@@ -168,14 +169,19 @@ def _class_summaries(*, departments: list[Department], living: Living) -> dict[i
     enrollments = Enrollment.objects.filter(
         department__in=departments, student__is_active=True
     ).order_by()
+    # Grouped per student once and joined (as ``class_attendance``): each count below repeats
+    # the verdict, which then reads columns rather than repeating correlated subqueries.
+    students = Student.objects.filter(enrollments__in=enrollments)
     rows = (
-        annotate_attendance(
+        annotate_attendance_joined(
             enrollments,
             watches=StudentWatch.objects.filter(
-                living=living, student_id=OuterRef("student__student_userid")
+                living=living, student_id__in=students.values("student_userid")
             ),
-            guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
-            student=F("student_id"),
+            living=None,
+            student="student_id",
+            student_userid="student__student_userid",
+            guardians=Guardianship.objects.filter(student__in=students.values("pk")),
             terms=LivingTerms.of(living),
             # Each class may override the school's threshold (as ``rules_for`` does).
             threshold=Coalesce(
