@@ -120,12 +120,11 @@ def period_resolve(request, department) -> Period:
     return period
 
 
-def student_rows(department, living):
-    return (
-        queries.class_attendance(department=department, living=living)
-        .annotate(severity=SEVERITY)
-        .order_by("severity", "name", "student_userid")
-    )
+def student_rows(department, living, *, attendance=None):
+    """``attendance``: the ``queries.class_attendance`` of the class and living, if built."""
+    if attendance is None:
+        attendance = queries.class_attendance(department=department, living=living)
+    return attendance.annotate(severity=SEVERITY).order_by("severity", "name", "student_userid")
 
 
 def range_rows(department, start: dt.date | None, end: dt.date | None):
@@ -176,19 +175,17 @@ def _living_context(request, department, living) -> dict:
     status = state.living_status(living)
     if not status.counted:
         return _roster_context(request, department, living, status)
-    rows = student_rows(department, living)
+    # Built once for the table and the counts: building it costs more than running it.
+    attendance = queries.class_attendance(department=department, living=living)
+    rows = student_rows(department, living, attendance=attendance)
     filterset = StudentAttendanceFilter(request.GET or None, queryset=rows)
     table = ClassAttendanceTable(filterset.qs)
     paginate(request, table)
-    summary = queries.class_summary(department=department, living=living)
+    overview = queries.class_overview(department=department, living=living, attendance=attendance)
+    summary = overview["summary"]
     threshold = scope_threshold(table, department)
-    coverage = charts.coverage_chart(
-        counts=queries.coverage_histogram(department=department, living=living),
-        threshold=threshold,
-    )
-    arrival = charts.arrival_chart(
-        buckets=queries.arrival_histogram(department=department, living=living)
-    )
+    coverage = charts.coverage_chart(counts=overview["coverage"], threshold=threshold)
+    arrival = charts.arrival_chart(buckets=overview["arrival"])
     watched = summary["watched"]
     return {
         "living": living,

@@ -2,7 +2,7 @@
 
 One module per reader, each re-exported here (``from school_live.attendance import queries``):
 - ``living``: one class at one living (``class_attendance``, ``class_roster``, the histograms,
-  ``unknown_watchers``);
+  ``class_overview`` for the summary and both histograms in one query, ``unknown_watchers``);
 - ``class_range``: one class over a date range (``class_livings``, ``class_period_summary``,
   ``class_period_students``, ``students_absent_repeatedly``, ``students_with_falling_coverage``);
 - ``student``: one student across livings (``student_history``);
@@ -57,6 +57,7 @@ from .class_range import (
 from .living import (
     arrival_histogram,
     class_attendance,
+    class_overview,
     class_roster,
     coverage_histogram,
     unknown_watchers,
@@ -74,6 +75,7 @@ __all__ = [
     "SUMMED_COUNTS",
     "arrival_histogram",
     "class_attendance",
+    "class_overview",
     "class_living_choices",
     "class_livings",
     "class_period_students",

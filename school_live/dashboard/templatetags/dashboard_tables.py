@@ -6,14 +6,21 @@ Measured on the class page (50 students × 10 columns): that loop spent ~20 ms, 
 page's CSV download of the same rows, mostly on work that is the same for every row of a column —
 django-tables2 inspects the signature of the column's ``render`` for every cell and rebuilds the
 column's attributes for every cell, and the template engine looks each of them up by name. Here
-both are worked out once per column; each cell's value still comes from django-tables2
-(``BoundRow._get_and_render_with``: the accessor, the empty values and defaults, a model field's
-``get_FOO_display``), so the output does not change (tests/test_table_cells.py compares it).
+both are worked out once per column, and a plain value (a dict's key, a model's annotation or
+field without choices) is read directly; any other goes through django-tables2
+(``BoundRow._get_and_render_with``: the accessor, a model field's ``get_FOO_display``). The
+output does not change: tests/test_table_cells.py compares it.
 """
 
+import functools
+
 from django import template
+from django.db import models
 from django.template.base import render_value_in_context
+from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
+from django_tables2.columns.linkcolumn import BaseLinkColumn
+from django_tables2.columns.manytomanycolumn import ManyToManyColumn
 from django_tables2.utils import signature
 
 register = template.Library()
@@ -35,7 +42,14 @@ class _ColumnPlan:
             for key in ("td", "cell")
             for value in (attrs.get(key) or {}).values()
         )
+        # The attributes are safe HTML: as the template writes them, in any context.
         self.td = None if self.per_cell else bound_column.attrs["td"].as_html()
+        # A plain name, read straight off a dict or a model's loaded values (an annotation, a
+        # field without choices); anything else goes through django-tables2's accessor.
+        accessor = str(bound_column.accessor)
+        self.name = accessor if "." not in accessor and "__" not in accessor else None
+        self.empty_values = bound_column.column.empty_values
+        self.plain = not isinstance(bound_column.column, ManyToManyColumn | BaseLinkColumn)
 
     def render(self, row, value=None):
         """``BoundRow._call_render`` with the signature read once per column."""
@@ -48,6 +62,18 @@ class _ColumnPlan:
         content = self.column.render(**call)
         return self.column.link(content, **kwargs) if self.column.link else content
 
+    def value(self, record):
+        """The record's value for this column when it is a plain one, else _OTHER."""
+        if self.name is None or not self.plain:
+            return _OTHER
+        if isinstance(record, dict):
+            value = record.get(self.name, _OTHER)
+        elif isinstance(record, models.Model) and self.name not in _choice_fields(type(record)):
+            value = record.__dict__.get(self.name, _OTHER)
+        else:
+            return _OTHER
+        return _OTHER if callable(value) else value
+
 
 def _plans(table) -> list[_ColumnPlan]:
     plans = getattr(table, "_dashboard_column_plans", None)
@@ -57,25 +83,46 @@ def _plans(table) -> list[_ColumnPlan]:
     return plans
 
 
+_OTHER = object()
+
+
+def _in_context(value, context) -> str:
+    """``render_value_in_context``, whose localisation leaves text as it is: text is only
+    escaped (when the context escapes)."""
+    if isinstance(value, str):
+        return conditional_escape(value) if context.autoescape else value
+    return render_value_in_context(value, context)
+
+
+@functools.cache
+def _choice_fields(model) -> frozenset[str]:
+    """Fields shown through ``get_FOO_display`` by django-tables2."""
+    return frozenset(
+        field.name for field in model._meta.get_fields() if getattr(field, "choices", None)
+    )
+
+
 @register.simple_tag(takes_context=True)
 def table_cells(context, row):
     parts = []
+    record = row.record
     for plan in _plans(row.table):
         column = plan.column
-        cell = row._get_and_render_with(
-            column,
-            render_func=lambda _column, value=None, plan=plan: plan.render(row, value),
-            default=column.default,
-        )
+        value = plan.value(record)
+        if value is _OTHER:
+            cell = row._get_and_render_with(
+                column,
+                render_func=lambda _column, value=None, plan=plan: plan.render(row, value),
+                default=column.default,
+            )
+        elif value in plan.empty_values:
+            cell = column.default
+        else:
+            cell = plan.render(row, value)
         if plan.per_cell:
             column.current_value, column.current_record = cell, row.record
-            td = column.attrs["td"].as_html()
+            td = render_value_in_context(column.attrs["td"].as_html(), context)
         else:
             td = plan.td
-        parts.append(
-            CELL.format(
-                attrs=render_value_in_context(td, context),
-                cell=render_value_in_context(cell, context),
-            )
-        )
+        parts.append(CELL.format(attrs=td, cell=_in_context(cell, context)))
     return mark_safe("".join(parts))  # noqa: S308 - every part escaped by render_value_in_context
