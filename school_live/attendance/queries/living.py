@@ -4,6 +4,7 @@ watch rows of students on no roster of the living."""
 import datetime as dt
 from collections import defaultdict
 
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -171,7 +172,8 @@ def class_overview(
     arrival_bucket = _arrival_bucket(living) if living.living_start is not None else Value(None)
     if attendance is None:
         attendance = class_attendance(department=department, living=living)
-    rows = (
+    keys = ("verdict", *SUMMARY_FLAGS, "coverage_bucket", "arrival")
+    per_student = (
         attendance.annotate(
             coverage_bucket=Case(
                 When(watched=True, then=_coverage_bucket(living.living_duration)),
@@ -184,24 +186,33 @@ def class_overview(
                 output_field=CharField(),
             ),
         )
-        .values("verdict", *SUMMARY_FLAGS, "coverage_bucket", "arrival")
-        .annotate(students=Count("pk"))
+        .values_list(*keys)
         .order_by()
     )
+    # GROUP BY around the per-student query rather than .values().annotate(Count()): Django
+    # compiles every grouped expression a second time to write its GROUP BY, which was most
+    # of this function's time; the database's work is the same.
+    sql, params = per_student.query.sql_with_params()
+    columns = ", ".join(connection.ops.quote_name(key) for key in keys)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns}, COUNT(*) FROM ({sql}) students GROUP BY {columns}",  # noqa: S608
+            params,
+        )
+        rows = cursor.fetchall()
     counts: dict[str, int] = defaultdict(int)
     coverage = [0] * COVERAGE_BUCKETS
     arrival: dict[str, int] = defaultdict(int)
-    for row in rows:
-        students = row["students"]
+    for verdict, *flags, coverage_bucket, arrival_bucket_of, students in rows:
         counts["total"] += students
-        counts[row["verdict"]] += students
-        for flag in SUMMARY_FLAGS:
-            if row[flag]:
+        counts[verdict] += students
+        for flag, value in zip(SUMMARY_FLAGS, flags, strict=True):
+            if value:
                 counts[flag] += students
-        if row["coverage_bucket"] is not None:
-            coverage[row["coverage_bucket"]] += students
-        if row["arrival"] is not None:
-            arrival[row["arrival"]] += students
+        if coverage_bucket is not None:
+            coverage[coverage_bucket] += students
+        if arrival_bucket_of is not None:
+            arrival[arrival_bucket_of] += students
     return {
         "summary": summary_finish(counts),
         "coverage": coverage,

@@ -32,7 +32,8 @@ CELL = "\n              <td {attrs}>{cell}</td>\n            "
 class _ColumnPlan:
     def __init__(self, table, bound_column):
         self.column = bound_column
-        self.args, self.kwargs_name = signature(bound_column.render)
+        self.call, self.link = bound_column.render, bound_column.link
+        self.args, self.kwargs_name = signature(self.call)
         sources = [bound_column.column.attrs, table.attrs]
         # Attributes computed from the record or the value: django-tables2 works them out per
         # cell, and so does this.
@@ -52,15 +53,23 @@ class _ColumnPlan:
         self.plain = not isinstance(bound_column.column, ManyToManyColumn | BaseLinkColumn)
 
     def render(self, row, value=None):
-        """``BoundRow._call_render`` with the signature read once per column."""
-        kwargs = row._optional_cell_arguments(self.column, value)
+        """``BoundRow._call_render`` with the signature (and the render function, and the link)
+        read once per column."""
+        kwargs = {
+            "value": value,
+            "record": row.record,
+            "column": self.column.column,
+            "bound_column": self.column,
+            "bound_row": row,
+            "table": row.table,
+        }
         call = kwargs
         if not self.kwargs_name:
             call = {name: kwargs[name] for name in self.args if name in kwargs}
             if len(call) != len(self.args):
                 return None
-        content = self.column.render(**call)
-        return self.column.link(content, **kwargs) if self.column.link else content
+        content = self.call(**call)
+        return self.link(content, **kwargs) if self.link else content
 
     def value(self, record):
         """The record's value for this column when it is a plain one, else _OTHER."""
@@ -70,6 +79,8 @@ class _ColumnPlan:
             value = record.get(self.name, _OTHER)
         elif isinstance(record, models.Model) and self.name not in _choice_fields(type(record)):
             value = record.__dict__.get(self.name, _OTHER)
+            if value is _OTHER and not hasattr(type(record), self.name):
+                value = None  # nothing by that name: django-tables2's accessor gives None too
         else:
             return _OTHER
         return _OTHER if callable(value) else value
