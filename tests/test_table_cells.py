@@ -1,6 +1,8 @@
-"""``{% table_cells row %}`` (dashboard/templatetags/dashboard_tables.py) writes every table of
-every page exactly as django-tables2's own row loop did: the pages are rendered once with the
-shipped table template and once with the loop it replaced, and their tables compared."""
+"""What the dashboard writes in Python for speed is what the templates it replaced wrote:
+``{% table_cells row %}`` (dashboard/templatetags/dashboard_tables.py) writes every table of
+every page as django-tables2's own row loop did (the pages are rendered once with the shipped
+table template and once with the loop it replaced, and their tables compared), and the lesson
+picker (dashboard/widgets.py) writes what Django's select template writes."""
 
 import re
 from pathlib import Path
@@ -78,3 +80,26 @@ def test_every_table_is_written_as_the_row_loop_wrote_it(
     ]
     for url in urls:
         assert page_tables(client, url) == shipped[url], url
+
+
+@pytest.mark.parametrize(
+    "choices",
+    [
+        [("lv-1", "05-12 08:00 · 数学"), ("lv-2", "05-13 08:00 · <b>语文</b> & 未开始")],
+        [("", "—"), ('"quoted"', "=HYPERLINK('x')"), ("lv-3", "")],
+        [("group <1>", [("a", "A"), ("b", "B")]), ("c", "C")],
+        [],
+    ],
+)
+def test_the_lesson_picker_writes_what_djangos_select_template_writes(choices):
+    from django import forms
+
+    from school_live.dashboard.widgets import Select
+
+    attrs = {"aria-invalid": "true", "aria-describedby": "living-errors", "hidden": False}
+    for value in ("lv-2", "b", None, ""):
+        ours = Select(choices=choices, attrs=dict(attrs))
+        django = forms.Select(choices=choices, attrs=dict(attrs))
+        assert ours.render("living", value, attrs={"id": "id_living"}) == django.render(
+            "living", value, attrs={"id": "id_living"}
+        )
