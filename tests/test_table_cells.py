@@ -24,7 +24,7 @@ TABLES = re.compile(r"<table\b.*?</table>", re.S)
 
 def reference_template(folder: Path) -> Path:
     shipped = SHIPPED.read_text()
-    tag = """          <tr {{ row.attrs.as_html }}>
+    tag = """          <tr {% table_row_attrs row %}>
             {% table_cells row %}
           </tr>"""
     assert tag in shipped
