@@ -57,9 +57,11 @@ INSTALLED_APPS = [
     "school_live.sync",
     "school_live.lessons",
     "school_live.corrections",
+    "school_live.alerts",
     "school_live.attendance",
     "school_live.dashboard",
     "school_live.reports",
+    "school_live.reminders",
 ]
 # Developer tools: the fake WeCom (`wecom_sandbox` command) and the demo and benchmark commands.
 # On wherever DEBUG is (so a fresh clone runs `manage.py demo`), off in production unless
@@ -73,6 +75,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # PostgreSQL refuses NUL in a string: a query string carrying one is a 400 here, not a 500.
+    "school_live.nul_guard.NulInQueryMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -228,6 +232,16 @@ SYNC_WAIT_SCALE = env.float("SYNC_WAIT_SCALE", default=1.0)
 # and its living started again (the dead-run check runs every minute, see sync/migrations/0003).
 SYNC_HEARTBEAT_EVERY = env.float("SYNC_HEARTBEAT_EVERY", default=10.0)
 SYNC_DEAD_AFTER = env.float("SYNC_DEAD_AFTER", default=60.0)
+# Live lessons: a tick every SYNC_LIVE_TICK_SECONDS (the beat schedule seeded by
+# sync/migrations/0004; edit it in the admin afterwards) queues a sync of each live lesson whose
+# numbers are older than SYNC_LIVE_STALE_SECONDS, and of each lesson that ended within
+# SYNC_ENDED_WINDOW_SECONDS without a complete sync: every live lesson is synced at least once a
+# minute, and its final numbers within one tick of its end. The roll call page polls its JSON
+# every ROLLCALL_REFRESH_SECONDS.
+SYNC_LIVE_TICK_SECONDS = env.int("SYNC_LIVE_TICK_SECONDS", default=20)
+SYNC_LIVE_STALE_SECONDS = env.float("SYNC_LIVE_STALE_SECONDS", default=35.0)
+SYNC_ENDED_WINDOW_SECONDS = env.float("SYNC_ENDED_WINDOW_SECONDS", default=300.0)
+ROLLCALL_REFRESH_SECONDS = env.int("ROLLCALL_REFRESH_SECONDS", default=20)
 
 # Celery: JSON only; a task is acknowledged after it ran, and given back if its worker died.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

@@ -21,5 +21,6 @@ urlpatterns = [
     path("sync/", include("school_live.sync.urls")),
     path("reports/", include("school_live.reports.urls")),
     path("lessons/", include("school_live.lessons.urls")),
+    path("reminders/", include("school_live.reminders.urls")),
     path("", include("school_live.dashboard.urls")),
 ]

@@ -1,7 +1,7 @@
 """``python manage.py demo`` as a person runs it: it comes up with a synced school, the printed
 head teacher signs in and sees their class, the demo lesson (scheduled through living/create) goes
-live by the sandbox's clock and ends, each told to the site by WeCom's status callback, and
-Ctrl-C leaves no process behind."""
+live by the sandbox's clock (its roll call filling up) and ends, each told to the site by WeCom's
+status callback, and Ctrl-C leaves no process behind."""
 
 import contextlib
 import os
@@ -149,6 +149,8 @@ def test_demo_comes_up_synced_shows_a_class_follows_callbacks_and_stops_on_ctrl_
         assert lesson["living"]["foreign"] is False
         # Live by the sandbox's clock, and the site hears it through the callback.
         output.wait_for(r"callback: live", process=demo, timeout=LIVE_TIMEOUT)
+        # Its roll call fills up while one watches: students join between syncs.
+        output.wait_for(r"roll call: 已进入 joined [1-9]\d*/", process=demo, timeout=LIVE_TIMEOUT)
         # The teacher ends it early in WeCom: the ended callback reaches the site.
         ended = requests.post(f"{sandbox}/sandbox/livings/{livingid}/end", timeout=10)
         assert ended.status_code == 200, ended.text  # (a lesson lasts at least a second)

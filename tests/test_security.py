@@ -35,8 +35,10 @@ from django.urls.resolvers import RegexPattern
 from django.utils import timezone
 
 from school_live.celery import app as celery_app
-from school_live.corrections.models import Excuse
+from school_live.corrections.models import Excuse, NicknameClaim
+from school_live.corrections.nicknames import nickname_claim_create
 from school_live.corrections.services import ExcuseRequest, excuse_create
+from school_live.reminders.models import Reminder
 from school_live.reports.delivery import delivery_run
 from school_live.reports.dispatch import (
     admin_digests_send,
@@ -56,6 +58,7 @@ from tests.fixtures.sandbox import ended_livingid, foreign_livingid
 from tests.fixtures.security import (
     CLASS_ONE_WORDS,
     FORMULA_STUDENT,
+    HOSTILE_NICKNAME,
     markup_in,
 )
 
@@ -147,6 +150,7 @@ SPECS = {
         theirs=lambda w: [{"class_id": w.class_two.pk, "fmt": fmt} for fmt in ("csv", "xlsx")],
     ),
     "dashboard:living": living_spec(),
+    "dashboard:rollcall": living_spec(),
     "dashboard:student": Spec(
         "scoped",
         own=lambda w: [{"student_userid": w.student.student_userid}],
@@ -164,6 +168,21 @@ SPECS = {
         method="post",
         own=lambda w: [excuse_of(w.student)],
         theirs=lambda w: [excuse_of(w.other_student)],
+        ok=(302,),
+    ),
+    # A POST without a form: the lesson's page says what is missing (302 back to it).
+    "dashboard:nickname_claim": Spec(
+        "scoped",
+        method="post",
+        own=lambda w: [{"livingid": w.living.livingid, "class_id": w.class_one.pk}],
+        theirs=lambda w: [{"livingid": w.other_living.livingid, "class_id": w.class_two.pk}],
+        ok=(302,),
+    ),
+    "dashboard:nickname_remove": Spec(
+        "scoped",
+        method="post",
+        own=lambda w: [claim_of(w.living, w.class_one, w.student)],
+        theirs=lambda w: [claim_of(w.other_living, w.class_two, w.other_student)],
         ok=(302,),
     ),
     "sync:living": living_spec(method="post", ok=(200, 202)),
@@ -196,6 +215,17 @@ SPECS = {
         theirs=lambda w: [{"class_id": w.class_two.pk}],
         ok=(400,),  # in scope; no living id was sent
     ),
+    # Not live: the confirmation page says so (200); the record of a reminder of the class.
+    "reminders:confirm": Spec(
+        "scoped",
+        own=lambda w: [{"livingid": w.living.livingid, "class_id": w.class_one.pk}],
+        theirs=lambda w: [{"livingid": w.other_living.livingid, "class_id": w.class_two.pk}],
+    ),
+    "reminders:detail": Spec(
+        "scoped",
+        own=lambda w: [reminder_of(w.living, w.class_one)],
+        theirs=lambda w: [reminder_of(w.other_living, w.class_two)],
+    ),
 }
 # The one view that may skip CSRF: WeCom POSTs its callbacks, signed with the app's token.
 CSRF_EXEMPT = ["wecom/callback/"]
@@ -212,6 +242,25 @@ def excuse_of(student) -> dict:
         )
     )
     return {"student_userid": student.student_userid, "excuse_id": excuse.pk}
+
+
+def reminder_of(living, department) -> dict:
+    """The URL kwargs of a reminder of that class at that living (made once)."""
+    reminder, _created = Reminder.objects.get_or_create(
+        living=living,
+        department=department,
+        defaults={"kind": "manual", "status": "sent", "sent_at": timezone.now(), "text": "x"},
+    )
+    return {"reminder_id": reminder.pk}
+
+
+def claim_of(living, department, student) -> dict:
+    """The URL kwargs of a nickname claim for the student in the class (made once): one to
+    remove."""
+    claim = NicknameClaim.objects.filter(student=student).first() or nickname_claim_create(
+        department=department, nickname=f"{student.student_userid}的妈妈", student=student
+    )
+    return {"livingid": living.livingid, "class_id": department.pk, "claim_id": claim.pk}
 
 
 def login_as(client: Client, user) -> Client:
@@ -698,6 +747,16 @@ def test_every_state_changing_request_needs_a_csrf_token(hostile_school):
             {"start": "2026-03-02", "kind": "sick"},
         ),
         (w.head.user, reverse("dashboard:excuse_revoke", kwargs=excuse_of(w.student)), {}),
+        (
+            w.head.user,
+            reverse("dashboard:nickname_claim", args=[w.living.livingid, w.class_one.pk]),
+            {"nickname": HOSTILE_NICKNAME, "student": w.absent.student_userid},
+        ),
+        (
+            w.head.user,
+            reverse("dashboard:nickname_remove", kwargs=claim_of(w.living, w.class_one, w.student)),
+            {},
+        ),
         (w.head.user, reverse("logout"), {}),
         (w.head.user, reverse("set_language"), {"language": "en"}),
         (w.admin, reverse("sync:school"), {}),
@@ -728,6 +787,8 @@ def test_every_state_changing_request_needs_a_csrf_token(hostile_school):
     assert not ReportPreference.objects.filter(teacher=w.head).exists()
     # Neither a new excuse nor a revoked one (the one there is, excuse_of made it).
     assert list(Excuse.objects.values_list("revoked_at", flat=True)) == [None]
+    # Neither a new nickname claim nor a removed one.
+    assert list(NicknameClaim.objects.values_list("revoked_at", flat=True)) == [None]
 
     # With the token the same request goes through.
     client = Client(enforce_csrf_checks=True)

@@ -7,6 +7,10 @@
 
 Out of scope is a 404, never a 403: a teacher must not learn that another class's page exists.
 
+The nickname book (which WeChat visitor is which student's family) is written by the teachers of
+the class (班主任 and 任课老师 alike: any of them may recognise a parent's nickname) and by staff;
+the host of a lesson who does not teach the class reads it but cannot claim in it.
+
 Correcting a student's attendance (请假, ``school_live.corrections``) is narrower than reading it:
 staff, and the 班主任 (head teacher) of an active class the student is in; a subject teacher
 reads the student but cannot correct them, and a correction they try is a 404 as well.
@@ -130,6 +134,15 @@ def living_or_404(user, livingid: str) -> Living:
 def living_class_or_404(user, living: Living, class_id) -> Department:
     """One class of a living, for the living's attendance page (hosts included)."""
     return get_object_or_404(living_classes(user, living), pk=_department_id(class_id))
+
+
+def nickname_class_or_404(user, living: Living, class_id) -> Department:
+    """One class of a living whose nickname book the user may write: a class of the living they
+    teach (any role), any class of it for staff."""
+    return get_object_or_404(
+        living_classes(user, living).filter(pk__in=visible_classes(user).values("pk")),
+        pk=_department_id(class_id),
+    )
 
 
 def _department_id(class_id) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -45,6 +46,32 @@ def _yes_no(value) -> str:
     return _("yes") if value else _("no")
 
 
+def via_visitor(nickname: str) -> str:
+    """How a student who attended through a claimed WeChat visitor is labelled everywhere: on
+    the pages, in the downloads and in the reports (plain text; templates escape it)."""
+    # Translators: the student attended through a WeChat visitor whose nickname the nickname
+    # book says is their family's; keep "WeChat 访客" recognisable, e.g. 通过微信访客 %(nickname)s
+    return _("via WeChat 访客 %(nickname)s") % {"nickname": nickname}
+
+
+def watched_through(row) -> str:
+    """The accounts a student watched through: their own, a parent's, or a claimed visitor."""
+    if getattr(row, "via_visitor", False):
+        return via_visitor(row.via_nickname)
+    if not row.watched:
+        return ""
+    parts = []
+    if row.own_account:
+        parts.append(_("own account"))
+    family = row.account_count - (1 if row.own_account else 0)
+    if family:
+        parts.append(
+            ngettext("%(count)d parent account", "%(count)d parent accounts", family)
+            % {"count": family}
+        )
+    return "、".join(parts)
+
+
 def living_export_table(rows: Iterable) -> tuple[list[str], list[list]]:
     """Headers and rows for one living's class attendance (``class_attendance`` rows)."""
     verdicts = dict(Verdict.choices)
@@ -59,6 +86,7 @@ def living_export_table(rows: Iterable) -> tuple[list[str], list[list]]:
         _("Flags"),
         _("Commented"),
         _("Family follows 学校通知"),
+        _("Watched through"),
     ]
     body = []
     for row in rows:
@@ -75,6 +103,7 @@ def living_export_table(rows: Iterable) -> tuple[list[str], list[list]]:
                 "、".join(str(name) for name in flag_names(row)),
                 _yes_no(row.commented),
                 _yes_no(row.has_subscribed_parent),
+                watched_through(row),
             ]
         )
     return headers, body

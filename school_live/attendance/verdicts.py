@@ -38,8 +38,9 @@ from django.utils import timezone
 
 from school_live.corrections.models import Excuse
 from school_live.db_internals import join_grouped, joined_column
-from school_live.school.models import Guardianship, Living, StudentWatch
+from school_live.school.models import Department, Guardianship, Living, StudentWatch, VisitorWatch
 
+from .claimed import join_visit_facts, visit_facts, with_visits
 from .rules import AttendanceRules, Verdict
 
 SECOND = dt.timedelta(seconds=1)
@@ -254,12 +255,14 @@ def annotate_attendance(
     terms: LivingTerms,
     threshold: Expression,
     rules: AttendanceRules,
+    visits: QuerySet[VisitorWatch] | None,
 ) -> QuerySet:
     """Annotate each row of ``queryset`` with one student's attendance at one living.
 
     ``watches`` are that student's watch rows at that living and ``guardians`` their
-    Guardianship rows, both correlated to the row with OuterRef as the caller's shape needs;
-    ``student`` gives the student's pk on the row (their excuses are read by it).
+    Guardianship rows, ``visits`` the visitor rows claimed for them (``claimed.claimed_visits``),
+    all correlated to the row with OuterRef as the caller's shape needs; ``student`` gives the
+    student's pk on the row (their excuses are read by it).
     """
     rows = _watched_rows(watches).order_by()
 
@@ -276,9 +279,24 @@ def annotate_attendance(
         "account_count": Coalesce(per_student(Count("pk")), 0),
         "has_subscribed_parent": Exists(_reachable(guardians)),
     }
+    queryset, facts = _with_claimed(
+        queryset, facts, None if visits is None else visit_facts(visits)
+    )
     return _judge(
         queryset, facts=facts, student=student, terms=terms, threshold=threshold, rules=rules
     )
+
+
+def _with_claimed(queryset: QuerySet, facts: dict, visits: dict | None) -> tuple[QuerySet, dict]:
+    """The facts with the claimed WeChat visits (``claimed``), or ``via_visitor`` off for a
+    question that has no class to read claims of."""
+    if visits is not None:
+        return with_visits(queryset, own=facts, visits=visits)
+    queryset = queryset.annotate(
+        via_visitor=Value(False, output_field=BooleanField()),
+        via_nickname=Value(None, output_field=CharField()),
+    )
+    return queryset, facts
 
 
 def annotate_attendance_joined(
@@ -292,14 +310,25 @@ def annotate_attendance_joined(
     terms: LivingTerms,
     threshold: Expression,
     rules: AttendanceRules,
+    department: Department,
+    living_keys,
 ) -> QuerySet:
     """``annotate_attendance`` for many rows at once: the same annotations, read from
     ``watches`` and ``guardians`` not correlated (every row that may matter, e.g. of the class's
     livings and students), grouped per (living, student) and per student in subqueries joined
     once, matched on the row's ``living`` (a lookup giving the living's id; None when
-    ``watches`` are all of one living), ``student`` (the student's pk) and ``student_userid``."""
+    ``watches`` and ``living_keys`` are of one living), ``student`` (the student's pk) and
+    ``student_userid``; the WeChat visits of ``living_keys`` (the livings'
+    ids, a list or a values() query) claimed in ``department``'s nickname book likewise."""
     queryset, facts = _join_watch_facts(
         queryset, watches=_watched_rows(watches), living=living, student_userid=student_userid
+    )
+    queryset, visits = join_visit_facts(
+        queryset,
+        department=department,
+        living_keys=living_keys,
+        living=living,
+        student=student,
     )
     reachable = (
         _reachable(guardians)
@@ -316,6 +345,7 @@ def annotate_attendance_joined(
     facts["has_subscribed_parent"] = GreaterThan(
         Coalesce(joined_column(alias, "guardian_count", IntegerField()), 0), 0
     )
+    queryset, facts = with_visits(queryset, own=facts, visits=visits)
     return _judge(
         queryset, facts=facts, student=F(student), terms=terms, threshold=threshold, rules=rules
     )

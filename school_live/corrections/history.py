@@ -7,10 +7,11 @@ import datetime as dt
 
 from school_live.school.models import Student
 
-from .models import Excuse
+from .models import Excuse, NicknameClaim
 
 # The fields whose changes the history lists.
 AUDITED_FIELDS = ("living", "start_date", "end_date", "kind", "reason", "revoked_at")
+CLAIM_AUDITED_FIELDS = ("department", "nickname", "student", "reason", "revoked_at")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +46,28 @@ def student_excuses(*, student: Student) -> list[ExcuseEntry]:
         versions(Excuse.history.filter(student=student), fields=AUDITED_FIELDS) if excuses else {}
     )
     return [ExcuseEntry(excuse=excuse, history=histories.get(excuse.pk, [])) for excuse in excuses]
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimEntry:
+    claim: NicknameClaim
+    history: list[HistoryEntry]
+
+
+def student_nickname_claims(*, student: Student) -> list[ClaimEntry]:
+    """Every WeChat nickname claimed for the student, newest first, removed ones included, each
+    with its history oldest first (two queries, one when there is none)."""
+    claims = list(
+        NicknameClaim.objects.filter(student=student).select_related(
+            "department", "created_by", "revoked_by"
+        )
+    )
+    histories = (
+        versions(NicknameClaim.history.filter(student=student), fields=CLAIM_AUDITED_FIELDS)
+        if claims
+        else {}
+    )
+    return [ClaimEntry(claim=claim, history=histories.get(claim.pk, [])) for claim in claims]
 
 
 def versions(records, *, fields: tuple[str, ...]) -> dict[int, list[HistoryEntry]]:

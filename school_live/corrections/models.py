@@ -1,4 +1,5 @@
-"""Corrections a teacher or an admin writes over what WeCom reported: 请假 excused absences.
+"""Corrections a teacher or an admin writes over what WeCom reported: 请假 excused absences and
+the nickname book (which WeChat visitor is which student's family).
 
 Nothing here is deleted: a correction is reversed (``revoked_at``), and django-simple-history
 keeps every version with who changed it, when and why (``history_change_reason``). The read side
@@ -6,12 +7,13 @@ keeps every version with who changed it, when and why (``history_change_reason``
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from school_live.school.models import Living, Student
+from school_live.school.models import Department, Living, Student
 
 
 class ExcuseQuerySet(models.QuerySet):
@@ -104,6 +106,85 @@ class Excuse(models.Model):
     def reason_label(self) -> str:
         label = str(self.get_kind_display())
         return f"{label}: {self.reason}" if self.reason else label
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class NicknameClaimQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class NicknameClaim(models.Model):
+    """The nickname book: a teacher says that the WeChat visitor with this exact nickname is the
+    family of a student of their class. From then on that nickname's visits to the class's
+    lessons, past and future, count for the student when they have no watch of their own.
+
+    WeCom's visitor rows stay as they were sent; this table only says whose they are. A nickname
+    has at most one active claim per class (another class may claim the same nickname)."""
+
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("class"),
+        on_delete=models.PROTECT,
+        related_name="nickname_claims",
+    )
+    nickname = models.TextField(_("WeChat nickname"))
+    student = models.ForeignKey(
+        Student,
+        verbose_name=_("student"),
+        on_delete=models.PROTECT,
+        related_name="nickname_claims",
+    )
+    reason = models.CharField(_("details"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("claimed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("claimed at"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("removed at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("removed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    history = HistoricalRecords()
+
+    objects = NicknameClaimQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("WeChat nickname claim")
+        verbose_name_plural = _("WeChat nickname book")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["department", "nickname"],
+                condition=Q(revoked_at__isnull=True),
+                name="unique_active_nickname_claim",
+            )
+        ]
+        indexes = [models.Index(fields=["student", "revoked_at"])]
+
+    def __str__(self):
+        return f"{self.nickname} → {self.student}"
+
+    def clean(self):
+        # The admin's check; the teachers' form goes through corrections.nicknames.
+        if (
+            self.department_id
+            and self.student_id
+            and not self.department.enrollments.filter(student_id=self.student_id).exists()
+        ):
+            raise ValidationError({"student": _("Choose a student of this class.")})
 
     @property
     def is_active(self) -> bool:

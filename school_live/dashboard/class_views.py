@@ -16,12 +16,13 @@ from django_tables2.paginators import LazyPaginator
 from school_live.attendance import queries, scope, sheets, state
 from school_live.attendance.rules import Verdict, rules_for
 from school_live.lessons import pages
-from school_live.school.models import Living
+from school_live.school.models import Department, Living
 from school_live.wecom.living_writes import THEME_MAX_CHARS
 
 from . import charts, exports
 from .filters import StudentAttendanceFilter
 from .forms import PeriodForm, day_bounds
+from .rollcall import rollcall_context
 from .tables import (
     ClassAttendanceTable,
     RangeAttendanceTable,
@@ -149,6 +150,7 @@ def _class_page(request, department, period, *, status: int = 200):
         # 现在开课 starts a lesson as the signed-in teacher (staff too, when they are one).
         "can_start_here": scope.teacher_for(request.user) is not None,
         "theme_max": THEME_MAX_CHARS,
+        "warnings": queries.class_warnings(department=department),
     }
     if context["can_start_here"]:
         context.update(pages.jssdk_context(request.user))
@@ -173,6 +175,13 @@ def _roster_context(request, department, living, status) -> dict:
 
 def _living_context(request, department, living) -> dict:
     status = state.living_status(living)
+    if status.so_far:
+        return {
+            "living": living,
+            "status": status,
+            "freshness": freshness(living),
+            **rollcall_context(living, Department.objects.filter(pk=department.pk), None),
+        }
     if not status.counted:
         return _roster_context(request, department, living, status)
     # Built once for the table and the counts: building it costs more than running it.

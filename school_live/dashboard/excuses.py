@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from school_live.attendance import scope, state
-from school_live.corrections.history import student_excuses
+from school_live.corrections.history import student_excuses, student_nickname_claims
 from school_live.corrections.services import excuse_create, excuse_revoke
 from school_live.school.models import Department, Living, Student
 
@@ -36,7 +36,8 @@ def excusable_livings(*, user, student: Student) -> list[Living]:
 
 def student_corrections(*, user, student: Student, livings: list[Living]) -> dict:
     """The student page's context: ``can_correct``, ``excuse_form`` (None for a user who may
-    not correct the student) and ``excuses``. ``livings``: the student's lessons the page has
+    not correct the student), ``excuses`` and ``nickname_claims`` (the nickname book's claims
+    for the student, with their history). ``livings``: the student's lessons the page has
     already read, newest first, offered in the form (no query of their own)."""
     can_correct = scope.correctable_students(user).filter(pk=student.pk).exists()
     form = None
@@ -47,6 +48,7 @@ def student_corrections(*, user, student: Student, livings: list[Living]) -> dic
         "can_correct": can_correct,
         "excuse_form": form,
         "excuses": student_excuses(student=student),
+        "nickname_claims": student_nickname_claims(student=student),
     }
 
 

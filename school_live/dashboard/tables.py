@@ -6,7 +6,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+
+from school_live.attendance.sheets import via_visitor, watched_through
 
 from .templatetags.dashboard import flag_badges_html, minutes, percent, verdict_badge
 
@@ -72,8 +73,15 @@ class StudentLinkColumn(tables.Column):
 class VerdictCells:
     """How a verdict, its coverage, watch time and flags look in any attendance table."""
 
-    def render_verdict(self, value):
-        return verdict_badge(value)
+    def render_verdict(self, value, record):
+        nickname = record.get("via_nickname") if isinstance(record, dict) else record.via_nickname
+        if nickname is None:
+            return verdict_badge(value)
+        return format_html(
+            '{} <span class="muted via-visitor">{}</span>',
+            verdict_badge(value),
+            via_visitor(nickname),
+        )
 
     def render_coverage(self, value):
         return percent(value)
@@ -104,18 +112,7 @@ class ClassAttendanceTable(VerdictCells, tables.Table):
         empty_text = _("No student matches these filters.")
 
     def render_accounts(self, record):
-        if not record.watched:
-            return "—"
-        parts = []
-        if record.own_account:
-            parts.append(str(_("own account")))
-        family = record.account_count - (1 if record.own_account else 0)
-        if family:
-            parts.append(
-                ngettext("%(count)d parent account", "%(count)d parent accounts", family)
-                % {"count": family}
-            )
-        return "、".join(parts)
+        return watched_through(record) or "—"
 
     def render_has_subscribed_parent(self, value):
         return yes_no(value)
@@ -171,6 +168,8 @@ class VisitorTable(tables.Table):
     enter_time = BeijingTimeColumn(verbose_name=_("First entry (Beijing time)"))
     leave_time = BeijingTimeColumn(verbose_name=_("Last exit (Beijing time)"))
     is_comment = tables.Column(verbose_name=_("Commented"))
+    # Annotated when a class is chosen (``nicknames.visitors_with_claims``).
+    claimed_for = tables.Column(verbose_name=_("Family of (nickname book)"), default="—")
 
     class Meta:
         template_name = TEMPLATE

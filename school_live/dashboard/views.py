@@ -13,12 +13,14 @@ from django.views.decorators.http import require_GET
 from school_live.attendance import queries, scope, state
 from school_live.attendance.rules import Verdict
 from school_live.lessons import pages
-from school_live.school.models import ClassAssignment, VisitorWatch
+from school_live.school.models import ClassAssignment
 
 from . import charts
 from .class_views import PER_PAGE, freshness, paginate, student_rows
 from .excuses import student_corrections
 from .filters import StudentAttendanceFilter
+from .nicknames import nickname_book, visitors_with_claims
+from .rollcall import rollcall_context
 from .tables import (
     ClassAttendanceTable,
     RosterTable,
@@ -108,6 +110,17 @@ def home(request):
 def living_detail(request, livingid):
     living = scope.living_or_404(request.user, livingid)
     status = state.living_status(living)
+    context = {
+        "living": living,
+        "status": status,
+        "freshness": freshness(living),
+        "can_refresh": True,
+    }
+    if status.so_far:
+        # Under way: who is in the room, not verdicts everyone still watching would fail.
+        classes = scope.living_classes(request.user, living)
+        context.update(rollcall_context(living, classes, request.GET.get("class")))
+        return _living_page(request, living, context, department=context["rollcall_class"])
     if status.counted:
         breakdown = queries.living_breakdown(living=living, user=request.user)
     else:
@@ -115,15 +128,8 @@ def living_detail(request, livingid):
         breakdown = [
             {"department": department} for department in scope.living_classes(request.user, living)
         ]
-    context = {
-        "living": living,
-        "status": status,
-        "breakdown": breakdown,
-        "totals": queries.summaries_total(breakdown),
-        "freshness": freshness(living),
-        "can_refresh": True,
-    }
-    selected = None
+    context.update({"breakdown": breakdown, "totals": queries.summaries_total(breakdown)})
+    selected = department = None
     wanted = request.GET.get("class")
     for entry in breakdown:
         if wanted and str(entry["department"].pk) == wanted:
@@ -143,20 +149,29 @@ def living_detail(request, livingid):
         else:
             table = RosterTable(queries.class_roster(department=department))
         paginate(request, table)
+        class_visible = scope.visible_classes(request.user).filter(pk=department.pk).exists()
         context.update(
             {
                 "selected": selected,
                 "filter": filterset,
                 "table": table,
                 "keep": [("class", department.pk)],
-                "class_visible": scope.visible_classes(request.user)
-                .filter(pk=department.pk)
-                .exists(),
+                "class_visible": class_visible,
+                # Its teachers write the class's nickname book (scope.nickname_class_or_404).
+                "nickname_book": (
+                    nickname_book(living=living, department=department) if class_visible else None
+                ),
             }
         )
+    return _living_page(request, living, context, department=department)
+
+
+def _living_page(request, living, context, *, department):
+    """The parts every state of the lesson's page shows; ``department``: the class whose
+    nickname claims label the visitors (None: no claims shown)."""
     unknown = UnknownWatcherTable(queries.unknown_watchers(living=living))
     paginate(request, unknown)
-    visitors = VisitorTable(VisitorWatch.objects.filter(living=living).order_by("position"))
+    visitors = VisitorTable(visitors_with_claims(living, department))
     paginate(request, visitors)
     context.update({"unknown_table": unknown, "visitor_table": visitors})
     lesson = pages.lesson_side(request.user, living)

@@ -16,6 +16,8 @@ import requests
 from django.db import close_old_connections
 from django.utils import timezone
 
+from school_live.attendance.queries.rollcall import living_rollcall
+from school_live.attendance.state import living_status
 from school_live.lessons.models import LessonSeries
 from school_live.lessons.services import LessonPlan, lesson_plan_check, lesson_schedule
 from school_live.school.models import ClassAssignment, Department, Living, SyncRun
@@ -25,6 +27,7 @@ from .supervisor import free_port
 # Live soon after the first sync, over in a few minutes, then reported.
 DEMO_LIVING_START_IN = 45
 DEMO_LIVING_DURATION = 180
+DEMO_ARRIVAL_SPREAD = 0.7  # its students arrive over this share of it: the roll call fills up
 DEMO_CLASS = "一年级一班"
 DEMO_THEME = "认识钟表（演示直播）"  # living/create allows 20 characters
 # How the narration names each WeCom status a callback brings.
@@ -129,10 +132,12 @@ class DemoLesson:
         status = demo_living.status
         refusals_told = 0
         failures_told: set[tuple[str, str]] = set()
+        roll_told = None
         while True:
             check()
             close_old_connections()
             now = time.monotonic()
+            roll_told = self.tell_rollcall(livingid, roll_told)
             # Only a callback moves a lesson's WeCom status here: a change is one that arrived.
             current = Living.objects.filter(livingid=livingid).values_list("status", flat=True)
             current = current.first()
@@ -182,3 +187,18 @@ class DemoLesson:
                     f"{others[1]} WeCom messages)"
                 )
             time.sleep(1)
+
+    def tell_rollcall(self, livingid: str, told: tuple | None) -> tuple | None:
+        """While the demo lesson is live, one line each time its roll call changes: the page
+        shows the same numbers, refreshed without a reload."""
+        living = Living.objects.filter(livingid=livingid).first()
+        if living is None or not living_status(living).so_far:
+            return told
+        totals = living_rollcall(living=living, classes=living.classes.all()).totals
+        counts = (totals.joined, totals.reachable, totals.unreachable)
+        if counts != told:
+            self.event(
+                f"👥 点名 / roll call: 已进入 joined {counts[0]}/{totals.total}, "
+                f"未进入 not yet {counts[1]}, 未触达 unreachable {counts[2]}"
+            )
+        return counts

@@ -30,6 +30,7 @@ from school_live.reports.delivery import (
     user_recipient,
 )
 from school_live.reports.emails import email_message, email_render
+from school_live.reports.links import home_url
 from school_live.reports.living import (
     ClassSection,
     living_email_context,
@@ -38,8 +39,8 @@ from school_live.reports.living import (
     teacher_living_classes,
 )
 from school_live.reports.models import ReportDelivery, ReportPreference
-from school_live.reports.periods import week_bounds
-from school_live.reports.textcards import living_textcard
+from school_live.reports.periods import week_bounds, week_monday
+from school_live.reports.textcards import living_textcard, weekly_textcard
 from school_live.reports.weekly import (
     admin_digest_build,
     admin_digest_context,
@@ -129,6 +130,15 @@ def _classes_required(*, teacher: Teacher, departments: list[Department]) -> Non
     if not departments:
         raise DeliverySkipped(
             _("%(teacher)s no longer teaches a class of this living.") % {"teacher": teacher}
+        )
+
+
+def _reached_required(*, teacher: Teacher, invalid) -> None:
+    """WeCom accepted the message but could not deliver it to the teacher."""
+    if teacher.userid.lower() in {user.lower() for user in invalid}:
+        raise DeliverySkipped(
+            _("WeCom does not know the userid %(userid)s or the app cannot reach it.")
+            % {"userid": teacher.userid}
         )
 
 
@@ -237,11 +247,7 @@ def living_wecom_deliver(
         report = living_report_build(living=living, departments=departments, sections=sections)
         body = living_textcard(report=report, language=preference.language)
         result = wecom.get().send_message(touser=[teacher.userid], msgtype="textcard", body=body)
-        if teacher.userid.lower() in {user.lower() for user in result.invaliduser}:
-            raise DeliverySkipped(
-                _("WeCom does not know the userid %(userid)s or the app cannot reach it.")
-                % {"userid": teacher.userid}
-            )
+        _reached_required(teacher=teacher, invalid=result.invaliduser)
         return teacher.userid, body["textcard"]["title"]
 
     return delivery_run(delivery=delivery, send=send)
@@ -260,9 +266,20 @@ def teacher_digest_send(*, teacher: Teacher, period: str, force: bool = False) -
     start, end = week_bounds(period)
     if not teacher_week_has_livings(teacher=teacher, start=start, end=end):
         return summary
-    key = DeliveryKey(Report.WEEKLY_TEACHER, period, Channel.EMAIL, teacher_recipient(teacher))
-    deliver = functools.partial(teacher_digest_deliver, teacher=teacher, period=period)
-    _claim_deliver(summary, key, deliver, force=force, teacher=teacher)
+    channels = [(Channel.EMAIL, teacher_digest_deliver)]
+    wecom = LazyWeComClient()
+    # The lesson reports' WeCom preference covers the weekly card too.
+    if wecom_messages_enabled() and preference.wecom_message:
+        channels.append(
+            (Channel.WECOM, functools.partial(teacher_digest_wecom_deliver, wecom=wecom))
+        )
+    try:
+        for channel, channel_deliver in channels:
+            key = DeliveryKey(Report.WEEKLY_TEACHER, period, channel, teacher_recipient(teacher))
+            deliver = functools.partial(channel_deliver, teacher=teacher, period=period)
+            _claim_deliver(summary, key, deliver, force=force, teacher=teacher)
+    finally:
+        wecom.close()
     return summary
 
 
@@ -282,6 +299,28 @@ def teacher_digest_deliver(
         )
         email_send(message=email_message(rendered=rendered, to=address))
         return address, rendered.subject
+
+    return delivery_run(delivery=delivery, send=send)
+
+
+def teacher_digest_wecom_deliver(
+    *, delivery: ReportDelivery, teacher: Teacher, period: str, wecom: LazyWeComClient
+) -> ReportDelivery:
+    preference = ReportPreference.for_teacher(teacher)
+
+    def send() -> tuple[str, str]:
+        start, end = week_bounds(period)
+        monday = week_monday(period)
+        body = weekly_textcard(
+            digest=teacher_digest_build(teacher=teacher, start=start, end=end),
+            monday=monday,
+            sunday=monday + dt.timedelta(days=6),
+            language=preference.language,
+            fallback_url=home_url(),
+        )
+        result = wecom.get().send_message(touser=[teacher.userid], msgtype="textcard", body=body)
+        _reached_required(teacher=teacher, invalid=result.invaliduser)
+        return teacher.userid, body["textcard"]["title"]
 
     return delivery_run(delivery=delivery, send=send)
 
@@ -350,6 +389,14 @@ def delivery_resend(*, delivery: ReportDelivery) -> ReportDelivery | None:
     if claimed.report == Report.WEEKLY_TEACHER:
         if claimed.teacher is None:
             return delivery_run(delivery=claimed, send=_gone)
+        if claimed.channel == Channel.WECOM:
+            wecom = LazyWeComClient()
+            try:
+                return teacher_digest_wecom_deliver(
+                    delivery=claimed, teacher=claimed.teacher, period=claimed.period, wecom=wecom
+                )
+            finally:
+                wecom.close()
         return teacher_digest_deliver(
             delivery=claimed, teacher=claimed.teacher, period=claimed.period
         )

@@ -46,6 +46,9 @@ class StudentException:
     first_enter: dt.datetime | None
     last_leave: dt.datetime | None
     flags: list[Promise]
+    # The claimed WeChat visitor the student attended through (the nickname book), else None;
+    # the template words it ("via WeChat 访客 …") in the reader's language.
+    via_nickname: str | None = None
 
 
 @dataclass
@@ -165,6 +168,7 @@ def _exception(row) -> StudentException:
         first_enter=row.first_enter,
         last_leave=row.last_leave,
         flags=flags,
+        via_nickname=row.via_nickname,
     )
 
 

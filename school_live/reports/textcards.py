@@ -1,4 +1,5 @@
-"""The WeCom ``textcard`` a teacher gets after a lesson: the numbers that matter and a link.
+"""The WeCom ``textcard`` a teacher gets after a lesson (the numbers that matter and a link), and
+the one of the weekly digest (the early warnings first, then the week's lessons).
 
 WeCom doc 90236: a textcard has a title (≤128 bytes), a description (≤512 bytes, a few ``<div
 class="gray|normal|highlight">`` tags allowed), a url and a button text. The description is HTML to
@@ -8,9 +9,11 @@ WeCom, so every value from WeCom (theme, class names) is escaped.
 from django.utils import timezone, translation
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from school_live.reports.living import LivingReport
 from school_live.reports.periods import SCHOOL_TZ
+from school_live.reports.weekly import TeacherDigest
 
 TITLE_MAX_BYTES = 128
 DESCRIPTION_MAX_BYTES = 512
@@ -61,6 +64,57 @@ def living_textcard(*, report: LivingReport, language: str) -> dict:
         url = report.classes[0].url if report.classes else ""
         button = _("Details")
     return {"textcard": {"title": title, "description": description, "url": url, "btntxt": button}}
+
+
+def weekly_textcard(
+    *, digest: TeacherDigest, monday, sunday, language: str, fallback_url: str
+) -> dict:
+    """The weekly digest as a ``textcard``: it opens with the early warnings, one line per
+    student (class · name: evidence), then how many lessons each class had."""
+    with translation.override(language):
+        title = _truncate_bytes(
+            _("Attendance this week (%(monday)s – %(sunday)s)")
+            % {"monday": monday.strftime("%m-%d"), "sunday": sunday.strftime("%m-%d")},
+            TITLE_MAX_BYTES,
+        )
+        parts = []
+        for item in digest.warnings:
+            for student in item.students:
+                parts.append(
+                    format_html(
+                        '<div class="highlight">{} · {}: {}</div>',
+                        item.department.name,
+                        student.name,
+                        "; ".join(warning.text for warning in student.warnings),
+                    )
+                )
+        if not digest.warnings:
+            parts.append(
+                format_html('<div class="normal">{}</div>', _("No student needs attention."))
+            )
+        for section in digest.classes:
+            parts.append(
+                format_html(
+                    '<div class="gray">{}</div>',
+                    ngettext(
+                        "%(class)s: %(count)s live lesson",
+                        "%(class)s: %(count)s live lessons",
+                        len(section.livings),
+                    )
+                    % {"class": section.department.name, "count": len(section.livings)},
+                )
+            )
+        description = _join_within(parts, DESCRIPTION_MAX_BYTES)
+        urls = [item.url for item in digest.warnings] or [item.url for item in digest.classes]
+        button = _("Details")
+    return {
+        "textcard": {
+            "title": title,
+            "description": description,
+            "url": urls[0] if urls else fallback_url,
+            "btntxt": button,
+        }
+    }
 
 
 def _truncate_bytes(text: str, limit: int) -> str:

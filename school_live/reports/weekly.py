@@ -9,12 +9,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from school_live.attendance.queries import (
     SUMMED_COUNTS,
+    StudentWarnings,
     class_attendance,
     class_livings,
     class_period_summary,
+    class_warnings,
     livings_breakdown,
     students_absent_repeatedly,
     students_with_falling_coverage,
@@ -51,15 +54,27 @@ class ClassDigest:
     falling: list[StudentLine]
     unreachable: list[StudentLine]
     url: str
+    warned: bool = False  # students of the class are among the early warnings
 
     @property
     def needs_attention(self) -> bool:
-        return bool(self.repeat_absentees or self.falling or self.unreachable)
+        return bool(self.warned or self.repeat_absentees or self.falling or self.unreachable)
+
+
+@dataclass
+class ClassWarnings:
+    """The early warnings of one class at the end of the week, with the class page's link."""
+
+    department: Department
+    students: list[StudentWarnings]
+    url: str
 
 
 @dataclass
 class TeacherDigest:
     classes: list[ClassDigest]
+    # What the digest opens with: the classes of the teacher with students who need attention.
+    warnings: list[ClassWarnings] = field(default_factory=list)
 
 
 @dataclass
@@ -136,11 +151,28 @@ def teacher_week_has_livings(*, teacher: Teacher, start: dt.datetime, end: dt.da
 def teacher_digest_build(
     *, teacher: Teacher, start: dt.datetime, end: dt.datetime
 ) -> TeacherDigest:
+    departments = teacher_classes(teacher=teacher)
     classes = [
         class_digest_build(department=department, start=start, end=end)
-        for department in teacher_classes(teacher=teacher)
+        for department in departments
     ]
-    return TeacherDigest(classes=[digest for digest in classes if digest.livings])
+    # As the week ended (or now, for a digest of the week still under way).
+    now = min(end, timezone.now())
+    warnings = [
+        ClassWarnings(
+            department=department,
+            students=students,
+            url=class_page_url(department=department),
+        )
+        for department in departments
+        if (students := class_warnings(department=department, now=now))
+    ]
+    warned = {item.department.pk for item in warnings}
+    for digest in classes:
+        digest.warned = digest.department.pk in warned
+    return TeacherDigest(
+        classes=[digest for digest in classes if digest.livings], warnings=warnings
+    )
 
 
 def class_digest_build(

@@ -25,6 +25,7 @@ from django.conf import settings
 
 from school_live.school.models import SyncRun
 from school_live.sync.discovery import livings_discover
+from school_live.sync.live import live_syncs_queue
 from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.patience import wait_scale
 from school_live.sync.roster import roster_sync
@@ -144,3 +145,11 @@ def school_sync_task(self, run_id: int | None = None) -> int | None:
 def dead_runs_recover_task() -> int:
     """Every minute, day and night: fail runs whose heartbeat stopped and start them again."""
     return len(dead_runs_recover())
+
+
+@shared_task(name="sync.live_tick", acks_late=True)
+def live_tick_task() -> int:
+    """Every SYNC_LIVE_TICK_SECONDS: queue syncs of live lessons whose numbers are going stale
+    and of lessons that just ended (sync/live.py). Cheap: a few queries, no WeCom call; a tick
+    that waited in the queue past the next one is dropped (``expire_seconds`` on its schedule)."""
+    return len(live_syncs_queue())

@@ -13,7 +13,8 @@ Callers get frozen records (``records.py``) or typed errors (``errors.py``), nev
   ``retry_after`` hint. A web request must not sit out a WeCom block, so by default every
   transient error is raised; a sync (worker or command) sets ``waiter``, which is handed each
   transient failure of a call and either sleeps (the call is made again) or re-raises
-  (sync/patience.py). ``message/send`` is never repeated: a lost reply may mean it was sent.
+  (sync/patience.py). ``message/send`` and ``externalcontact/message/send`` are never repeated:
+  a lost reply may mean it was sent.
 """
 
 import hashlib
@@ -50,6 +51,7 @@ from school_live.wecom.records import (
     WatchStatPage,
 )
 from school_live.wecom.redact import install_filter, register_secret
+from school_live.wecom.school_notices import SchoolNotices
 from school_live.wecom.transport import request_send, response_decode, session_make
 
 logger = logging.getLogger(__name__)
@@ -63,7 +65,7 @@ TOKEN_LOCK_POLL = 0.05
 MAX_LIVINGID_LIMIT = 100
 
 
-class WeComClient(LivingWrites):
+class WeComClient(LivingWrites, SchoolNotices):
     """A WeCom app (corp id + secret) on one base URL. Cheap to create; not shared across threads."""
 
     def __init__(
@@ -241,7 +243,7 @@ class WeComClient(LivingWrites):
                 return self._call_once(method, path, params=params, body=body)
             except WeComTransientError as error:
                 attempt += 1
-                if self.waiter is None or path.startswith("message/"):
+                if self.waiter is None or "message/" in path:
                     raise
                 self.waiter(error, attempt)  # sleeps, or re-raises
 

@@ -89,6 +89,26 @@ _HINTS = {
     ),
 }
 
+# 学校通知 (api.md §17): the app must be among the apps parents may use, and the token's app must
+# be the one named by agentid.
+_NOTICE_ENDPOINTS = ("externalcontact/message/send", "school/agent/get_allow_scope")
+_NOTICE_HINTS = {
+    48002: (
+        "this app may not send 学校通知 to parents (API 禁止调用): in the WeCom admin console add "
+        "the app to 「家长可使用的应用」 (管理后台 → 应用管理 → 家校沟通 → 家长可使用的应用), "
+        "then try again."
+    ),
+    301002: (
+        "the access token belongs to another app than agentid (无权限操作指定的应用): "
+        "WECOM_SECRET must be the secret of this self-built app, the one whose AgentId is "
+        "WECOM_AGENT_ID (管理后台 → 应用管理 → the app → AgentId and Secret)."
+    ),
+    81013: (
+        "no family could receive it (全部接收人无权限或不存在): none of the parents follows "
+        "学校通知 or is within the app's allowed range (家长可使用的应用 → 可见范围)."
+    ),
+}
+
 _GETTOKEN_HINTS = {
     40001: (
         "wrong app secret (Secret 错误): check WECOM_SECRET — the secret of the self-built app "
@@ -151,6 +171,8 @@ class WeComError(Exception):
 
     def hint(self) -> str:
         table = _GETTOKEN_HINTS if self.endpoint == GETTOKEN else _HINTS
+        if self.endpoint in _NOTICE_ENDPOINTS and self.errcode in _NOTICE_HINTS:
+            table = _NOTICE_HINTS
         hint = table.get(self.errcode, "")
         return hint.format(retry_after=self.retry_after or 60.0)
 

@@ -226,3 +226,33 @@ class MessageResult(Record):
     invalidparty: tuple[str, ...] = wecom("pipe_list")
     invalidtag: tuple[str, ...] = wecom("pipe_list")
     unlicenseduser: tuple[str, ...] = wecom("pipe_list", default=())
+
+
+# --- 学校通知 to parents -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolNoticeResult(Record):
+    """externalcontact/message/send: errcode 0 even when some recipients were skipped; these
+    tuples name them (unknown, not following 学校通知, or outside the allow scope)."""
+
+    invalid_parent_userid: tuple[str, ...] = wecom("strings")
+    invalid_student_userid: tuple[str, ...] = wecom("strings")
+    invalid_party: tuple[str, ...] = wecom("strings")
+
+
+@dataclass(frozen=True, slots=True)
+class AllowScope:
+    """The families an app may send 学校通知 to: these students, and every student of these
+    departments (sub-departments included)."""
+
+    student_userids: tuple[str, ...]
+    partyids: tuple[int, ...]
+
+    @classmethod
+    def from_wecom(cls, r: Reader) -> "AllowScope":
+        scope = r.obj("allow_scope")
+        return cls(
+            student_userids=scope.obj("students").strings("userid"),
+            partyids=scope.obj("departments").integers("partyid"),
+        )

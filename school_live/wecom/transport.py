@@ -58,6 +58,9 @@ def session_make(base_url: str, *, http_retries: int, backoff: float) -> request
         raise_on_status=False,
     )
     session.mount(base_url + "/cgi-bin/message/", HTTPAdapter(max_retries=send_retry))
+    session.mount(
+        base_url + "/cgi-bin/externalcontact/message/", HTTPAdapter(max_retries=send_retry)
+    )
     session.headers["User-Agent"] = "school_live"
     return session
 

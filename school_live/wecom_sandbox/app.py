@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from . import auth_api, control_api, lesson_api, living_api, message_api, school_api
+from . import auth_api, control_api, lesson_api, living_api, message_api, notice_api, school_api
 from .replies import ApiError, RawReply, bad_gateway, errmsg
 from .state import SandboxState
 
@@ -85,6 +85,8 @@ ROUTES = {
     "/cgi-bin/school/user/list": Route("GET", school_api.user_list),
     "/cgi-bin/school/user/get": Route("GET", school_api.user_get),
     "/cgi-bin/school/user/list_parent": Route("GET", school_api.list_parent),
+    "/cgi-bin/externalcontact/message/send": Route("POST", notice_api.send),
+    "/cgi-bin/school/agent/get_allow_scope": Route("GET", notice_api.get_allow_scope),
 }
 
 
@@ -159,6 +161,9 @@ class SandboxApp:
             self.state.revoke_tokens()
         if route.needs_token:
             _check_token(self.state, request)
+        injected = self.state.take_path_fault(request.path)
+        if injected is not None:
+            raise ApiError(injected, "injected fault")
         if request.method != route.method:
             # Doc 90313 on 40063 (参数为空): "接口要求以Post方法，就不能使用Get方式". The sandbox
             # answers the reverse (POST on a GET API) the same way rather than serving it.

@@ -5,17 +5,26 @@ SandboxState from Python. It needs no authentication because the server binds lo
 
     GET  /sandbox/summary                   corp id, agent id, teachers and their classes, livings
     GET  /sandbox/faults   POST /sandbox/faults {"busy":0.2,"seed":7,...}   (replaces all faults)
+    POST /sandbox/faults/inject {"path":"/cgi-bin/...","errcode":48002,"times":1}  (times null:
+         every call) one path answers that errcode after the token check
+    GET  /sandbox/notices   POST /sandbox/notices/reset   POST /sandbox/notices/config
+         {"parent_app": false, "allow_scope": {...}}   学校通知 sends (see notice_api.py)
     POST /sandbox/advance {"seconds": N}    move the sandbox clock forward
     POST /sandbox/reset                     faults, scripts, tokens, messages, clock, livings
     POST /sandbox/tokens/revoke             every token now answers 40014
     POST /sandbox/tokens/expire             every token now answers 42001
     GET  /sandbox/messages                  what apps sent through message/send
     GET  /sandbox/calls                     calls per WeCom path
-    POST /sandbox/livings/demo {"start_in":120,"duration":600}   a living that goes live soon
+    POST /sandbox/livings/demo {"start_in":120,"duration":600,"spread":0.5}   a living that goes
+         live soon; its class arrives over the first `spread` of it
     GET  /sandbox/livings/<id>              a living with its status
     POST /sandbox/livings/<id>/start        starts now   ({"duration": N} optional)
     POST /sandbox/livings/<id>/end          ends now
     POST /sandbox/livings/<id>/watch {"student_userid":..., "watch_time":...}  update or add
+    GET  /sandbox/livings/<id>/watchers     each student row's arrival (first entry, Unix s by
+         the sandbox clock), come or not yet: {"now", "living_start", "living_end", "watchers"}
+    POST /sandbox/livings/<id>/arrive {"student_userid":..., "parent_userid": null}  the student
+         enters now (on that account; null: their own) and stays to the end
     POST /sandbox/livings/<id>/inject {"page":2,"kind":"errcode","errcode":-1,"stat":"watch"}
     POST /sandbox/livings/<id>/script {"stat":"watch","pages":[{...}, ...]}
     POST /sandbox/jssdk/startLiving {"userid":..., "params":{"livingId":...} or
@@ -35,8 +44,10 @@ import json
 
 from school_live.wecom.jsapi import jsapi_signature
 
+from . import notice_api
 from .model import ADMIN_HEAD_TEACHER, DEPT_CLASS, ROW_FIELDS, Living
 from .replies import ApiError, RawReply
+from .watch import ARRIVAL_SPREAD
 
 
 def _reply(status: str, payload: dict) -> RawReply:
@@ -157,6 +168,14 @@ def _living_action(state, request, livingid: str, action: str) -> dict:
     try:
         if action == "" and request.method == "GET":
             return {"living": living_json(state.living(livingid), now)}
+        if action == "watchers" and request.method == "GET":
+            living = state.living(livingid)
+            return {
+                "now": now,
+                "living_start": living.living_start,
+                "living_end": living.living_end,
+                "watchers": state.arrivals(livingid),
+            }
         if request.method != "POST":
             raise _bad("use POST", "405 Method Not Allowed")
         if action == "start":
@@ -173,6 +192,13 @@ def _living_action(state, request, livingid: str, action: str) -> dict:
             except LookupError:
                 state.add_watcher(livingid, student, **fields)
             living = state.living(livingid)
+        elif action == "arrive":
+            student = body.get("student_userid", "")
+            if not student or not isinstance(student, str):
+                raise _bad("student_userid is required")
+            parent = body.get("parent_userid") or None
+            arrival = state.watcher_arrive(livingid, student, parent_userid=parent)
+            return {"arrival": arrival, "living": living_json(state.living(livingid), now)}
         elif action == "inject":
             state.inject(livingid, **body)
             return {"injected": True}
@@ -234,6 +260,20 @@ def handle(state, request) -> dict:
             return {"faults": dataclasses.asdict(state.faults)}
         if path == "/sandbox/callbacks":
             return _callbacks(state, request)
+        if path == "/sandbox/faults/inject" and method == "POST":
+            body = _body(request)
+            try:
+                state.inject_errcode(
+                    str(body.get("path", "")), int(body["errcode"]), times=body.get("times", 1)
+                )
+            except (KeyError, TypeError, ValueError) as error:
+                raise _bad(f'give {{"path", "errcode", "times"}}: {error}') from None
+            return {"injected": True}
+        if path.startswith("/sandbox/notices"):
+            answer = notice_api.control(state, request, path, _body)
+            if answer is None:
+                raise _bad("wrong method or path", "405 Method Not Allowed")
+            return answer
         if path == "/sandbox/advance":
             seconds = _body(request).get("seconds")
             if not isinstance(seconds, int) or isinstance(seconds, bool):
@@ -257,9 +297,14 @@ def handle(state, request) -> dict:
             return {"calls": counts, "total": len(state.calls)}
         if path == "/sandbox/livings/demo":
             body = _body(request)
-            living = state.schedule_demo_living(
-                start_in=int(body.get("start_in", 120)), duration=int(body.get("duration", 600))
-            )
+            try:
+                living = state.schedule_demo_living(
+                    start_in=int(body.get("start_in", 120)),
+                    duration=int(body.get("duration", 600)),
+                    spread=float(body.get("spread", ARRIVAL_SPREAD)),
+                )
+            except (TypeError, ValueError) as error:
+                raise _bad(str(error)) from None
             return {"living": living_json(living, state.clock())}
         if path == "/sandbox/jssdk/startLiving":
             # What the stand-in ww.startLiving asks for: {"userid": ..., "params": {...}}.

@@ -128,6 +128,25 @@ class FaultsMixin:
     def fail_living(self, livingid: str, *, errcode: int = -1, at_page: int = 1, **kwargs) -> None:
         self.inject(livingid, page=at_page, kind="errcode", errcode=errcode, **kwargs)
 
+    def inject_errcode(self, path: str, errcode: int, *, times: int | None = 1) -> None:
+        """Every call to `path` (e.g. "/cgi-bin/externalcontact/message/send") answers
+        `errcode` (-1, 45009, 48002, ...) after the token check: the next `times` calls, or every
+        call when times is None."""
+        if not path.startswith("/cgi-bin/"):
+            raise ValueError("path must start with /cgi-bin/")
+        with self.lock:
+            self._path_faults.append([path, int(errcode), times])
+
+    def take_path_fault(self, path: str) -> int | None:
+        with self.lock:
+            for fault in self._path_faults:
+                if fault[0] != path or (fault[2] is not None and fault[2] <= 0):
+                    continue
+                if fault[2] is not None:
+                    fault[2] -= 1
+                return fault[1]
+            return None
+
     def take_injection(self, stat: str, livingid: str, page: int) -> Injection | None:
         with self.lock:
             for injection in self._injections:

@@ -7,7 +7,7 @@ import secrets
 
 from .model import Living
 from .replies import ApiError
-from .watch import class_viewers
+from .watch import arriving_viewers
 
 THEME_MAX_CHARS = 20  # doc 93637: living/create's theme
 MODIFY_THEME_MAX_BYTES = 60  # doc 93640
@@ -183,19 +183,22 @@ class LessonsMixin:
             return living
 
     def _fill_viewers(self, living: Living) -> None:
-        rng = random.Random(f"created-{self.seed}-{living.livingid}")
+        # By the seed and the order of creation (livingids are random): the same arrivals for
+        # the same seed.
+        rng = random.Random(f"created-{self.seed}-{self._created_count}")
         # living/create has no class field: whoever joins comes from the anchor's classes (the
         # teacher shares the lesson with them), while living_range stays empty.
         classes = living.partyids or tuple(
             d.id for d, _admin in self.school.teacher_classes(living.anchor_userid)
         )
         roster = self.school.roster(tuple(classes)) if classes else []
-        living.viewers = class_viewers(
+        living.viewers = arriving_viewers(
             rng,
             start=living.living_start,
             duration=living.living_duration,
             roster=roster,
             open_replay=bool(living.open_replay),
+            spread=self.arrival_spread,
         )
         living.sort_viewers()
 

@@ -8,7 +8,7 @@ import secrets
 
 from .model import ROW_FIELDS, Living, Student, Viewer
 from .replies import ApiError
-from .watch import class_viewers
+from .watch import ARRIVAL_SPREAD, MIN_SEGMENT, arriving_viewers
 
 
 class LivingEditsMixin:
@@ -113,6 +113,52 @@ class LivingEditsMixin:
             living.sort_viewers()
             return before - len(living.viewers)
 
+    def arrivals(self, livingid: str) -> list[dict]:
+        """Each student row's first entry by the sandbox clock (``arrival``, Unix seconds), in
+        order of arrival, whether or not it has come yet: what a benchmark compares the site's
+        roll call with. Visitors are left out (a roll call has no place for them)."""
+        with self.lock:
+            living = self.living(livingid)
+            return [
+                {
+                    "student_userid": viewer.student_userid,
+                    "parent_userid": viewer.parent_userid or "",
+                    "arrival": viewer.first_enter,
+                    "live": viewer.first_enter < living.living_end,
+                }
+                for viewer in living.viewers
+                if not viewer.is_visitor
+            ]
+
+    def watcher_arrive(
+        self, livingid: str, student_userid: str, *, parent_userid: str | None = None
+    ) -> int:
+        """The student enters the living now, on ``parent_userid``'s account (None: their own)
+        and stays to the end: a row of that account that has not come yet comes now instead,
+        one that is already in stays as it is. Returns the arrival (the sandbox's now)."""
+        with self.lock:
+            living = self.living(livingid)
+            now = self.clock()
+            end = max(living.living_end, now + MIN_SEGMENT)
+            for i, viewer in enumerate(living.viewers):
+                same = viewer.student_userid.lower() == student_userid.lower()
+                if not same or (viewer.parent_userid or None) != (parent_userid or None):
+                    continue
+                if viewer.first_enter <= now:
+                    return viewer.first_enter
+                living.viewers[i] = dataclasses.replace(viewer, segments=((now, end),))
+                break
+            else:
+                self.add_watcher(
+                    livingid,
+                    student_userid,
+                    parent_userid=parent_userid,
+                    enter_time=now,
+                    leave_time=end,
+                )
+            living.sort_viewers()
+            return now
+
     def start_living_now(self, livingid: str, *, duration: int | None = None) -> Living:
         """The living starts at the sandbox's now; its viewers' times move with it."""
         with self.lock:
@@ -157,9 +203,11 @@ class LivingEditsMixin:
         anchor_userid: str | None = None,
         partyids: tuple[int, ...] | None = None,
         theme: str = "数学：认识钟表（演示直播）",
+        spread: float = ARRIVAL_SPREAD,
     ) -> Living:
         """A living that starts `start_in` seconds from the sandbox's now and lasts `duration`
-        seconds; its class joins by the clock, so stats grow while it is live."""
+        seconds; its class joins by the clock over the first `spread` of it (watch.py), so stats
+        grow while it is live."""
         duration = max(int(duration), 120)
         with self.lock:
             if anchor_userid is None or partyids is None:
@@ -179,13 +227,14 @@ class LivingEditsMixin:
                 partyids=tuple(partyids),
                 subscribe_count=rng.randint(5, 20),
             )
-            living.viewers = class_viewers(
+            living.viewers = arriving_viewers(
                 rng,
                 start=start,
                 duration=duration,
                 roster=self.school.roster(living.partyids),
                 open_replay=True,
                 nicknames=("小明妈妈", "<script>alert(1)</script>"),
+                spread=float(spread),
             )
             living.sort_viewers()
             self.school.livings[living.livingid] = living

@@ -19,7 +19,9 @@ from .keys import KeySigner
 from .lesson_api import LessonsMixin
 from .living_edits import LivingEditsMixin
 from .model import School, Student
+from .notice_api import NoticesMixin
 from .school import SchoolConfig, generate_school
+from .watch import ARRIVAL_SPREAD
 
 DEFAULT_CORP_ID = "ww_sandbox_corp"
 DEFAULT_SECRET = "sandbox-secret"  # noqa: S105 - the sandbox's well-known fake secret
@@ -46,7 +48,7 @@ class CallRecord:
     errcode: int | None  # None for a reply that was not WeCom JSON
 
 
-class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin):
+class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
     def __init__(
         self,
         school: School | None = None,
@@ -73,6 +75,8 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin):
         self._baseline = {lid: living.copy() for lid, living in self.school.livings.items()}
         self._demo_count = 0
         self._created_count = 0
+        # Lessons the app creates fill up over this share of their time (watch.py).
+        self.arrival_spread = ARRIVAL_SPREAD
         # Status callbacks to the app's URL; sent by the server's pump thread (callback_sender.py).
         self.callbacks = CallbackSender()
         self._clear_runtime()
@@ -88,6 +92,8 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin):
         self._scripts: dict[tuple[str, str], tuple[list[dict], int]] = {}
         self._script_generation = 0
         self._injections: list[Injection] = []
+        self._path_faults: list[list] = []  # [path, errcode, times left or None]
+        self._clear_notices()
         self._recent_calls: dict[str, deque[int]] = {}
         self._blocked_until: dict[str, int] = {}
         self._rosters: dict[str, tuple[tuple[int, ...], list[Student]]] = {}

@@ -5,6 +5,7 @@ ninety-minute lesson, only shorter. Every pattern yields presence intervals; wat
 sum, so it is accumulated time and never more than leave_time - enter_time.
 """
 
+import dataclasses
 import random
 
 from .model import Student, Viewer
@@ -129,3 +130,68 @@ def class_viewers(
             )
         )
     return viewers
+
+
+# Lessons the app creates (living/create, ww.startLiving, the demo's) fill up while they are live:
+# half the class is in within the first tenth of the lesson, the others trickle in until
+# ARRIVAL_SPREAD of it has passed. The seeded school's lessons keep their own patterns.
+ARRIVAL_SPREAD = 0.5
+
+
+def arrival_offset(rng: random.Random, duration: int, spread: float = ARRIVAL_SPREAD) -> int:
+    """Seconds after the start at which a student first enters."""
+    share = rng.random()
+    early = min(0.1, spread)
+    if share < 0.5:
+        return int(duration * early * share / 0.5)
+    return int(duration * (early + (spread - early) * (share - 0.5) / 0.5))
+
+
+def arriving(viewer: Viewer, arrival: int, end: int, *, first: bool) -> Viewer:
+    """The viewer's live presence moved to begin at ``arrival`` (``first``: the student's first
+    account) or no sooner (another account of theirs); replay viewing after ``end`` is kept."""
+    live = [(s, e) for s, e in viewer.segments if s < end]
+    replay = [(s, e) for s, e in viewer.segments if s >= end]
+    if first:
+        delta = arrival - live[0][0]
+        live = [(s + delta, min(e + delta, end)) for s, e in live if s + delta < end]
+    else:
+        live = [(max(s, arrival), e) for s, e in live if e > arrival]
+    if not live:
+        live = [(arrival, min(end, arrival + 2 * MIN_SEGMENT))]
+    return dataclasses.replace(viewer, segments=_clean(live + replay))
+
+
+def arriving_viewers(
+    rng: random.Random,
+    *,
+    start: int,
+    duration: int,
+    roster: list[Student],
+    open_replay: bool,
+    nicknames: tuple[str, ...] = (),
+    spread: float = ARRIVAL_SPREAD,
+) -> list[Viewer]:
+    """``class_viewers`` whose students arrive over the lesson: each student who comes live gets
+    one arrival offset (all their accounts enter then or later), drawn from ``rng`` in roster
+    order, so the same seed gives the same arrivals."""
+    end = start + duration
+    viewers = class_viewers(
+        rng,
+        start=start,
+        duration=duration,
+        roster=roster,
+        open_replay=open_replay,
+        nicknames=nicknames,
+    )
+    arrivals: dict[str, int] = {}
+    out = []
+    for viewer in viewers:
+        if viewer.is_visitor or not viewer.segments or viewer.segments[0][0] >= end:
+            out.append(viewer)  # visitors and replay-only viewers as they were
+            continue
+        first = viewer.student_userid not in arrivals
+        if first:
+            arrivals[viewer.student_userid] = start + arrival_offset(rng, duration, spread)
+        out.append(arriving(viewer, arrivals[viewer.student_userid], end, first=first))
+    return out

@@ -1,7 +1,10 @@
 /* The living page keeps itself current without a reload by hand: while the lesson is upcoming,
    live or not synced yet, it asks data-state-url every few seconds for {state, display, status}
    and reloads the page when any of them changed (the lesson went live, its first numbers came in,
-   it ended or was cancelled). Paused while the page is hidden. */
+   it ended or was cancelled). Paused while the page is hidden. The element is #wecom-status, or
+   on a page without it (a class page) the one marked data-living-state (the roll call). Answers
+   other scripts fetched anyway (rollcall.js's) arrive as "living:state" events and are judged
+   the same way: this file is the one place that reloads on a change. */
 (function () {
   "use strict";
 
@@ -52,11 +55,19 @@
         });
     }
 
+    document.addEventListener("living:state", function (event) {
+      if (event.detail && changed(event.detail)) {
+        element.setAttribute("data-changed", "1");
+        window.location.reload();
+      }
+    });
+
     later();
   }
 
   function init() {
-    var element = document.getElementById("wecom-status");
+    var element = document.getElementById("wecom-status") ||
+      document.querySelector("[data-living-state]");
     if (element) { setup(element); }
   }
 

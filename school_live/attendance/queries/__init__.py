@@ -6,6 +6,8 @@ One module per reader, each re-exported here (``from school_live.attendance impo
 - ``class_range``: one class over a date range (``class_livings``, ``class_period_summary``,
   ``class_period_students``, ``students_absent_repeatedly``, ``students_with_falling_coverage``);
 - ``student``: one student across livings (``student_history``);
+- ``warnings``: the students of a class who need attention now, with the evidence
+  (``class_warnings``; thresholds per class from ``school_live.alerts``);
 - ``summaries``: counts of verdicts and flags (``class_summary``, ``living_breakdown``,
   ``livings_breakdown``, ``summaries_total``).
 
@@ -37,6 +39,10 @@ Notes on the contract (THE ATTENDANCE CONTRACT):
   class_id)``: the host of a living reads every class it covers without being assigned to them.
 - ``class_living_choices`` is what a class page offers to pick: the latest started livings and
   the next ones ahead, in one query.
+- Every row also carries ``via_visitor`` and ``via_nickname``: the student did not watch on their
+  own, and a WeChat visitor whose nickname the class's nickname book claims for them did
+  (``claimed``); watched, watch_time, first/last times and commented are then the visitor's, and
+  own_account/account_count stay as WeCom's own rows say (false, 0).
 - ``class_livings`` annotates ``roster_size`` and ``watched`` (roster students with a watch row);
   full verdict counts per living come from ``class_period_summary``.
 - Livings not started yet or never synced (``state.counted_q``) have no verdicts: the queries
@@ -70,9 +76,13 @@ from .summaries import (
     livings_breakdown,
     summaries_total,
 )
+from .warnings import EarlyWarning, StudentWarnings, WarningKind, class_warnings
 
 __all__ = [
     "SUMMED_COUNTS",
+    "EarlyWarning",
+    "StudentWarnings",
+    "WarningKind",
     "arrival_histogram",
     "class_attendance",
     "class_overview",
@@ -82,6 +92,7 @@ __all__ = [
     "class_period_summary",
     "class_roster",
     "class_summary",
+    "class_warnings",
     "coverage_histogram",
     "living_breakdown",
     "livings_breakdown",

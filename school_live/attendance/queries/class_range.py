@@ -27,7 +27,7 @@ from school_live.school.models import (
     StudentWatch,
 )
 
-from ..rules import Verdict, rules_for
+from ..rules import AttendanceRules, Verdict, rules_for
 from ..state import counted_q
 from ..verdicts import LivingTerms, annotate_attendance_joined
 from .living import active_roster
@@ -107,7 +107,9 @@ def class_living_choices(
     )
 
 
-def _class_at_livings(*, department: Department, livings: QuerySet[Living]) -> QuerySet:
+def _class_at_livings(
+    *, department: Department, livings: QuerySet[Living], rules: AttendanceRules | None = None
+) -> QuerySet:
     """One row per (roster student, living of the class among ``livings``): the class's
     enrollments joined to the class's livings, annotated with the attendance.
 
@@ -117,7 +119,7 @@ def _class_at_livings(*, department: Department, livings: QuerySet[Living]) -> Q
     The watch rows of those livings and students are grouped per (living, student) once and
     joined (``annotate_attendance_joined``): per-row correlated subqueries, repeated by every
     count of the verdict, took 0.6 s for 50 students × 200 livings."""
-    rules = rules_for(department)
+    rules = rules or rules_for(department)
     counted = counted_q(prefix="department__livings__")
     # One filter() call: the living condition and the "counted" condition share one join.
     pairs = Enrollment.objects.filter(
@@ -151,6 +153,8 @@ def _class_at_livings(*, department: Department, livings: QuerySet[Living]) -> Q
         terms=terms,
         threshold=Value(rules.present_threshold),
         rules=rules,
+        department=department,
+        living_keys=living_keys,
     )
 
 

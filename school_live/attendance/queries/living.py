@@ -75,6 +75,8 @@ def class_attendance(*, department: Department, living: Living) -> QuerySet[Stud
         terms=LivingTerms.of(living),
         threshold=Value(rules.present_threshold),
         rules=rules,
+        department=department,
+        living_keys=[living.pk],
     )
 
 

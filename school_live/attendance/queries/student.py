@@ -11,6 +11,7 @@ from school_live.school.models import (
     StudentWatch,
 )
 
+from ..claimed import claimed_visits
 from ..rules import rules_for, school_rules
 from ..scope import visible_livings
 from ..state import counted_q
@@ -66,6 +67,7 @@ def _student_at_livings(
         terms=LivingTerms.columns(),
         threshold=threshold,
         rules=rules,
+        visits=claimed_visits(living=OuterRef("pk"), student=student, department=department),
     )
 
 
@@ -74,7 +76,8 @@ def student_history(
 ) -> list[dict]:
     """The student's attendance at each living of their classes (or of ``department``), newest
     first: dicts with living, verdict, coverage, watch_time, first_enter, last_leave, flags (list
-    of ``Flag`` values) and the flags as booleans (is_late, left_early, replay_only, commented)."""
+    of ``Flag`` values), the flags as booleans (is_late, left_early, replay_only, commented), and
+    via_visitor / via_nickname (attended through a WeChat visitor of the nickname book)."""
     livings = _student_at_livings(student=student, department=department, user=user).order_by(
         F("living_start").desc(nulls_last=True), "-pk"
     )
@@ -87,6 +90,8 @@ def student_history(
             "first_enter": living.first_enter,
             "last_leave": living.last_leave,
             "flags": _flags_of(living),
+            "via_visitor": living.via_visitor,
+            "via_nickname": living.via_nickname,
             **{flag: getattr(living, flag) for flag in SUMMARY_FLAGS},
         }
         for living in livings

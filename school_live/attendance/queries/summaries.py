@@ -13,13 +13,13 @@ from school_live.school.models import (
     Enrollment,
     Guardianship,
     Living,
-    Student,
     StudentWatch,
 )
 
 from .. import scope
+from ..claimed import claimed_visits
 from ..rules import Flag, Verdict, school_rules
-from ..verdicts import LivingTerms, annotate_attendance, annotate_attendance_joined
+from ..verdicts import LivingTerms, annotate_attendance
 
 SUMMARY_VERDICTS = tuple(Verdict.values)
 SUMMARY_FLAGS = tuple(Flag.values)
@@ -139,6 +139,11 @@ def livings_breakdown(*, livings: Iterable[Living], user=None) -> dict[int, list
             ),
             guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
             student=F("student_id"),
+            visits=claimed_visits(
+                living=OuterRef("living_id"),
+                student=OuterRef("student_id"),
+                department=OuterRef("department_id"),
+            ),
             terms=LivingTerms.columns(lambda name: F(f"department__livings__{name}")),
             threshold=Coalesce(
                 F("department__present_threshold"), Value(policy_rules.present_threshold)
@@ -169,19 +174,17 @@ def _class_summaries(*, departments: list[Department], living: Living) -> dict[i
     enrollments = Enrollment.objects.filter(
         department__in=departments, student__is_active=True
     ).order_by()
-    # Grouped per student once and joined (as ``class_attendance``): each count below repeats
-    # the verdict, which then reads columns rather than repeating correlated subqueries.
-    students = Student.objects.filter(enrollments__in=enrollments)
     rows = (
-        annotate_attendance_joined(
+        annotate_attendance(
             enrollments,
             watches=StudentWatch.objects.filter(
-                living=living, student_id__in=students.values("student_userid")
+                living=living, student_id=OuterRef("student__student_userid")
             ),
-            living=None,
-            student="student_id",
-            student_userid="student__student_userid",
-            guardians=Guardianship.objects.filter(student__in=students.values("pk")),
+            guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
+            student=F("student_id"),
+            visits=claimed_visits(
+                living=living, student=OuterRef("student_id"), department=OuterRef("department_id")
+            ),
             terms=LivingTerms.of(living),
             # Each class may override the school's threshold (as ``rules_for`` does).
             threshold=Coalesce(

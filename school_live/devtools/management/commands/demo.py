@@ -26,7 +26,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django.utils import timezone
 
-from school_live.devtools.demo_lesson import DEMO_LIVING_DURATION, DemoLesson
+from school_live.devtools.demo_lesson import (
+    DEMO_ARRIVAL_SPREAD,
+    DEMO_LIVING_DURATION,
+    DemoLesson,
+)
 from school_live.devtools.demo_setup import (
     callback_secrets,
     database_label,
@@ -128,6 +132,8 @@ class Command(BaseCommand):
                 *("--corp-id", DEMO_CORP_ID, "--secret", DEMO_SECRET, "--agent-id", DEMO_AGENT_ID),
                 # The demo lesson is scheduled through the lessons service, as a teacher would.
                 *("--demo-living-in", "-1"),
+                # Its class arrives over most of its three minutes: the roll call fills up.
+                *("--arrival-spread", str(DEMO_ARRIVAL_SPREAD)),
                 # The token and key travel in the environment, as the site's do.
                 *("--callback-url", f"http://127.0.0.1:{port}/wecom/callback/"),
             ],

@@ -17,6 +17,7 @@ from school_live.wecom_sandbox import (
 )
 from school_live.wecom_sandbox.control_api import summary
 from school_live.wecom_sandbox.server import is_loopback
+from school_live.wecom_sandbox.watch import ARRIVAL_SPREAD
 
 
 class Command(BaseCommand):
@@ -57,6 +58,14 @@ class Command(BaseCommand):
             help="a living that goes live this long after start (negative: none)",
         )
         parser.add_argument("--demo-living-duration", type=int, default=600, metavar="SECONDS")
+        parser.add_argument(
+            "--arrival-spread",
+            type=float,
+            default=ARRIVAL_SPREAD,
+            metavar="SHARE",
+            help="students of the lessons the app creates arrive over this share of each "
+            f"lesson ({ARRIVAL_SPREAD})",
+        )
         parser.add_argument(
             "--callback-url",
             default=os.environ.get("WECOM_SANDBOX_CALLBACK_URL", ""),
@@ -103,10 +112,13 @@ class Command(BaseCommand):
             calls_per_minute=options["calls_per_minute"],
             seed=options["seed"],
         )
+        state.arrival_spread = options["arrival_spread"]
         demo = None
         if options["demo_living_in"] >= 0:
             demo = state.schedule_demo_living(
-                start_in=options["demo_living_in"], duration=options["demo_living_duration"]
+                start_in=options["demo_living_in"],
+                duration=options["demo_living_duration"],
+                spread=options["arrival_spread"],
             )
         state.mark_baseline()
         if options["callback_url"]:

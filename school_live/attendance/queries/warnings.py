@@ -1,0 +1,304 @@
+"""Early warnings: the students of a class who need attention now, each warning with its evidence.
+
+Four rules, their thresholds per class in the admin (``school_live.alerts``):
+- absent (缺勤) from N of the class's last M lessons, with the dates;
+- mean watch share falling from the span of D days before to the last D days;
+- late N times in the calendar month (Beijing);
+- family unreachable (未触达) at the last N lessons in a row.
+
+Only ended lessons with their statistics read count (``state.counted_q``), never a cancelled one.
+An excused lesson (请假) never counts toward a warning: it is neither an absence, a lateness nor a
+watch share, and does not extend a run of unreachable lessons (a lesson the student watched,
+excused or not, ends one: WeCom did reach them). The
+window of the absent rule is the class's last M lessons: an excused one among them is simply
+not an absence.
+
+Everything is counted in SQL over the verdicts (``_class_at_livings``): one grouped query with
+conditional aggregates per student, the start of the student's last watched lesson (their
+current run of unreachable lessons follows it) as a scalar subquery, and the dates of the
+absences as one text. With the thresholds and the
+attendance policy (read together) that is two queries, at any class size and for any number of
+lessons.
+"""
+
+import dataclasses
+import datetime as dt
+import functools
+import operator
+
+from django.db import models
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Count,
+    F,
+    FloatField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.lookups import GreaterThan, IsNull
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from school_live.alerts.models import WarningThresholds, policy_and_thresholds
+from school_live.school.models import Department, Living, StudentWatch
+
+from ..rules import AttendanceRules, Verdict, rules_for
+from ..state import counted_q
+from .class_range import _class_at_livings
+
+# How far back a run of unreachable lessons is followed, beyond the other rules' spans.
+RUN_LOOKBACK = 30
+NOT_COUNTED = (Verdict.EXCUSED,)
+
+
+class WarningKind(models.TextChoices):
+    # Translators: an early warning: absent (缺勤) from several of the last lessons
+    ABSENT = "absent", _("absent repeatedly")
+    # Translators: an early warning: the student watches less and less of the lessons
+    FALLING = "falling", _("watch share falling")
+    # Translators: an early warning: late (迟到) several times this month
+    LATE = "late", _("often late")
+    # Translators: an early warning: WeCom could not reach the family (未触达) several times
+    UNREACHABLE = "unreachable", _("family unreachable")
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlyWarning:
+    """One warning with its evidence. ``text`` is read where it is shown, in the reader's
+    language (an email is rendered in the teacher's)."""
+
+    kind: WarningKind
+    count: int = 0  # absences, times late, unreachable lessons
+    lessons: int = 0  # of how many lessons (absent)
+    dates: tuple[dt.date, ...] = ()  # of the absences, oldest first
+    before: float | None = None  # mean watch share, 0..1, of the earlier span (falling)
+    after: float | None = None  # and of the last span
+    days: int = 0  # the span both cover together (falling)
+
+    @property
+    def text(self) -> str:
+        if self.kind == WarningKind.ABSENT:
+            return ngettext(
+                "absent %(count)d of the last %(lessons)d lesson (%(dates)s)",
+                "absent %(count)d of the last %(lessons)d lessons (%(dates)s)",
+                self.lessons,
+            ) % {
+                "count": self.count,
+                "lessons": self.lessons,
+                "dates": ", ".join(day.strftime("%m-%d") for day in self.dates),
+            }
+        if self.kind == WarningKind.FALLING:
+            return ngettext(
+                "watch share falling: %(before)s → %(after)s over %(days)d day",
+                "watch share falling: %(before)s → %(after)s over %(days)d days",
+                self.days,
+            ) % {"before": _percent(self.before), "after": _percent(self.after), "days": self.days}
+        if self.kind == WarningKind.LATE:
+            return ngettext(
+                "late %(count)d time this month", "late %(count)d times this month", self.count
+            ) % {"count": self.count}
+        return ngettext(
+            "family unreachable for %(count)d lesson: ask them to follow 学校通知",
+            "family unreachable for %(count)d lessons: ask them to follow 学校通知",
+            self.count,
+        ) % {"count": self.count}
+
+
+def _percent(share: float | None) -> str:
+    return f"{round((share or 0) * 100)}%"
+
+
+@dataclasses.dataclass(frozen=True)
+class StudentWarnings:
+    student_id: int
+    name: str
+    student_userid: str
+    warnings: tuple[EarlyWarning, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spans:
+    now: dt.datetime
+    month_start: dt.datetime
+    recent_start: dt.datetime
+    earlier_start: dt.datetime
+
+    @classmethod
+    def at(cls, now: dt.datetime, thresholds: WarningThresholds) -> "_Spans":
+        local = timezone.localtime(now, timezone.get_default_timezone())
+        span = dt.timedelta(days=thresholds.falling_days)
+        return cls(
+            now=now,
+            month_start=local.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
+            recent_start=now - span,
+            earlier_start=now - 2 * span,
+        )
+
+
+def _counted_livings(department: Department, now: dt.datetime) -> QuerySet[Living]:
+    return Living.objects.filter(classes=department, living_start__lt=now).filter(
+        counted_q(now=now)
+    )
+
+
+def _last_lessons(livings: QuerySet[Living], count: int) -> QuerySet[Living]:
+    """The ids of the last ``count`` lessons among ``livings``, as a subquery."""
+    return livings.order_by("-living_start", "-pk").values("pk")[:count]
+
+
+def _rows(department, rules: AttendanceRules, thresholds: WarningThresholds, spans: _Spans):
+    """One row per (roster student, counted lesson of the class since the earliest span any rule
+    reads), with its verdict; and the subquery of the ids of the last M lessons."""
+    livings = _counted_livings(department, spans.now)
+    last_window = _last_lessons(livings, thresholds.absent_window)
+    horizon = livings.filter(
+        Q(pk__in=_last_lessons(livings, max(thresholds.absent_window, RUN_LOOKBACK)))
+        | Q(living_start__gte=min(spans.month_start, spans.earlier_start))
+    )
+    rows = _class_at_livings(department=department, livings=horizon, rules=rules).annotate(
+        lesson_start=F("department__livings__living_start")
+    )
+    return rows, last_window
+
+
+def _last_watched(now: dt.datetime) -> Subquery:
+    """The start of the last lesson before ``now`` the row's student watched (any class's):
+    their run of unreachable lessons is the one after it. A scalar subquery per row, read
+    through the watch rows' student index; a join of the verdicts grouped per student instead
+    was nested-looped by PostgreSQL, its verdicts computed again for every row."""
+    return Subquery(
+        StudentWatch.objects.filter(
+            student_id=OuterRef("student__student_userid"),
+            watch_time__gt=0,
+            living__living_start__lt=now,
+        )
+        .order_by()
+        .values("student_id")
+        .annotate(last=Max("living__living_start"))
+        .values("last")[:1],
+        output_field=models.DateTimeField(),
+    )
+
+
+class _DateList(Aggregate):
+    """The row's dates as one text, comma-separated ``YYYY-MM-DD`` in any order: SQLite's
+    GROUP_CONCAT, PostgreSQL's STRING_AGG (Django 5.2 has no such aggregate for both)."""
+
+    function = "GROUP_CONCAT"
+    template = "%(function)s(%(expressions)s)"
+    output_field = models.TextField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        clone = self.copy()
+        clone.function = "STRING_AGG"
+        # TO_CHAR rather than a cast to text, whose format follows the session's DateStyle.
+        clone.template = "%(function)s(TO_CHAR(%(expressions)s, 'YYYY-MM-DD'), ',')"
+        return clone.as_sql(compiler, connection, **extra_context)
+
+
+def _dates(text: str | None) -> list[dt.date]:
+    return [dt.date.fromisoformat(part) for part in (text or "").split(",") if part]
+
+
+def _least_drop(thresholds: WarningThresholds) -> float:
+    # A hair below the threshold: 0.9 − 0.6 is 0.29999… in floating point.
+    return thresholds.falling_drop / 100 - 1e-9
+
+
+def _fires(thresholds: WarningThresholds) -> list[Q]:
+    """The rules that are on, each as a condition over the per-student aggregates (HAVING)."""
+    fires = []
+    if thresholds.absent_count:
+        fires.append(Q(recent_absent__gte=thresholds.absent_count))
+    if thresholds.falling_drop:
+        fires.append(Q(share_drop__gte=_least_drop(thresholds)))
+    if thresholds.late_count:
+        fires.append(Q(late_this_month__gte=thresholds.late_count))
+    if thresholds.unreachable_lessons:
+        fires.append(Q(unreachable_run__gte=thresholds.unreachable_lessons))
+    return fires
+
+
+def class_warnings(
+    *,
+    department: Department,
+    now: dt.datetime | None = None,
+    thresholds: WarningThresholds | None = None,
+) -> list[StudentWarnings]:
+    """The class's students who need attention at ``now`` (default: now), by name, each with
+    their warnings in the order of ``WarningKind``. ``thresholds``: the class's from the admin
+    unless given."""
+    policy, class_thresholds = policy_and_thresholds(department)
+    thresholds = thresholds or class_thresholds
+    fires = _fires(thresholds)
+    if not fires:
+        return []  # every rule turned off
+    spans = _Spans.at(now or timezone.now(), thresholds)
+    rows, last_window = _rows(department, rules_for(department, policy=policy), thresholds, spans)
+    counted = ~Q(verdict__in=NOT_COUNTED)
+    last_watched = _last_watched(spans.now)
+    recent, earlier = (
+        Q(lesson_start__gte=spans.recent_start),
+        Q(lesson_start__gte=spans.earlier_start, lesson_start__lt=spans.recent_start),
+    )
+    stats = list(
+        rows.values("student_id")
+        .annotate(
+            name=F("student__name"),
+            student_userid=F("student__student_userid"),
+            recent_lessons=Count("pk", filter=Q(living_id__in=last_window)),
+            recent_absent=Count("pk", filter=Q(living_id__in=last_window, verdict=Verdict.ABSENT)),
+            absent_dates=_DateList(
+                "excuse_date", filter=Q(living_id__in=last_window, verdict=Verdict.ABSENT)
+            ),
+            late_this_month=Count(
+                "pk", filter=Q(is_late=True, lesson_start__gte=spans.month_start) & counted
+            ),
+            share_before=Avg("coverage", filter=earlier & counted, output_field=FloatField()),
+            share_after=Avg("coverage", filter=recent & counted, output_field=FloatField()),
+            unreachable_run=Count(
+                "pk",
+                filter=Q(verdict=Verdict.UNREACHABLE)
+                & (Q(IsNull(last_watched, True)) | Q(GreaterThan(F("lesson_start"), last_watched))),
+            ),
+        )
+        .annotate(share_drop=F("share_before") - F("share_after"))
+        .filter(functools.reduce(operator.or_, fires))
+        .order_by("name", "student_userid")
+    )
+    return [
+        StudentWarnings(
+            student_id=row["student_id"],
+            name=row["name"] or row["student_userid"],
+            student_userid=row["student_userid"],
+            warnings=tuple(_warnings_of(row, thresholds)),
+        )
+        for row in stats
+    ]
+
+
+def _warnings_of(row: dict, thresholds: WarningThresholds):
+    if thresholds.absent_count and row["recent_absent"] >= thresholds.absent_count:
+        yield EarlyWarning(
+            WarningKind.ABSENT,
+            count=row["recent_absent"],
+            lessons=row["recent_lessons"],
+            dates=tuple(sorted(_dates(row["absent_dates"]))),
+        )
+    drop = row["share_drop"]
+    if thresholds.falling_drop and drop is not None and drop >= _least_drop(thresholds):
+        yield EarlyWarning(
+            WarningKind.FALLING,
+            before=row["share_before"],
+            after=row["share_after"],
+            days=2 * thresholds.falling_days,
+        )
+    if thresholds.late_count and row["late_this_month"] >= thresholds.late_count:
+        yield EarlyWarning(WarningKind.LATE, count=row["late_this_month"])
+    if thresholds.unreachable_lessons and row["unreachable_run"] >= thresholds.unreachable_lessons:
+        yield EarlyWarning(WarningKind.UNREACHABLE, count=row["unreachable_run"])

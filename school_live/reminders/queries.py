@@ -1,0 +1,170 @@
+"""Who a reminder is for, and what it changed: the reminders app's reads.
+
+``not_joined_families`` is the selection the button, the command and the automatic reminder all
+send to: students enrolled in the class who have not joined this living (no watch row at all: as in the
+roll call, a row of 0 s during the lesson is someone who has just come in; nor a WeChat visitor the
+class's nickname book claims for them), whose family WeCom can reach (a parent follows 学校通知: the living's unwatched
+row names them, or the roster says a parent follows), within the app's allow scope, and not
+reminded for this lesson in the last 10 minutes.
+"""
+
+import dataclasses
+import datetime as dt
+
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.utils import timezone
+
+from school_live.attendance.claimed import claimed_visits
+from school_live.school.models import (
+    Department,
+    Enrollment,
+    Guardianship,
+    Living,
+    Student,
+    StudentUnwatch,
+    StudentWatch,
+)
+from school_live.wecom.records import AllowScope
+
+from .models import Reminder, ReminderStudent
+
+# At most one reminder per student per lesson within this window.
+REMIND_AGAIN_AFTER = dt.timedelta(minutes=10)
+# Reminders that may have reached a family: those WeCom accepted and those still on their way.
+COUNTED = (Reminder.Status.SENT, Reminder.Status.SENDING)
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    student_userid: str
+    name: str
+    parent_userids: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    families: tuple[Family, ...]  # to remind now
+    recently_reminded: int  # not joined and reachable, but reminded in the last 10 minutes
+    unreachable: int  # not joined, and no parent follows 学校通知
+    outside_scope: int  # not joined and reachable, but outside the app's allow scope
+
+    @property
+    def parent_userids(self) -> list[str]:
+        """Every parent once, in the families' order."""
+        return list(dict.fromkeys(p for family in self.families for p in family.parent_userids))
+
+
+def _allowed_departments(scope: AllowScope) -> set[int]:
+    """The allow scope's departments and everything below them."""
+    children: dict[int | None, list[int]] = {}
+    for pk, parent in Department.objects.values_list("pk", "parent_id"):
+        children.setdefault(parent, []).append(pk)
+    allowed, todo = set(), list(scope.partyids)
+    while todo:
+        pk = todo.pop()
+        if pk not in allowed:
+            allowed.add(pk)
+            todo.extend(children.get(pk, ()))
+    return allowed
+
+
+def _not_joined(living: Living, department: Department) -> QuerySet[Student]:
+    joined = StudentWatch.objects.filter(living=living, student_id=OuterRef("student_userid"))
+    # A WeChat visitor the class's nickname book claims for the student has joined for them.
+    visited = claimed_visits(living=living, student=OuterRef("pk"), department=department)
+    return (
+        Student.objects.filter(is_active=True, enrollments__department=department)
+        .exclude(Exists(joined))
+        .exclude(Exists(visited))
+        .order_by("name", "student_userid")
+    )
+
+
+def not_joined_families(
+    *,
+    living: Living,
+    department: Department,
+    allow_scope: AllowScope | None,
+    now: dt.datetime | None = None,
+) -> Selection:
+    """The families to remind now (``allow_scope`` None: no scope restriction)."""
+    now = now or timezone.now()
+    students = list(_not_joined(living, department).values_list("student_userid", "name"))
+    userids = [userid for userid, _name in students]
+    parents: dict[str, dict[str, None]] = {userid: {} for userid in userids}
+    for userid, parent in StudentUnwatch.objects.filter(
+        living=living, student_id__in=userids
+    ).values_list("student_id", "parent_userid"):
+        if parent:
+            parents[userid][parent] = None
+    for userid, parent in Guardianship.objects.filter(
+        student__student_userid__in=userids, parent__is_subscribed=True, parent__is_active=True
+    ).values_list("student__student_userid", "parent__parent_userid"):
+        parents[userid][parent] = None
+    recent = set(
+        ReminderStudent.objects.filter(
+            living=living,
+            student_userid__in=userids,
+            reminder__status__in=COUNTED,
+            reminder__sent_at__gt=now - REMIND_AGAIN_AFTER,
+        ).values_list("student_userid", flat=True)
+    )
+    in_scope = set(userids)
+    if allow_scope is not None:
+        allowed = _allowed_departments(allow_scope)
+        in_scope = {userid for userid in userids if userid in set(allow_scope.student_userids)}
+        in_scope |= set(
+            Enrollment.objects.filter(
+                student__student_userid__in=userids, department_id__in=allowed
+            ).values_list("student__student_userid", flat=True)
+        )
+    families, counts = [], {"recent": 0, "unreachable": 0, "outside": 0}
+    for userid, name in students:
+        if not parents[userid]:
+            counts["unreachable"] += 1
+        elif userid not in in_scope:
+            counts["outside"] += 1
+        elif userid in recent:
+            counts["recent"] += 1
+        else:
+            families.append(Family(userid, name, tuple(sorted(parents[userid]))))
+    return Selection(
+        families=tuple(families),
+        recently_reminded=counts["recent"],
+        unreachable=counts["unreachable"],
+        outside_scope=counts["outside"],
+    )
+
+
+def reminder_rows(*, living: Living, departments: QuerySet[Department]) -> list[ReminderStudent]:
+    """Every student reminded in this living's ``departments``, newest reminder first, each with
+    ``joined_at``: their first entry after the reminder was sent (None: not joined since). One
+    query."""
+    joined = StudentWatch.objects.filter(
+        living=living,
+        student_id=OuterRef("student_userid"),
+        watch_time__gt=0,
+        enter_time__gte=OuterRef("reminder__sent_at"),
+    ).order_by("enter_time")
+    return list(
+        ReminderStudent.objects.filter(living=living, reminder__department__in=departments)
+        .select_related("reminder__sender", "reminder__department")
+        .annotate(joined_at=Subquery(joined.values("enter_time")[:1]))
+        .order_by("-reminder__sent_at", "-reminder_id", "name", "student_userid")
+    )
+
+
+def reminder_effect(rows: list[ReminderStudent]) -> list[dict]:
+    """Per reminder (newest first): the reminder, its students, and how many joined after it,
+    each student with ``delay`` (time from the reminder to their first entry) or None."""
+    grouped: dict[int, dict] = {}
+    for row in rows:
+        entry = grouped.setdefault(
+            row.reminder_id, {"reminder": row.reminder, "students": [], "joined": 0}
+        )
+        delay = None
+        if row.joined_at is not None:
+            delay = row.joined_at - row.reminder.sent_at
+            entry["joined"] += 1
+        entry["students"].append({"row": row, "joined_at": row.joined_at, "delay": delay})
+    return list(grouped.values())

@@ -1,0 +1,174 @@
+"""The 提醒未进入的家长 pages: confirm (GET) and send (POST) for one class of a live lesson, and
+one reminder's record.
+
+Who may: the class's teachers, the lesson's host and admins, exactly as for the class's
+attendance on the lesson's page (``scope.living_class_or_404``); anyone else gets a 404.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from school_live.attendance import scope
+from school_live.attendance.state import LivingState, living_state
+from school_live.school.models import Department
+from school_live.wecom.client import WeComClient
+from school_live.wecom.errors import (
+    CONFIG_ERROR,
+    HTTP_ERROR,
+    NETWORK_ERROR,
+    TRANSIENT_ERRCODES,
+    WeComError,
+    WeComTransientError,
+)
+
+from .models import Reminder
+from .queries import reminder_effect, reminder_rows
+from .services import (
+    ReminderRefused,
+    families_count,
+    reminder_preview,
+    reminder_send,
+    reminder_text,
+)
+
+TRANSIENT = {*TRANSIENT_ERRCODES, NETWORK_ERROR, HTTP_ERROR}
+
+
+def problem_text(errcode: int | None, detail: str) -> str:
+    """A WeCom failure in words that say who fixes what."""
+    if errcode == 48002:
+        return _(
+            "WeCom does not let this app send 学校通知 to parents. The school's administrator "
+            "must add the app to 「家长可使用的应用」 in the WeCom admin console (应用管理 → "
+            "家校沟通), then try again. Nothing was sent."
+        )
+    if errcode == 301002:
+        return _(
+            "The app secret belongs to another WeCom app. The school's administrator must set "
+            "WECOM_SECRET to the secret of this self-built app, the one whose AgentId is "
+            "WECOM_AGENT_ID. Nothing was sent."
+        )
+    if errcode == 81013:
+        return _(
+            "WeCom could reach none of these families (none follows 学校通知 or is within the "
+            "app's allowed range). Nothing was sent."
+        )
+    if errcode in TRANSIENT:
+        return _("WeCom is busy right now and nothing was sent. Try again in a minute.")
+    if errcode == CONFIG_ERROR:
+        return _("WeCom is not configured: %(detail)s") % {"detail": detail}
+    return _(
+        "WeCom refused the reminder; nothing was sent. Details for the school's administrator: "
+        "%(detail)s"
+    ) % {"detail": detail}
+
+
+def _problem(error: WeComError) -> str:
+    errcode = error.errcode
+    if isinstance(error, WeComTransientError):
+        errcode = -1
+    return problem_text(errcode, str(error))
+
+
+def sent_text(reached: int, refused: int) -> str:
+    return _("Reminded %(reached)d families; %(refused)d invalid.") % {
+        "reached": reached,
+        "refused": refused,
+    }
+
+
+def _client_or_problem() -> tuple[WeComClient | None, str]:
+    try:
+        return WeComClient.from_settings(), ""
+    except WeComError as error:
+        return None, _problem(error)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def reminder_confirm(request, livingid, class_id):
+    living = scope.living_or_404(request.user, livingid)
+    department = scope.living_class_or_404(request.user, living, class_id)
+    here = reverse("reminders:confirm", args=[living.livingid, department.pk])
+    live = living_state(living) == LivingState.LIVE
+    context = {"living": living, "department": department, "live": live}
+    if not live:
+        if request.method == "POST":
+            messages.error(request, _("This live lesson is not live now: nothing was sent."))
+            return redirect(here)
+        return render(request, "reminders/confirm.html", context)
+    client, problem = _client_or_problem()
+    if client is None:
+        messages.error(request, problem)
+        return render(request, "reminders/confirm.html", context)
+    with client:
+        if request.method == "POST":
+            return _send(request, client, living, department, here)
+        try:
+            context["selection"] = reminder_preview(
+                client=client, living=living, department=department
+            )
+        except WeComError as error:
+            context["problem"] = _problem(error)
+    context["text"] = reminder_text(living=living, department=department)
+    return render(request, "reminders/confirm.html", context)
+
+
+def _send(request, client, living, department, here):
+    try:
+        outcome = reminder_send(
+            client=client, living=living, department=department, sender=request.user
+        )
+    except ReminderRefused as refused:
+        messages.warning(request, str(refused))
+        return redirect(here)
+    if outcome.reminder is None:
+        selection = outcome.selection
+        if selection.recently_reminded:
+            messages.info(
+                request,
+                _(
+                    "Nothing was sent: the families of %(count)d students were reminded less "
+                    "than 10 minutes ago. Wait a few minutes before reminding them again."
+                )
+                % {"count": selection.recently_reminded},
+            )
+        else:
+            messages.info(request, _("Nothing was sent: no family is left to remind."))
+        return redirect(here)
+    detail = reverse("reminders:detail", args=[outcome.reminder.pk])
+    if outcome.error is not None:
+        messages.error(request, _problem(outcome.error))
+    else:
+        messages.success(request, sent_text(*families_count(outcome.reminder)))
+    return redirect(detail)
+
+
+@require_GET
+@login_required
+def reminder_detail(request, reminder_id):
+    reminder = get_object_or_404(Reminder.objects.select_related("living"), pk=reminder_id)
+    living = scope.living_or_404(request.user, reminder.living.livingid)
+    department = scope.living_class_or_404(request.user, living, reminder.department_id)
+    rows = reminder_rows(living=living, departments=Department.objects.filter(pk=department.pk))
+    effect = [entry for entry in reminder_effect(rows) if entry["reminder"].pk == reminder.pk]
+    reached, refused = families_count(reminder)
+    problem = ""
+    if reminder.status == Reminder.Status.FAILED:
+        problem = problem_text(reminder.errcode, reminder.error)
+    return render(
+        request,
+        "reminders/detail.html",
+        {
+            "reminder": reminder,
+            "living": living,
+            "department": department,
+            "students": effect[0]["students"] if effect else [],
+            "summary": sent_text(reached, refused),
+            "problem": problem,
+        },
+    )
