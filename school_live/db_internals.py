@@ -41,7 +41,9 @@ Django upgrade; each breaks loudly if the internal changes):
   ::test_row_repeated_on_two_pages_is_stored_once,
   ::test_resync_follows_wecoms_changed_numbers,
   ::test_resync_of_an_unchanged_living_changes_nothing,
-  ::test_resync_repairs_rows_changed_in_the_database (COPY only on PostgreSQL);
+  ::test_resync_repairs_rows_changed_in_the_database,
+  tests/test_sync_resync.py::test_resync_creates_updates_and_deletes_only_what_wecom_changed
+  (COPY only on PostgreSQL);
 - ``django.db.migrations.executor.MigrationExecutor``: ``migration_plan``,
   ``loader.graph.leaf_nodes`` and ``loader.applied_migrations``;
   pinned by tests/test_commands_fresh_database.py::test_sync_living_on_a_new_database_creates_its_tables_first,

@@ -76,10 +76,14 @@ def visit_facts(visits: QuerySet[VisitorWatch]) -> dict:
 
 
 def join_visit_facts(
-    queryset: QuerySet, *, department: Department, living_keys, living: str, student: str
+    queryset: QuerySet, *, department: Department, living_keys, living: str | None, student: str
 ) -> tuple[QuerySet, dict]:
     """``visit_facts`` for many rows of one class: the claimed visits of ``living_keys`` grouped
-    per (living, claimed student) once and joined on the row's ``living`` and ``student`` (pk)."""
+    per (living, claimed student) once and joined on the row's ``living`` and ``student`` (pk);
+    ``living`` None: ``living_keys`` is one living, grouped and joined per student only."""
+    keys = {"visit_student": F("claimed_student")}
+    if living is not None:
+        keys = {"visit_living": F("living_id"), **keys}
     claimed_student = Subquery(
         NicknameClaim.objects.active()
         .filter(department=department, nickname=OuterRef("nickname"))
@@ -90,7 +94,7 @@ def join_visit_facts(
         .annotate(claimed_student=claimed_student)
         .filter(claimed_student__isnull=False)
         .order_by()
-        .values(visit_living=F("living_id"), visit_student=F("claimed_student"))
+        .values(**keys)
         .annotate(
             visit_watch_time=Max("watch_time"),
             visit_first_enter=Min("enter_time"),
@@ -103,7 +107,7 @@ def join_visit_facts(
         queryset,
         grouped=grouped,
         table_name="attendance_visit_facts",
-        on=[(living, "visit_living"), (student, "visit_student")],
+        on=[(living, "visit_living")] * (living is not None) + [(student, "visit_student")],
     )
 
     def column(name, field):

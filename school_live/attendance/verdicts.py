@@ -199,13 +199,21 @@ def _flag(condition: Q) -> Case:
 
 
 def _join_watch_facts(
-    queryset: QuerySet, *, watches: QuerySet[StudentWatch], living: str, student_userid: str
+    queryset: QuerySet,
+    *,
+    watches: QuerySet[StudentWatch],
+    living: str | None,
+    student_userid: str,
 ) -> tuple[QuerySet, dict]:
     """Join ``watches`` grouped per (living, student) to each row of ``queryset`` whose
-    ``living`` and ``student_userid`` (lookups from the row) match; the facts as expressions."""
+    ``living`` and ``student_userid`` (lookups from the row) match; the facts as expressions.
+    ``living`` None: the watch rows are one living's, grouped and matched per student only."""
+    keys = {"fact_student": F("student_id")}
+    if living is not None:
+        keys = {"fact_living": F("living_id"), **keys}
     grouped = (
         watches.order_by()
-        .values(fact_living=F("living_id"), fact_student=F("student_id"))
+        .values(**keys)
         .annotate(
             fact_watch_time=Max("watch_time"),
             fact_first_enter=Min("enter_time"),
@@ -220,7 +228,7 @@ def _join_watch_facts(
         queryset,
         grouped=grouped,
         table_name="attendance_watch_facts",
-        on=[(living, "fact_living"), (student_userid, "fact_student")],
+        on=[(living, "fact_living")] * (living is not None) + [(student_userid, "fact_student")],
     )
 
     def column(name, field):
@@ -295,7 +303,7 @@ def annotate_attendance_joined(
     queryset: QuerySet,
     *,
     watches: QuerySet[StudentWatch],
-    living: str,
+    living: str | None,
     student: str,
     student_userid: str,
     guardians: QuerySet[Guardianship],
@@ -308,8 +316,9 @@ def annotate_attendance_joined(
     """``annotate_attendance`` for many rows at once: the same annotations, read from
     ``watches`` and ``guardians`` not correlated (every row that may matter, e.g. of the class's
     livings and students), grouped per (living, student) and per student in subqueries joined
-    once, matched on the row's ``living`` (a lookup giving the living's id), ``student`` (the
-    student's pk) and ``student_userid``; the WeChat visits of ``living_keys`` (the livings'
+    once, matched on the row's ``living`` (a lookup giving the living's id; None when
+    ``watches`` and ``living_keys`` are of one living), ``student`` (the student's pk) and
+    ``student_userid``; the WeChat visits of ``living_keys`` (the livings'
     ids, a list or a values() query) claimed in ``department``'s nickname book likewise."""
     queryset, facts = _join_watch_facts(
         queryset, watches=_watched_rows(watches), living=living, student_userid=student_userid

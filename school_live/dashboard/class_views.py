@@ -31,8 +31,10 @@ from .tables import (
 )
 
 PER_PAGE = 50
-# How many livings the class page offers in its picker (older ones: pick a date range).
+# How many livings the class page offers in its picker: the latest that have started (older
+# ones: pick a date range) and the next ones ahead.
 LIVING_CHOICES = 60
+UPCOMING_CHOICES = 10
 # Exceptions first: the table starts with the students a teacher has to act on.
 SEVERITY = Case(
     When(verdict=Verdict.ABSENT, then=Value(0)),
@@ -90,7 +92,10 @@ class Period:
 def period_resolve(request, department) -> Period:
     """The living (default: the latest that has started) or the date range the class page and
     its downloads show. A lesson still ahead is listed, marked, and shown only when picked."""
-    recent = list(queries.class_livings(department=department)[:LIVING_CHOICES])
+    now = timezone.now()
+    recent = queries.class_living_choices(
+        department=department, now=now, started=LIVING_CHOICES, ahead=UPCOMING_CHOICES
+    )
     form = PeriodForm(request.GET or None, livings=recent)
     valid = form.is_bound and form.is_valid()
     period = Period(form=form)
@@ -103,27 +108,24 @@ def period_resolve(request, department) -> Period:
     if livingid:
         period.living = next((item for item in recent if item.livingid == livingid), None)
         if period.living is None:
-            period.living = (
-                queries.class_livings(department=department).filter(livingid=livingid).first()
-            )
+            period.living = Living.objects.filter(classes=department, livingid=livingid).first()
             if period.living is None:
                 raise Http404(_("This live lesson is not one of the class's."))
             form.fields["living"].widget.choices.append(
                 (period.living.livingid, str(period.living))
             )
     elif recent:
-        period.living = latest_started(recent, timezone.now())
+        period.living = latest_started(recent, now)
     if period.living is not None:
         form.initial["living"] = period.living.livingid
     return period
 
 
-def student_rows(department, living):
-    return (
-        queries.class_attendance(department=department, living=living)
-        .annotate(severity=SEVERITY)
-        .order_by("severity", "name", "student_userid")
-    )
+def student_rows(department, living, *, attendance=None):
+    """``attendance``: the ``queries.class_attendance`` of the class and living, if built."""
+    if attendance is None:
+        attendance = queries.class_attendance(department=department, living=living)
+    return attendance.annotate(severity=SEVERITY).order_by("severity", "name", "student_userid")
 
 
 def range_rows(department, start: dt.date | None, end: dt.date | None):
@@ -182,19 +184,17 @@ def _living_context(request, department, living) -> dict:
         }
     if not status.counted:
         return _roster_context(request, department, living, status)
-    rows = student_rows(department, living)
+    # Built once for the table and the counts: building it costs more than running it.
+    attendance = queries.class_attendance(department=department, living=living)
+    rows = student_rows(department, living, attendance=attendance)
     filterset = StudentAttendanceFilter(request.GET or None, queryset=rows)
     table = ClassAttendanceTable(filterset.qs)
     paginate(request, table)
-    summary = queries.class_summary(department=department, living=living)
+    overview = queries.class_overview(department=department, living=living, attendance=attendance)
+    summary = overview["summary"]
     threshold = scope_threshold(table, department)
-    coverage = charts.coverage_chart(
-        counts=queries.coverage_histogram(department=department, living=living),
-        threshold=threshold,
-    )
-    arrival = charts.arrival_chart(
-        buckets=queries.arrival_histogram(department=department, living=living)
-    )
+    coverage = charts.coverage_chart(counts=overview["coverage"], threshold=threshold)
+    arrival = charts.arrival_chart(buckets=overview["arrival"])
     watched = summary["watched"]
     return {
         "living": living,

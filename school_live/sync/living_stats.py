@@ -1,14 +1,16 @@
 """One living's statistics: download every page first, then replace the stored snapshot at once.
 
-WeCom's pages are read into memory before anything is written, so a failure on page 7 leaves the
-previous snapshot (and the living's ``stats_synced_at``/``stats_complete``) exactly as it was. The
-write is one transaction of batched upserts (upsert.py) plus the deletion of rows WeCom no longer lists, so a
-re-sync touches only what changed and a killed worker leaves either the old or the new snapshot.
+WeCom's pages are all read and checked before anything is written, so a failure on page 7 leaves
+the previous snapshot (and the living's ``stats_synced_at``/``stats_complete``) exactly as it
+was. The rows wait in a spool (spool.py), off the heap, and are compared with the stored ones in
+the database (upsert.py): the write is one transaction that touches only what changed and deletes
+the rows WeCom no longer lists, and a killed worker leaves either the old or the new snapshot. A
+worker's memory does not grow with the size of the living, on a first sync or a re-sync.
 """
 
 import datetime as dt
 import functools
-import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,12 +33,14 @@ from school_live.sync.liveness import heartbeat
 from school_live.sync.locks import LivingLocked, living_lock
 from school_live.sync.patience import client_for, patient
 from school_live.sync.runs import Progress, run_finish, run_recorded
-from school_live.sync.upsert import Upsert
+from school_live.sync.spool import RowSpool
+from school_live.sync.upsert import Replaced, SnapshotTable
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import WeComDataError
 from school_live.wecom.records import LivingInfo, UnwatchRecord, VisitorRecord, WatchRecord
 
-DELETE_BATCH = 500
+logger = logging.getLogger(__name__)
+
 # Limits of the columns the rows go into; WeCom sending more is a malformed answer, not a crash.
 MAX_INT = 2**31 - 1
 MAX_USERID = 64
@@ -55,10 +59,14 @@ class LivingSnapshot:
 
     info: LivingInfo
     fetched_at: int  # Unix seconds when the statistics download began
-    # Keyed by (student_userid, parent_userid): a row repeated on a later page is stored once.
-    watches: dict[tuple[str, str], WatchRecord] = field(default_factory=dict)
-    visitors: list[VisitorRecord] = field(default_factory=list)
-    unwatches: dict[tuple[str, str], UnwatchRecord] = field(default_factory=dict)
+    # (student_userid, parent_userid, partyids, watch_time, enter_time, leave_time, is_comment)
+    # as WeCom sent them, in page order: a row repeated on a later page is stored once, as the
+    # later page has it.
+    watches: RowSpool = field(default_factory=RowSpool)
+    # (nickname, watch_time, enter_time, leave_time, is_comment): each row is one, by position.
+    visitors: RowSpool = field(default_factory=RowSpool)
+    # (student_userid, parent_userid, partyids), repeats as for watches.
+    unwatches: RowSpool = field(default_factory=RowSpool)
     pages: int = 0
 
     @property
@@ -66,9 +74,22 @@ class LivingSnapshot:
         start = self.info.living_start
         return bool(start) and start + self.info.living_duration <= self.fetched_at
 
+    def close(self) -> None:
+        for spool in (self.watches, self.visitors, self.unwatches):
+            spool.close()
+
+
+@dataclass(frozen=True)
+class StoredSnapshot:
+    living: Living
+    watches: Replaced
+    visitors: Replaced
+    unwatches: Replaced
+
     @property
     def rows(self) -> int:
-        return len(self.watches) + len(self.visitors) + len(self.unwatches)
+        """Rows of the snapshot: the watch and unwatch rows each key once, every visitor."""
+        return self.watches.rows + self.visitors.rows + self.unwatches.rows
 
 
 def living_stats_sync(
@@ -103,10 +124,14 @@ def living_stats_sync(
                     progress=Progress(run),
                     info=living_info_fresh(livingid=livingid, since=info_since),
                 )
-            heartbeat(force=True)  # the store has a full SYNC_DEAD_AFTER to itself
-            run.living = living_snapshot_store(snapshot=snapshot)
+            try:
+                heartbeat(force=True)  # the store has a full SYNC_DEAD_AFTER to itself
+                stored = living_snapshot_store(snapshot=snapshot)
+            finally:
+                snapshot.close()
+            run.living = stored.living
             run.pages = snapshot.pages
-            run.rows = snapshot.rows
+            run.rows = stored.rows
     except LivingLocked as locked:
         return _report_under_way(run, locked)
     return run
@@ -155,31 +180,58 @@ def living_snapshot_fetch(
     progress: Progress | None = None,
     info: LivingInfo | None = None,
 ) -> LivingSnapshot:
-    """Every page of get_watch_stat and get_unwatch_stat, checked, in memory; the info too,
-    unless it is given."""
+    """Every page of get_watch_stat and get_unwatch_stat, checked, spooled (closed on failure;
+    the caller closes it after storing); the info too, unless it is given."""
     info = info or client.get_living_info(livingid)
     _check_info(info)
     snapshot = LivingSnapshot(info=info, fetched_at=int(time.time()))
+    try:
+        _pages_fetch(client, snapshot, progress)
+    except BaseException:
+        snapshot.close()
+        raise
+    return snapshot
+
+
+def _pages_fetch(client: WeComClient, snapshot: LivingSnapshot, progress: Progress | None):
+    livingid = snapshot.info.livingid
     for number, page in enumerate(client.iter_watch_stat(livingid), start=1):
         snapshot.pages += 1
         for index, record in enumerate(page.students):
             where = f"page {number}: stat_infoes.students[{index}]"
             _check_userids(record, WATCH_STAT, where)
             _check_times(record, where)
-            snapshot.watches[(record.student_userid, record.parent_userid)] = record
+        snapshot.watches.extend([_watch_row(record) for record in page.students])
         for index, record in enumerate(page.visitors):
             _check_times(record, f"page {number}: stat_infoes.visitors[{index}]")
-            snapshot.visitors.append(record)
+        snapshot.visitors.extend([_visitor_row(record) for record in page.visitors])
         if progress:
             progress.page()
     for number, page in enumerate(client.iter_unwatch_stat(livingid), start=1):
         snapshot.pages += 1
         for index, record in enumerate(page.students):
             _check_userids(record, UNWATCH_STAT, f"page {number}: stat_info.students[{index}]")
-            snapshot.unwatches[(record.student_userid, record.parent_userid)] = record
+        snapshot.unwatches.extend(
+            [(r.student_userid, r.parent_userid, r.partyids) for r in page.students]
+        )
         if progress:
             progress.page()
-    return snapshot
+
+
+def _watch_row(r: WatchRecord) -> tuple:
+    return (
+        r.student_userid,
+        r.parent_userid,
+        r.partyids,
+        r.watch_time,
+        r.enter_time,
+        r.leave_time,
+        r.is_comment,
+    )
+
+
+def _visitor_row(r: VisitorRecord) -> tuple:
+    return (r.nickname, r.watch_time, r.enter_time, r.leave_time, r.is_comment)
 
 
 def _malformed(endpoint: str, where: str, problem: str) -> WeComDataError:
@@ -243,137 +295,111 @@ def living_info_store(*, info: LivingInfo, synced_at=None) -> Living:
     return living
 
 
-def living_snapshot_store(*, snapshot: LivingSnapshot) -> Living:
+def living_snapshot_store(*, snapshot: LivingSnapshot) -> StoredSnapshot:
     """Replace the living's stored rows with the snapshot, in one transaction."""
     now = timezone.now()
     with transaction.atomic():
         living = living_info_store(info=snapshot.info, synced_at=now)
-        _watches_replace(living, snapshot.watches)
-        _visitors_replace(living, snapshot.visitors)
-        _unwatches_replace(living, snapshot.unwatches)
+        stored = StoredSnapshot(
+            living=living,
+            watches=_watches_replace(living, snapshot.watches),
+            visitors=_visitors_replace(living, snapshot.visitors),
+            unwatches=_unwatches_replace(living, snapshot.unwatches),
+        )
         living.stats_synced_at = now
         living.stats_complete = snapshot.ended
         living.save(update_fields=["stats_synced_at", "stats_complete"])
-    return living
-
-
-WATCH_UPSERT = ("living", "student", "parent_userid", *WATCH_FIELDS)
-UNWATCH_UPSERT = ("living", "student", "parent_userid", "partyids")
-VISITOR_UPSERT = ("living", "position", *VISITOR_FIELDS)
-
-
-# The rows of one living share a few partyids lists and most of their seconds: each helper below
-# converts a distinct value once. Converting every row's values (JSON encoding and decoding,
-# datetime adaptation) was most of the time spent storing a big living.
-
-
-def _partyids_to_db(upsert: Upsert) -> Callable[[tuple[int, ...]], Any]:
-    prepare = upsert.preparer("partyids")
-    return functools.cache(lambda partyids: prepare(list(partyids)))
-
-
-def _seconds_to_db(upsert: Upsert, column: str) -> Callable[[int], Any]:
-    prepare = upsert.preparer(column)
-    return functools.cache(lambda seconds: prepare(from_unix(seconds)))
-
-
-class _FromDatabase:
-    """Stored values read raw (without the ORM's per-row converters), in WeCom's terms."""
-
-    def __init__(self) -> None:
-        self._partyids = functools.cache(lambda text: tuple(json.loads(text)))
-        self.seconds = functools.cache(_seconds)
-
-    def partyids(self, value) -> tuple:
-        # SQLite hands JSON over as text; psycopg decodes it (a list, which cannot be a cache key).
-        return self._partyids(value) if isinstance(value, str | bytes) else tuple(value)
-
-
-def _seconds(moment: dt.datetime | str | None) -> float | None:
-    """A timestamp read raw (SQLite: text in UTC; PostgreSQL: an aware datetime) as Unix
-    seconds, None as None: equal to WeCom's seconds exactly when ``from_unix`` of them is the
-    stored value."""
-    if moment is None:
-        return None
-    if isinstance(moment, str):
-        moment = dt.datetime.fromisoformat(moment)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.timestamp()
-
-
-def _watches_replace(living: Living, records: dict[tuple[str, str], WatchRecord]) -> None:
-    """``records`` keyed by (student_userid, parent_userid), as in the snapshot."""
-    upsert = Upsert(StudentWatch, WATCH_UPSERT, unique=["living", "student", "parent_userid"])
-    # enter_time's preparer serves leave_time too: both are DateTimeFields.
-    partyids_to_db, seconds_to_db = _partyids_to_db(upsert), _seconds_to_db(upsert, "enter_time")
-    from_db = _FromDatabase()
-    living_pk = living.pk  # a property: not once per row
-    # (pk, student, parent, partyids, watch_time, enter_time, leave_time, is_comment)
-    stored = {(row[1], row[2]): row for row in upsert.stored(living_pk)}
-    changed = []
-    for key, record in records.items():
-        old = stored.get(key)
-        if (
-            old is not None
-            and old[4] == record.watch_time
-            and old[7] == record.is_comment  # SQLite gives 0/1, equal to False/True
-            and from_db.partyids(old[3]) == record.partyids
-            and from_db.seconds(old[5]) == (record.enter_time or None)
-            and from_db.seconds(old[6]) == (record.leave_time or None)
-        ):
-            continue  # unchanged: a re-sync of a settled living writes nothing
-        changed.append(
-            (
-                living_pk,
-                *key,
-                partyids_to_db(record.partyids),
-                record.watch_time,
-                seconds_to_db(record.enter_time),
-                seconds_to_db(record.leave_time),
-                record.is_comment,
+    logger.info(
+        "living %s stored: %s",
+        living.livingid,
+        "; ".join(
+            f"{name} {r.rows} ({r.created} new, {r.updated} changed, {r.deleted} removed)"
+            for name, r in (
+                ("watch rows", stored.watches),
+                ("visitors", stored.visitors),
+                ("unwatched", stored.unwatches),
             )
-        )
-    upsert.run(changed)
-    _delete(StudentWatch, [stored[key][0] for key in stored.keys() - records.keys()])
+        ),
+    )
+    return stored
 
 
-def _visitors_replace(living: Living, records: list[VisitorRecord]) -> None:
-    stored = {
-        position: tuple(values)
-        for position, *values in living.visitors.values_list("position", *VISITOR_FIELDS)
-    }
-    upsert = Upsert(VisitorWatch, VISITOR_UPSERT, unique=["living", "position"])
-    changed = []
-    for position, record in enumerate(records):
-        values = (
-            record.nickname,
-            record.watch_time,
-            from_unix(record.enter_time),
-            from_unix(record.leave_time),
-            record.is_comment,
-        )
-        if stored.get(position) != values:
-            changed.append(upsert.prepare((living.pk, position, *values)))
-    upsert.run(changed)
-    if len(stored) > len(records):
-        living.visitors.filter(position__gte=len(records)).delete()
+# The rows of one living share a few partyids lists and most of their seconds: each converter
+# below turns a distinct value into the driver's once (a bounded cache: memory stays flat).
+# Converting every row's values (JSON encoding, datetime adaptation) was most of the time spent
+# storing a big living.
 
 
-def _unwatches_replace(living: Living, records: dict[tuple[str, str], UnwatchRecord]) -> None:
-    upsert = Upsert(StudentUnwatch, UNWATCH_UPSERT, unique=["living", "student", "parent_userid"])
-    partyids_to_db, from_db = _partyids_to_db(upsert), _FromDatabase()
-    # (pk, student, parent, partyids)
-    stored = {(row[1], row[2]): row for row in upsert.stored(living.pk)}
-    changed = []
-    for key, record in records.items():
-        old = stored.get(key)
-        if old is None or from_db.partyids(old[3]) != record.partyids:
-            changed.append((living.pk, *key, partyids_to_db(record.partyids)))
-    upsert.run(changed)
-    _delete(StudentUnwatch, [stored[key][0] for key in stored.keys() - records.keys()])
+def _partyids_to_db(table: SnapshotTable) -> Callable[[tuple[int, ...]], Any]:
+    prepare = table.preparer("partyids")
+    return functools.lru_cache(maxsize=1024)(lambda partyids: prepare(list(partyids)))
 
 
-def _delete(model, pks: list[int]) -> None:
-    for start in range(0, len(pks), DELETE_BATCH):
-        model.objects.filter(pk__in=pks[start : start + DELETE_BATCH]).delete()
+def _seconds_to_db(table: SnapshotTable) -> Callable[[int], Any]:
+    # enter_time's preparer serves leave_time too: both are DateTimeFields.
+    prepare = table.preparer("enter_time")
+    return functools.lru_cache(maxsize=8192)(lambda seconds: prepare(from_unix(seconds)))
+
+
+def _watches_replace(living: Living, spool: RowSpool) -> Replaced:
+    table = SnapshotTable(
+        StudentWatch,
+        scope="living",
+        key=["student", "parent_userid"],
+        values=WATCH_FIELDS,
+        stage="stage_watch",
+    )
+    partyids, seconds, living_pk = _partyids_to_db(table), _seconds_to_db(table), living.pk
+    return table.replace(
+        living_pk,
+        (
+            (
+                seq,
+                living_pk,
+                student,
+                parent,
+                partyids(p),
+                watch,
+                seconds(enter),
+                seconds(leave),
+                comment,
+            )
+            for seq, (student, parent, p, watch, enter, leave, comment) in enumerate(spool)
+        ),
+    )
+
+
+def _visitors_replace(living: Living, spool: RowSpool) -> Replaced:
+    table = SnapshotTable(
+        VisitorWatch,
+        scope="living",
+        key=["position"],
+        values=VISITOR_FIELDS,
+        stage="stage_visitor",
+    )
+    seconds, living_pk = _seconds_to_db(table), living.pk
+    return table.replace(
+        living_pk,
+        (
+            (seq, living_pk, seq, nickname, watch, seconds(enter), seconds(leave), comment)
+            for seq, (nickname, watch, enter, leave, comment) in enumerate(spool)
+        ),
+    )
+
+
+def _unwatches_replace(living: Living, spool: RowSpool) -> Replaced:
+    table = SnapshotTable(
+        StudentUnwatch,
+        scope="living",
+        key=["student", "parent_userid"],
+        values=["partyids"],
+        stage="stage_unwatch",
+    )
+    partyids, living_pk = _partyids_to_db(table), living.pk
+    return table.replace(
+        living_pk,
+        (
+            (seq, living_pk, student, parent, partyids(p))
+            for seq, (student, parent, p) in enumerate(spool)
+        ),
+    )

@@ -1,19 +1,26 @@
-"""Batched ``INSERT ... ON CONFLICT DO UPDATE`` of plain tuples, for big watch snapshots.
+"""Replace one living's rows of a table with a snapshot, compared in the database.
 
-This is the statement ``bulk_create(update_conflicts=True, unique_fields=..., update_fields=...)``
-sends (its conflict clause is the one Django writes: ``db_internals.conflict_update_sql``), run
-with ``executemany``. Measured on a 20,000-row living (``manage.py bench_sync``): bulk_create
-spent 0.9 s building model instances and preparing each value, more than downloading the living
-(0.6 s); with each distinct value prepared once (living_stats.py) the whole store takes 0.13 s,
-0.07-0.09 s of it inside SQLite's executemany: the table's indexes and checks (many rows per
-statement measured no faster). On PostgreSQL the rows go through a server-binding psycopg cursor
-(see ``run``). Both SQLite (3.24+) and PostgreSQL accept the statement.
+The snapshot's rows go into a temporary table (executemany on SQLite, COPY on PostgreSQL), and a
+handful of set-based statements do the rest: drop rows a later page repeated, tell new, changed
+and unchanged rows apart by joining the stored ones, delete the rows WeCom no longer lists and
+upsert only the new and changed ones (``INSERT ... SELECT ... ON CONFLICT DO UPDATE``, the clause
+``bulk_create(update_conflicts=True)`` writes: ``db_internals.conflict_update_sql``). The stored
+rows never come into Python: a re-sync of a 100,000-row living needs no more memory than its
+first sync, and a fixed number of statements, whatever the size.
+
+Run inside the caller's transaction: a failure part-way leaves the stored rows as they were.
+Measured on a 20,000-row living (``manage.py bench_sync``): bulk_create spent 0.9 s building
+model instances and preparing each value, more than downloading the living (0.6 s); raw tuples,
+each distinct value prepared once (living_stats.py), store it in a fraction of that. Both SQLite
+(3.24+) and PostgreSQL accept every statement.
 """
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import islice
 
-from django.db import connection, models, transaction
+from django.db import connection, models
 
 from school_live.db_internals import (
     conflict_update_sql,
@@ -25,91 +32,139 @@ from school_live.db_internals import (
 BATCH_SIZE = 2000
 
 
-class Upsert:
-    def __init__(self, model: type[models.Model], columns: Sequence[str], unique: Sequence[str]):
-        meta = model._meta
-        fields = [meta.get_field(name) for name in columns]
-        unique_fields = [meta.get_field(name) for name in unique]
-        update_fields = [f for f in fields if f not in unique_fields]
-        self._suffix = conflict_update_sql(
-            fields, unique_fields=unique_fields, update_fields=update_fields
-        )
-        self.sql = (
-            f"INSERT INTO {quote_name(meta.db_table)} "  # noqa: S608 - quoted names, no data
-            f"({', '.join(quote_name(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))})" + self._suffix
-        )
-        self.columns = list(columns)
-        self.table = meta.db_table
-        self.db_columns = [f.column for f in fields]
-        self._prepare = [_preparer(field) for field in fields]
-        self._select = (
-            f"SELECT {quote_name(meta.pk.column)}, "  # noqa: S608 - quoted names, no data
-            f"{', '.join(_raw(f) for f in unique_fields[1:] + update_fields)} "
-            f"FROM {quote_name(meta.db_table)} WHERE {quote_name(unique_fields[0].column)} = %s"
-        )
+@dataclass(frozen=True)
+class Replaced:
+    rows: int  # in the snapshot, each key once
+    created: int
+    updated: int
+    deleted: int
 
-    def stored(self, scope) -> list[tuple]:
-        """(pk, the other unique columns, the updated columns) of the rows whose first unique
-        column (e.g. the living) is ``scope``, raw as the driver returns them: JSON as text on
-        SQLite, decoded on PostgreSQL; timestamps as text on SQLite (see ``_raw``), aware
-        datetimes on PostgreSQL."""
-        with connection.cursor() as cursor:
-            cursor.execute(self._select, [scope])
-            return cursor.fetchall()
+
+class SnapshotTable:
+    """``model``'s rows of one ``scope`` (e.g. a living), identified within it by ``key``."""
+
+    def __init__(
+        self,
+        model: type[models.Model],
+        *,
+        scope: str,
+        key: Sequence[str],
+        values: Sequence[str],
+        stage: str,
+    ):
+        meta = model._meta
+        self._fields = {name: meta.get_field(name) for name in (scope, *key, *values)}
+        self.columns = [scope, *key, *values]
+        self._table = quote_name(meta.db_table)
+        self._stage = quote_name(stage)
+        # Only DROP names the schema: were there no temporary table, a plain name could match a
+        # table of the database. Everywhere else the temporary table is found first.
+        temp = "temp" if connection.vendor == "sqlite" else "pg_temp"
+        self._drop = f"DROP TABLE IF EXISTS {temp}.{self._stage}"
+        self._index = quote_name(f"{stage}_key")
+        column = {name: quote_name(field.column) for name, field in self._fields.items()}
+        self._scope = column[scope]
+        self._key = [column[name] for name in key]
+        self._values = [column[name] for name in values]
+        self._all = [column[name] for name in self.columns]
+        self._pk = quote_name(meta.pk.column)
+        # A staged row s and the stored row m with its key; equal means equal as stored (the
+        # driver's text on SQLite), NULL to NULL.
+        same = "IS" if connection.vendor == "sqlite" else "IS NOT DISTINCT FROM"
+        self._equal = " AND ".join(f"m.{c} {same} s.{c}" for c in self._values)
+        self._join = f"FROM {self._stage} s LEFT JOIN {self._table} m ON " + " AND ".join(
+            f"m.{c} = s.{c}" for c in (self._scope, *self._key)
+        )
+        self._suffix = conflict_update_sql(
+            list(self._fields.values()),
+            unique_fields=[self._fields[name] for name in (scope, *key)],
+            update_fields=[self._fields[name] for name in values],
+        )
+        self._prepare = [_preparer(self._fields[name]) for name in self.columns]
 
     def preparer(self, column: str) -> Callable:
-        """The function ``prepare`` applies to ``column``'s values, for callers that build the
-        driver's rows themselves (and can cache per distinct value)."""
+        """The function that turns ``column``'s Python values into what the driver takes, for
+        callers that build the driver's rows themselves (and can cache per distinct value)."""
         prep = self._prepare[self.columns.index(column)]
         return prep if prep is not None else _same
 
     def prepare(self, values: Sequence) -> tuple:
-        """Python values (in column order) as the database driver takes them."""
+        """Python values (in ``columns`` order) as the database driver takes them."""
         return tuple(
             value if prep is None else prep(value)
             for prep, value in zip(self._prepare, values, strict=True)
         )
 
-    def run(self, rows: Iterable[tuple]) -> int:
-        rows = list(rows)
-        if not rows:
-            return 0
-        if connection.vendor == "postgresql":
-            return self._copy_then_upsert(rows)
+    def replace(self, scope_value, rows: Iterable[tuple]) -> Replaced:
+        """Make the stored rows of ``scope_value`` the given ones: ``(seq, *columns)`` tuples
+        ready for the driver, where of rows with the same key the one of highest ``seq`` wins."""
         with connection.cursor() as cursor:
-            for start in range(0, len(rows), BATCH_SIZE):
-                cursor.executemany(self.sql, rows[start : start + BATCH_SIZE])
-        return len(rows)
-
-    def _copy_then_upsert(self, rows: list[tuple]) -> int:
-        """PostgreSQL: COPY the rows into a temporary table, then one INSERT ... SELECT with the
-        same conflict clause. Row-by-row INSERTs cost 35 µs each on the server (0.8 s for a
-        20,000-row living, more than its download); COPY and one set-based statement take a
-        fraction of that. The staging table lives only inside this (sub)transaction."""
-        stage = quote_name(f"stage_{self.table}")
-        columns = ", ".join(quote_name(column) for column in self.db_columns)
-        with transaction.atomic(), connection.cursor() as cursor:
+            self._stage_load(cursor, rows)
             cursor.execute(
-                f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "  # noqa: S608 - quoted names
-                f"SELECT {columns} FROM {quote_name(self.table)} WITH NO DATA"
+                f"SELECT COUNT(*), COUNT(m.{self._pk}), "  # noqa: S608 - quoted names
+                f"COALESCE(SUM(CASE WHEN m.{self._pk} IS NOT NULL AND NOT ({self._equal}) "
+                f"THEN 1 ELSE 0 END), 0), "
+                f"(SELECT COUNT(*) FROM {self._table} WHERE {self._scope} = %s) {self._join}",
+                [scope_value],
             )
-            copy_rows(cursor, f"COPY {stage} ({columns}) FROM STDIN", rows)
+            total, matched, updated, stored = cursor.fetchone()
+            created, deleted = total - matched, stored - matched
+            if deleted:
+                matches = " AND ".join(f"s.{c} = {self._table}.{c}" for c in self._key)
+                cursor.execute(
+                    f"DELETE FROM {self._table} WHERE {self._scope} = %s "  # noqa: S608
+                    f"AND NOT EXISTS (SELECT 1 FROM {self._stage} s WHERE {matches})",
+                    [scope_value],
+                )
+            if created or updated:
+                cursor.execute(
+                    f"INSERT INTO {self._table} ({', '.join(self._all)}) "  # noqa: S608
+                    f"SELECT {', '.join(f's.{c}' for c in self._all)} {self._join} "
+                    f"WHERE m.{self._pk} IS NULL OR NOT ({self._equal}){self._suffix}"
+                )
+            cursor.execute(self._drop)
+        return Replaced(rows=total, created=created, updated=updated, deleted=deleted)
+
+    def _stage_load(self, cursor, rows: Iterable[tuple]) -> None:
+        columns = ", ".join(["seq", *self._all])
+        cursor.execute(self._drop)
+        if connection.vendor == "postgresql":
             cursor.execute(
-                f"INSERT INTO {quote_name(self.table)} ({columns}) "  # noqa: S608 - quoted names
-                f"SELECT {columns} FROM {stage}{self._suffix}"
+                f"CREATE TEMPORARY TABLE {self._stage} ON COMMIT DROP AS "  # noqa: S608
+                f"SELECT 0 AS seq, {', '.join(self._all)} "
+                f"FROM {self._table} WITH NO DATA"
             )
-            cursor.execute(f"DROP TABLE {stage}")
-        return len(rows)
+            copy_rows(cursor, f"COPY {self._stage} ({columns}) FROM STDIN", rows)
+        else:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {self._stage} AS "  # noqa: S608 - quoted names
+                f"SELECT 0 AS seq, {', '.join(self._all)} "
+                f"FROM {self._table} WHERE 0"
+            )
+            insert = (
+                f"INSERT INTO {self._stage} ({columns}) "  # noqa: S608 - quoted names
+                f"VALUES ({', '.join(['%s'] * (len(self._all) + 1))})"
+            )
+            for batch in _batches(rows, BATCH_SIZE):
+                cursor.executemany(insert, batch)
+        if connection.vendor == "sqlite":
+            # SQLite joins through indexes (it would build one for each statement below);
+            # PostgreSQL hashes the staged rows and does better without.
+            cursor.execute(
+                f"CREATE INDEX {self._index} ON {self._stage} ({', '.join(self._key)}, seq)"
+            )
+        # A row repeated on a later page: the last one wins, as WeCom's latest word.
+        later = " AND ".join(f"later.{c} = {self._stage}.{c}" for c in self._key)
+        cursor.execute(
+            f"DELETE FROM {self._stage} WHERE EXISTS (SELECT 1 FROM {self._stage} later "  # noqa: S608
+            f"WHERE {later} AND later.seq > {self._stage}.seq)"
+        )
 
 
-def _raw(field: models.Field) -> str:
-    """The column as the SELECT names it. SQLite's driver would parse every timestamp (a Python
-    call per value: 40,000 on a big living); as text, the caller parses each distinct one once."""
-    column = quote_name(field.column)
-    if connection.vendor == "sqlite" and isinstance(field, models.DateTimeField):
-        return f"CAST({column} AS TEXT)"
-    return column
+def _batches(rows: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _same(value):
@@ -120,7 +175,7 @@ def _preparer(field: models.Field) -> Callable | None:
     """None where the Python value is what the driver takes (ints, bools, strings)."""
     if isinstance(field, models.DateTimeField):
         # The rows of one living share most of their seconds: adapt each second once.
-        return functools.lru_cache(maxsize=16384)(datetime_adapter())
+        return functools.lru_cache(maxsize=8192)(datetime_adapter())
     if isinstance(field, models.JSONField):
         return lambda value: field.get_db_prep_save(value, connection)
     if isinstance(

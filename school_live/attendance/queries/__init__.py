@@ -2,7 +2,7 @@
 
 One module per reader, each re-exported here (``from school_live.attendance import queries``):
 - ``living``: one class at one living (``class_attendance``, ``class_roster``, the histograms,
-  ``unknown_watchers``);
+  ``class_overview`` for the summary and both histograms in one query, ``unknown_watchers``);
 - ``class_range``: one class over a date range (``class_livings``, ``class_period_summary``,
   ``class_period_students``, ``students_absent_repeatedly``, ``students_with_falling_coverage``);
 - ``student``: one student across livings (``student_history``);
@@ -37,6 +37,8 @@ Notes on the contract (THE ATTENDANCE CONTRACT):
   judged by the lower threshold.
 - ``scope`` adds ``living_classes(user, living)`` and ``living_class_or_404(user, living,
   class_id)``: the host of a living reads every class it covers without being assigned to them.
+- ``class_living_choices`` is what a class page offers to pick: the latest started livings and
+  the next ones ahead, in one query.
 - Every row also carries ``via_visitor`` and ``via_nickname``: the student did not watch on their
   own, and a WeChat visitor whose nickname the class's nickname book claims for them did
   (``claimed``); watched, watch_time, first/last times and commented are then the visitor's, and
@@ -51,6 +53,7 @@ Notes on the contract (THE ATTENDANCE CONTRACT):
 """
 
 from .class_range import (
+    class_living_choices,
     class_livings,
     class_period_students,
     class_period_summary,
@@ -60,6 +63,7 @@ from .class_range import (
 from .living import (
     arrival_histogram,
     class_attendance,
+    class_overview,
     class_roster,
     coverage_histogram,
     unknown_watchers,
@@ -81,6 +85,8 @@ __all__ = [
     "WarningKind",
     "arrival_histogram",
     "class_attendance",
+    "class_overview",
+    "class_living_choices",
     "class_livings",
     "class_period_students",
     "class_period_summary",

@@ -79,6 +79,34 @@ def class_livings(
     )
 
 
+def class_living_choices(
+    *, department: Department, now: dt.datetime, started: int, ahead: int
+) -> list[Living]:
+    """The livings to offer in a class's lesson picker, newest first: the ``started`` latest
+    whose start has come and the ``ahead`` next ones still to come (a start not known yet counts
+    as still to come). One query, without the counts of ``class_livings``: a class with a
+    term's timetable scheduled has far more lessons ahead than a picker shows, and the newest
+    alone would all be ahead. Each side is a LIMIT subquery along the start's index, so the
+    cost does not grow with the class's number of lessons (window functions over all of them
+    took 8 ms for 2,000)."""
+    livings = _class_livings_base(department=department, start=None, end=None)
+    latest = (
+        livings.filter(living_start__lte=now)
+        .order_by(F("living_start").desc(), "-pk")
+        .values("pk")[:started]
+    )
+    upcoming = (
+        livings.filter(Q(living_start__gt=now) | Q(living_start__isnull=True))
+        .order_by(F("living_start").asc(nulls_last=True), "pk")
+        .values("pk")[:ahead]
+    )
+    return list(
+        Living.objects.filter(Q(pk__in=latest) | Q(pk__in=upcoming)).order_by(
+            F("living_start").desc(nulls_last=True), "-pk"
+        )
+    )
+
+
 def _class_at_livings(
     *, department: Department, livings: QuerySet[Living], rules: AttendanceRules | None = None
 ) -> QuerySet:

@@ -2,16 +2,18 @@
 watch rows of students on no roster of the living."""
 
 import datetime as dt
+from collections import defaultdict
 
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
     Count,
     Exists,
     Expression,
-    F,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -28,9 +30,9 @@ from school_live.school.models import (
     StudentWatch,
 )
 
-from ..claimed import claimed_visits
 from ..rules import rules_for
-from ..verdicts import LivingTerms, annotate_attendance
+from ..verdicts import LivingTerms, annotate_attendance_joined
+from .summaries import SUMMARY_FLAGS, summary_finish
 
 COVERAGE_BUCKETS = 10
 # Arrival buckets: minutes after the start (upper bound, inclusive) and their labels.
@@ -56,15 +58,25 @@ def class_attendance(*, department: Department, living: Living) -> QuerySet[Stud
     on it (see ``_class_summaries`` for the Django pitfall).
     """
     rules = rules_for(department)
-    return annotate_attendance(
-        active_roster(department),
-        watches=StudentWatch.objects.filter(living=living, student_id=OuterRef("student_userid")),
-        guardians=Guardianship.objects.filter(student=OuterRef("pk")),
-        student=F("pk"),
+    roster = active_roster(department)
+    # The living's watch rows and the roster's guardians grouped per student once and joined
+    # (``annotate_attendance_joined``): correlated subqueries, inlined again by every use of a
+    # fact (the verdict, the flags, each count of a summary), made each query long to build and
+    # to run.
+    return annotate_attendance_joined(
+        roster,
+        watches=StudentWatch.objects.filter(
+            living=living, student_id__in=roster.values("student_userid")
+        ),
+        living=None,
+        student="pk",
+        student_userid="student_userid",
+        guardians=Guardianship.objects.filter(student__in=roster.values("pk")),
         terms=LivingTerms.of(living),
         threshold=Value(rules.present_threshold),
         rules=rules,
-        visits=claimed_visits(living=living, student=OuterRef("pk"), department=department),
+        department=department,
+        living_keys=[living.pk],
     )
 
 
@@ -117,26 +129,97 @@ def arrival_histogram(*, department: Department, living: Living) -> list[tuple[s
     and the translated "replay" (entered after it ended). Watchers without a first entry time, or
     any watcher of a living without a start, are not counted.
     """
-    labels = [label for _minutes, label in ARRIVAL_EDGES] + [ARRIVAL_LATEST, ARRIVAL_REPLAY]
-    start = living.living_start
-    if start is None:
-        return [(_arrival_label(label), 0) for label in labels]
-    whens = [When(replay_only=True, then=Value(ARRIVAL_REPLAY))]
-    whens += [
-        When(first_enter__lte=start + dt.timedelta(minutes=minutes), then=Value(label))
-        for minutes, label in ARRIVAL_EDGES
-    ]
+    if living.living_start is None:
+        return [(_arrival_label(label), 0) for label in _ARRIVAL_LABELS]
     # GROUP BY the bucket, as coverage_histogram does.
     rows = (
         class_attendance(department=department, living=living)
         .filter(watched=True, first_enter__isnull=False)
-        .annotate(arrival=Case(*whens, default=Value(ARRIVAL_LATEST), output_field=CharField()))
+        .annotate(arrival=_arrival_bucket(living))
         .values("arrival")
         .annotate(students=Count("pk"))
         .order_by()
     )
     counts = dict(rows.values_list("arrival", "students"))
-    return [(_arrival_label(label), counts.get(label, 0)) for label in labels]
+    return [(_arrival_label(label), counts.get(label, 0)) for label in _ARRIVAL_LABELS]
+
+
+_ARRIVAL_LABELS = [label for _minutes, label in ARRIVAL_EDGES] + [ARRIVAL_LATEST, ARRIVAL_REPLAY]
+
+
+def _arrival_bucket(living: Living) -> Expression:
+    """The arrival bucket of a watcher with a first entry, at a living with a start."""
+    start = living.living_start
+    whens = [When(replay_only=True, then=Value(ARRIVAL_REPLAY))]
+    whens += [
+        When(first_enter__lte=start + dt.timedelta(minutes=minutes), then=Value(label))
+        for minutes, label in ARRIVAL_EDGES
+    ]
+    return Case(*whens, default=Value(ARRIVAL_LATEST), output_field=CharField())
+
+
+def class_overview(
+    *, department: Department, living: Living, attendance: QuerySet[Student] | None = None
+) -> dict:
+    """``class_summary``, ``coverage_histogram`` and ``arrival_histogram`` of one class at one
+    living from one query: ``{"summary": ..., "coverage": ..., "arrival": ...}``.
+
+    The database groups the class's students by everything the three count (verdict, flags,
+    coverage decile, arrival bucket): a few groups, at most one per student, which Python adds
+    up. Three queries built the same attendance annotations three times, which took longer
+    than running them (a class page spent a third of its time there). ``attendance``: the
+    ``class_attendance`` of the same class and living when the caller has built it already
+    (building it costs more than running it), unfiltered."""
+    # No start: nobody's arrival is counted (as arrival_histogram).
+    arrival_bucket = _arrival_bucket(living) if living.living_start is not None else Value(None)
+    if attendance is None:
+        attendance = class_attendance(department=department, living=living)
+    keys = ("verdict", *SUMMARY_FLAGS, "coverage_bucket", "arrival")
+    per_student = (
+        attendance.annotate(
+            coverage_bucket=Case(
+                When(watched=True, then=_coverage_bucket(living.living_duration)),
+                default=None,
+                output_field=IntegerField(),
+            ),
+            arrival=Case(
+                When(Q(watched=True, first_enter__isnull=False), then=arrival_bucket),
+                default=None,
+                output_field=CharField(),
+            ),
+        )
+        .values_list(*keys)
+        .order_by()
+    )
+    # GROUP BY around the per-student query rather than .values().annotate(Count()): Django
+    # compiles every grouped expression a second time to write its GROUP BY, which was most
+    # of this function's time; the database's work is the same.
+    sql, params = per_student.query.sql_with_params()
+    columns = ", ".join(connection.ops.quote_name(key) for key in keys)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns}, COUNT(*) FROM ({sql}) students GROUP BY {columns}",  # noqa: S608
+            params,
+        )
+        rows = cursor.fetchall()
+    counts: dict[str, int] = defaultdict(int)
+    coverage = [0] * COVERAGE_BUCKETS
+    arrival: dict[str, int] = defaultdict(int)
+    for verdict, *flags, coverage_bucket, arrival_bucket_of, students in rows:
+        counts["total"] += students
+        counts[verdict] += students
+        for flag, value in zip(SUMMARY_FLAGS, flags, strict=True):
+            if value:
+                counts[flag] += students
+        if coverage_bucket is not None:
+            coverage[coverage_bucket] += students
+        if arrival_bucket_of is not None:
+            arrival[arrival_bucket_of] += students
+    return {
+        "summary": summary_finish(counts),
+        "coverage": coverage,
+        "arrival": [(_arrival_label(label), arrival[label]) for label in _ARRIVAL_LABELS],
+    }
 
 
 def _arrival_label(label: str) -> str:

@@ -1,14 +1,27 @@
-"""How long one big living takes: download only, versus download + store (fresh and re-sync).
+"""How long one big living takes: download only, versus download + store (fresh and re-sync);
+and how much memory a worker needs for it (peak RSS of a first sync and of a re-sync).
 
 Starts its own WeCom sandbox on 127.0.0.1 with one school-wide living of ``--rows`` watch rows,
 syncs it into the configured database and removes it afterwards (``--keep`` leaves it).
+
+The memory figures come from child processes, one per sync, each importing what a Celery worker
+imports (the Celery app and the sync tasks) before it syncs: a worker's pool child runs the same
+code on the same imports. The sandbox stays in this process, so its copy of the rows is not
+counted.
 """
 
+import argparse
+import json
+import os
 import resource
+import subprocess
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from school_live.school.models import Living
 from school_live.sync.cli import database_prepare, quiet_logs
@@ -23,6 +36,14 @@ from school_live.wecom_sandbox.server import SandboxServer
 from school_live.wecom_sandbox.state import SandboxState
 
 
+def _status_mib(name: str) -> float:
+    """A line of /proc/self/status (VmRSS: now, VmHWM: the peak), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 class Command(BaseCommand):
     help = "Benchmark downloading and syncing one big living from a local WeCom sandbox."
 
@@ -33,8 +54,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--repeat", type=int, default=3, help="best of N (default 3)")
         parser.add_argument("--keep", action="store_true", help="keep the living afterwards")
+        parser.add_argument(
+            "--timing",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="time download and sync (--no-timing: memory only)",
+        )
+        # (internal) one sync in this process, for the memory figures: a JSON line on stdout.
+        parser.add_argument("--sync-child", nargs=4, help=argparse.SUPPRESS)
 
-    def handle(self, *args, rows, page_size, repeat, keep, verbosity, **options):
+    def handle(self, *args, rows, page_size, repeat, keep, timing, verbosity, **options):
+        if options["sync_child"]:
+            return self.sync_child(*options["sync_child"])
         database_prepare(stderr=self.stderr)
         state = SandboxState(generate_school(big_living_rows=rows), page_size=page_size)
         livingid = state.school.big_livingid
@@ -44,7 +75,9 @@ class Command(BaseCommand):
             )
             client.get_access_token()  # not part of either measure
             try:
-                self._bench(client, livingid, repeat)
+                if timing:
+                    self._bench(client, livingid, repeat)
+                self._memory([livingid, server.url, state.corp_id, state.secret])
             finally:
                 client.close()
                 if not keep:
@@ -60,11 +93,7 @@ class Command(BaseCommand):
             return min(times)
 
         snapshot = living_snapshot_fetch(client=client, livingid=livingid)
-        self.stdout.write(
-            f"living {livingid}: {len(snapshot.watches)} watch rows, "
-            f"{len(snapshot.visitors)} visitors, {len(snapshot.unwatches)} unwatched, "
-            f"{snapshot.pages} pages"
-        )
+        self.stdout.write(f"living {livingid}: {snapshot.pages} pages")
 
         download = best(lambda: living_snapshot_fetch(client=client, livingid=livingid))
 
@@ -91,7 +120,6 @@ class Command(BaseCommand):
         living_stats_sync(client=client, livingid=livingid)
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
         self.stdout.write(f"download only:        {download:6.2f} s")
         self.stdout.write(
@@ -104,4 +132,52 @@ class Command(BaseCommand):
             f"  of which storing:   {store_fresh_time:6.2f} s fresh, {store_unchanged:.2f} s unchanged"
         )
         self.stdout.write(f"peak Python memory of one fresh sync: {peak / 2**20:.1f} MiB")
-        self.stdout.write(f"peak RSS of this process (sandbox included): {rss:.0f} MiB")
+
+    def _memory(self, child_args: list[str]) -> None:
+        Living.objects.filter(livingid=child_args[0]).delete()
+        for label in ("first sync", "re-sync"):
+            figures = self._child(child_args)
+            self.stdout.write(
+                f"{label + ':':12} peak RSS {figures['peak']:6.1f} MiB "
+                f"(imports {figures['before']:.1f} MiB, after {figures['after']:.1f} MiB; "
+                f"{figures['rows']} rows in {figures['seconds']:.2f} s)"
+                + (f"; peak Python memory {figures['traced']:.1f} MiB" if figures["traced"] else "")
+            )
+
+    def _child(self, child_args: list[str]) -> dict:
+        command = [
+            sys.executable,
+            str(Path(settings.BASE_DIR) / "manage.py"),
+            "bench_sync",
+            "--sync-child",
+            *child_args,
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode:
+            raise CommandError(f"The sync in a child process failed:\n{result.stderr}")
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def sync_child(self, livingid: str, base_url: str, corp_id: str, secret: str) -> None:
+        import school_live.celery  # noqa: F401 - what a worker has imported
+        import school_live.sync.tasks  # noqa: F401
+
+        before = _status_mib("VmRSS")
+        client = WeComClient(base_url=base_url, corp_id=corp_id, secret=secret, cache=None)
+        trace = os.environ.get("BENCH_TRACEMALLOC") == "1"
+        if trace:
+            tracemalloc.start()
+        started = time.perf_counter()
+        run = living_stats_sync(client=client, livingid=livingid)
+        seconds = time.perf_counter() - started
+        traced = tracemalloc.get_traced_memory()[1] / 2**20 if trace else 0.0
+        if run.status != run.Status.SUCCEEDED:
+            raise CommandError(run.error)
+        figures = {
+            "before": before,
+            "peak": _status_mib("VmHWM"),
+            "after": _status_mib("VmRSS"),
+            "rows": run.rows,
+            "seconds": seconds,
+            "traced": traced,
+        }
+        self.stdout.write(json.dumps(figures))
