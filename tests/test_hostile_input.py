@@ -323,3 +323,13 @@ def test_a_nul_in_any_admin_query_is_a_400_not_a_crash(hostile_school):
         for key in ("q", "o", "p", "e", "_changelist_filters", "status__exact", "living"):
             response = client.get(f"{url}?{urlencode({key: 'a' + chr(0) + 'b'})}")
             assert response.status_code == 400, (url, key, response.status_code)
+
+
+def test_a_malformed_id_in_an_admin_history_url_is_a_404(hostile_school):
+    """simple-history's views took the id as it came: "abc" for an integer key was a 500."""
+    client = Client(raise_request_exception=False)
+    client.force_login(hostile_school.admin)
+    for model in ("school/department", "school/attendancepolicy", "corrections/excuse"):
+        for tail in ("abc/history/", "abc/history/1/", "1/history/abc/", "99999/history/x/"):
+            response = client.get(f"/admin/{model}/{tail}")
+            assert response.status_code == 404, (model, tail, response.status_code)

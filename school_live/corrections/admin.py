@@ -5,7 +5,8 @@ nickname claim removed on the lesson's page, or either with the actions below.""
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from simple_history.admin import SimpleHistoryAdmin
+
+from school_live.school.history_admin import HistoryAdmin
 
 from .models import Excuse, NicknameClaim
 from .nicknames import nickname_claim_revoke
@@ -13,7 +14,7 @@ from .services import excuse_revoke
 
 
 @admin.register(Excuse)
-class ExcuseAdmin(SimpleHistoryAdmin):
+class ExcuseAdmin(HistoryAdmin):
     list_display = [
         "student",
         "period_label",
@@ -59,7 +60,7 @@ class ExcuseAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(NicknameClaim)
-class NicknameClaimAdmin(SimpleHistoryAdmin):
+class NicknameClaimAdmin(HistoryAdmin):
     list_display = [
         "nickname",
         "student",

@@ -8,9 +8,9 @@ The sync app adds its own actions (sync/admin.py): this app does not import it.
 from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from . import synced_fields
+from .history_admin import HistoryAdmin
 from .models import (
     AttendancePolicy,
     ClassAssignment,
@@ -37,7 +37,7 @@ class ChangeReasonForm(forms.ModelForm):
     )
 
 
-class AuditedAdmin(SimpleHistoryAdmin):
+class AuditedAdmin(HistoryAdmin):
     """Thresholds are corrections too: simple-history records who changed them (its
     middleware), when, and every value before and after; the form asks why."""
 
