@@ -31,14 +31,18 @@ from django.db.models import (
     Aggregate,
     Avg,
     Count,
+    Exists,
     ExpressionWrapper,
     F,
     FloatField,
     Max,
+    OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
+from django.db.models.functions import Least
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -155,9 +159,13 @@ class _Spans:
 
 
 def _counted_livings(department: Department, now: dt.datetime) -> QuerySet[Living]:
-    return Living.objects.filter(classes=department, living_start__lt=now).filter(
-        counted_q(now=now)
+    """The class's counted lessons before ``now``. The class as EXISTS, not a join: the last
+    lessons are then read backwards along the start's index, as far as they reach, instead of
+    every lesson of the class being judged and sorted."""
+    in_class = Living.classes.through.objects.filter(
+        living_id=OuterRef("pk"), department_id=department.pk
     )
+    return Living.objects.filter(Exists(in_class), living_start__lt=now).filter(counted_q(now=now))
 
 
 def _last_lessons(livings: QuerySet[Living], count: int) -> QuerySet[Living]:
@@ -165,19 +173,18 @@ def _last_lessons(livings: QuerySet[Living], count: int) -> QuerySet[Living]:
     return livings.order_by("-living_start", "-pk").values("pk")[:count]
 
 
-def _last_watched(department, run_window: QuerySet[Living], now: dt.datetime) -> QuerySet:
-    """Per roster student, the start of the last lesson before ``now`` they watched (any
-    class's), among the lessons since the first of ``run_window``: their run of unreachable
-    lessons is the one after it (none there: the whole window). Grouped once, to be joined."""
-    run_start = Subquery(
-        Living.objects.filter(pk__in=run_window).order_by("living_start").values("living_start")[:1]
-    )
+def _last_watched(run_start: Subquery, now: dt.datetime) -> QuerySet:
+    """Per student, the start of the last lesson before ``now`` they watched (any
+    class's), among the lessons since ``run_start``: their run of unreachable lessons is the
+    one after it (none there: the whole window). Grouped once, to be joined."""
     return (
+        # The lessons first, along the start's index, then their watch rows: the roster's
+        # students' rows all together would be every lesson they ever watched.
         StudentWatch.objects.filter(
-            student_id__in=active_roster(department).values("student_userid"),
+            living_id__in=Living.objects.filter(
+                living_start__lt=now, living_start__gte=run_start
+            ).values("pk"),
             watch_time__gt=0,
-            living__living_start__lt=now,
-            living__living_start__gte=run_start,
         )
         .order_by()
         .values(watched_student=F("student_id"))
@@ -194,13 +201,19 @@ def _rows(department, rules: AttendanceRules, thresholds: WarningThresholds, spa
     last_window = _last_lessons(livings, thresholds.absent_window)
     run_window = _last_lessons(livings, RUN_LOOKBACK)
     since = min(spans.month_start, spans.earlier_start)
-    horizon = livings.filter(Q(pk__in=run_window) | Q(living_start__gte=since))
+    run_start = Subquery(
+        Living.objects.filter(pk__in=run_window).order_by("living_start").values("living_start")[:1]
+    )
+    # Every lesson since the first of the run window or of the spans, one range of the index.
+    horizon = livings.filter(
+        living_start__gte=Least(run_start, Value(since), output_field=models.DateTimeField())
+    )
     rows = _class_at_livings(department=department, livings=horizon, rules=rules).annotate(
         lesson_start=F("department__livings__living_start")
     )
     rows, alias = join_grouped(
         rows,
-        grouped=_last_watched(department, run_window, spans.now),
+        grouped=_last_watched(run_start, spans.now),
         table_name="warnings_last_watched",
         on=[("student__student_userid", "watched_student")],
     )
