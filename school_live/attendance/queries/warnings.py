@@ -13,10 +13,18 @@ excused or not, ends one: WeCom did reach them). The
 window of the absent rule is the class's last M lessons: an excused one among them is simply
 not an absence.
 
-Everything is counted in SQL over the verdicts (``_class_at_livings``): one grouped query with
-conditional aggregates per student, the start of the student's last watched lesson (their
-current run of unreachable lessons follows it) as a scalar subquery, and the dates of the
-absences as one text. With the thresholds and the
+The run of unreachable lessons is the lessons since the student last watched one (any class's
+lesson); it is followed back at most ``RUN_LOOKBACK`` of the class's lessons, the largest count a
+threshold accepts (``LARGEST_LESSON_COUNT``, 60): no threshold can ask for more, and a longer run
+counts its unreachable lessons among those 60 only.
+
+Everything is counted in SQL over the verdicts (``_class_at_livings``) of the lessons some rule
+can see: the last M lessons, the last 2 × D days, this month, and the lessons of the run window
+after the student's last watched one, so the cost does not grow with the class's number of
+lessons (the last lessons are read backwards along the start's index). The student's last watched
+lesson is the watch rows of the run window grouped per student once and joined; the verdict rows
+are a subquery joined to the roster, each verdict computed once, and counted per student with
+conditional aggregates, the dates of the absences as one text. With the thresholds and the
 attendance policy (read together) that is two queries, at any class size and for any number of
 lessons.
 """
@@ -69,7 +77,7 @@ from .class_range import _class_at_livings
 from .living import active_roster
 
 # How far back a run of unreachable lessons is followed: no threshold can ask for a longer run,
-# so a run of more lessons counts (and is shown) as this many.
+# so a longer run counts (and shows) only its unreachable lessons among the last this many.
 RUN_LOOKBACK = LARGEST_LESSON_COUNT
 NOT_COUNTED = (Verdict.EXCUSED,)
 
