@@ -181,14 +181,17 @@ def _last_lessons(livings: QuerySet[Living], count: int) -> QuerySet[Living]:
     return livings.order_by("-living_start", "-pk").values("pk")[:count]
 
 
-def _last_watched(run_start: Subquery, now: dt.datetime) -> QuerySet:
-    """Per student, the start of the last lesson before ``now`` they watched (any
+def _last_watched(department, run_start: Subquery, now: dt.datetime) -> QuerySet:
+    """Per roster student, the start of the last lesson before ``now`` they watched (any
     class's), among the lessons since ``run_start``: their run of unreachable lessons is the
     one after it (none there: the whole window). Grouped once, to be joined."""
+    in_roster = active_roster(department).filter(student_userid=OuterRef("student_id"))
     return (
-        # The lessons first, along the start's index, then their watch rows: the roster's
-        # students' rows all together would be every lesson they ever watched.
+        # The lessons first, along the start's index, then their watch rows, each checked
+        # against the roster (EXISTS): an IN list of the roster would be read first, and the
+        # roster's rows all together are every lesson they ever watched.
         StudentWatch.objects.filter(
+            Exists(in_roster),
             living_id__in=Living.objects.filter(
                 living_start__lt=now, living_start__gte=run_start
             ).values("pk"),
@@ -221,7 +224,7 @@ def _rows(department, rules: AttendanceRules, thresholds: WarningThresholds, spa
     )
     rows, alias = join_grouped(
         rows,
-        grouped=_last_watched(run_start, spans.now),
+        grouped=_last_watched(department, run_start, spans.now),
         table_name="warnings_last_watched",
         on=[("student__student_userid", "watched_student")],
     )
