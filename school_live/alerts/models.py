@@ -40,6 +40,9 @@ DEFAULTS = WarningThresholds(
     unreachable_lessons=3,
 )
 FIELDS = [field.name for field in dataclasses.fields(WarningThresholds)]
+# The largest count of lessons a threshold may be set to (absences, their window, times late, the
+# run of unreachable lessons): the warnings never look further back than this many lessons.
+LARGEST_LESSON_COUNT = 60
 
 
 def _threshold(verbose_name, *, maximum, help_text):
@@ -67,14 +70,14 @@ class WarningRules(models.Model):
     )
     absent_count = _threshold(
         _("absences"),
-        maximum=60,
+        maximum=LARGEST_LESSON_COUNT,
         help_text=_(
             "Warn when a student is absent (缺勤) from at least this many lessons… (0: off)"
         ),
     )
     absent_window = _threshold(
         _("of the last lessons"),
-        maximum=60,
+        maximum=LARGEST_LESSON_COUNT,
         help_text=_("…of the class's last this many lessons."),
     )
     falling_drop = _threshold(
@@ -92,12 +95,12 @@ class WarningRules(models.Model):
     )
     late_count = _threshold(
         _("late times this month"),
-        maximum=60,
+        maximum=LARGEST_LESSON_COUNT,
         help_text=_("Warn when a student was late at least this many times this month. (0: off)"),
     )
     unreachable_lessons = _threshold(
         _("unreachable lessons in a row"),
-        maximum=60,
+        maximum=LARGEST_LESSON_COUNT,
         help_text=_(
             "Warn when WeCom could not reach the family (未触达) at this many lessons in a row. "
             "(0: off)"

@@ -13,10 +13,18 @@ excused or not, ends one: WeCom did reach them). The
 window of the absent rule is the class's last M lessons: an excused one among them is simply
 not an absence.
 
-Everything is counted in SQL over the verdicts (``_class_at_livings``): one grouped query with
-conditional aggregates per student, the start of the student's last watched lesson (their
-current run of unreachable lessons follows it) as a scalar subquery, and the dates of the
-absences as one text. With the thresholds and the
+The run of unreachable lessons is the lessons since the student last watched one (any class's
+lesson); it is followed back at most ``RUN_LOOKBACK`` of the class's lessons, the largest count a
+threshold accepts (``LARGEST_LESSON_COUNT``, 60): no threshold can ask for more, and a longer run
+counts its unreachable lessons among those 60 only.
+
+Everything is counted in SQL over the verdicts (``_class_at_livings``) of the lessons some rule
+can see: the last M lessons, the last 2 × D days, this month, and the lessons of the run window
+after the student's last watched one, so the cost does not grow with the class's number of
+lessons (the last lessons are read backwards along the start's index). The student's last watched
+lesson is the watch rows of the run window grouped per student once and joined; the verdict rows
+are a subquery joined to the roster, each verdict computed once, and counted per student with
+conditional aggregates, the dates of the absences as one text. With the thresholds and the
 attendance policy (read together) that is two queries, at any class size and for any number of
 lessons.
 """
@@ -31,6 +39,8 @@ from django.db.models import (
     Aggregate,
     Avg,
     Count,
+    Exists,
+    ExpressionWrapper,
     F,
     FloatField,
     Max,
@@ -38,21 +48,37 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
-from django.db.models.lookups import GreaterThan, IsNull
+from django.db.models.functions import Least
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    In,
+    IsNull,
+    LessThan,
+)
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from school_live.alerts.models import WarningThresholds, policy_and_thresholds
+from school_live.alerts.models import (
+    LARGEST_LESSON_COUNT,
+    WarningThresholds,
+    policy_and_thresholds,
+)
+from school_live.db_internals import join_grouped, joined_column
 from school_live.school.models import Department, Living, StudentWatch
 
 from ..rules import AttendanceRules, Verdict, rules_for
 from ..state import counted_q
 from .class_range import _class_at_livings
+from .living import active_roster
 
-# How far back a run of unreachable lessons is followed, beyond the other rules' spans.
-RUN_LOOKBACK = 30
+# How far back a run of unreachable lessons is followed: no threshold can ask for a longer run,
+# so a longer run counts (and shows) only its unreachable lessons among the last this many.
+RUN_LOOKBACK = LARGEST_LESSON_COUNT
 NOT_COUNTED = (Verdict.EXCUSED,)
 
 
@@ -141,9 +167,13 @@ class _Spans:
 
 
 def _counted_livings(department: Department, now: dt.datetime) -> QuerySet[Living]:
-    return Living.objects.filter(classes=department, living_start__lt=now).filter(
-        counted_q(now=now)
+    """The class's counted lessons before ``now``. The class as EXISTS, not a join: the last
+    lessons are then read backwards along the start's index, as far as they reach, instead of
+    every lesson of the class being judged and sorted."""
+    in_class = Living.classes.through.objects.filter(
+        living_id=OuterRef("pk"), department_id=department.pk
     )
+    return Living.objects.filter(Exists(in_class), living_start__lt=now).filter(counted_q(now=now))
 
 
 def _last_lessons(livings: QuerySet[Living], count: int) -> QuerySet[Living]:
@@ -151,37 +181,74 @@ def _last_lessons(livings: QuerySet[Living], count: int) -> QuerySet[Living]:
     return livings.order_by("-living_start", "-pk").values("pk")[:count]
 
 
+def _last_watched(department, run_start: Subquery, now: dt.datetime) -> QuerySet:
+    """Per roster student, the start of the last lesson before ``now`` they watched (any
+    class's), among the lessons since ``run_start``: their run of unreachable lessons is the
+    one after it (none there: the whole window). Grouped once, to be joined."""
+    in_roster = active_roster(department).filter(student_userid=OuterRef("student_id"))
+    return (
+        # The lessons first, along the start's index, then their watch rows, each checked
+        # against the roster (EXISTS): an IN list of the roster would be read first, and the
+        # roster's rows all together are every lesson they ever watched.
+        StudentWatch.objects.filter(
+            Exists(in_roster),
+            living_id__in=Living.objects.filter(
+                living_start__lt=now, living_start__gte=run_start
+            ).values("pk"),
+            watch_time__gt=0,
+        )
+        .order_by()
+        .values(watched_student=F("student_id"))
+        .annotate(last_watched=Max("living__living_start"))
+    )
+
+
 def _rows(department, rules: AttendanceRules, thresholds: WarningThresholds, spans: _Spans):
-    """One row per (roster student, counted lesson of the class since the earliest span any rule
-    reads), with its verdict; and the subquery of the ids of the last M lessons."""
+    """The verdict rows any rule can read, one per (roster student, counted lesson of the class):
+    of the last M lessons, of the spans of days (falling, this month), and of the lessons of the
+    run window after the student's last watched one. A values() query with ``in_window`` (the
+    lesson is of the last M) and ``in_run`` (of the current run, unreachable or not)."""
     livings = _counted_livings(department, spans.now)
     last_window = _last_lessons(livings, thresholds.absent_window)
+    run_window = _last_lessons(livings, RUN_LOOKBACK)
+    since = min(spans.month_start, spans.earlier_start)
+    run_start = Subquery(
+        Living.objects.filter(pk__in=run_window).order_by("living_start").values("living_start")[:1]
+    )
+    # Every lesson since the first of the run window or of the spans, one range of the index.
     horizon = livings.filter(
-        Q(pk__in=_last_lessons(livings, max(thresholds.absent_window, RUN_LOOKBACK)))
-        | Q(living_start__gte=min(spans.month_start, spans.earlier_start))
+        living_start__gte=Least(run_start, Value(since), output_field=models.DateTimeField())
     )
     rows = _class_at_livings(department=department, livings=horizon, rules=rules).annotate(
         lesson_start=F("department__livings__living_start")
     )
-    return rows, last_window
-
-
-def _last_watched(now: dt.datetime) -> Subquery:
-    """The start of the last lesson before ``now`` the row's student watched (any class's):
-    their run of unreachable lessons is the one after it. A scalar subquery per row, read
-    through the watch rows' student index; a join of the verdicts grouped per student instead
-    was nested-looped by PostgreSQL, its verdicts computed again for every row."""
-    return Subquery(
-        StudentWatch.objects.filter(
-            student_id=OuterRef("student__student_userid"),
-            watch_time__gt=0,
-            living__living_start__lt=now,
+    rows, alias = join_grouped(
+        rows,
+        grouped=_last_watched(department, run_start, spans.now),
+        table_name="warnings_last_watched",
+        on=[("student__student_userid", "watched_student")],
+    )
+    last = joined_column(alias, "last_watched", models.DateTimeField())
+    in_window = Q(living_id__in=last_window)
+    in_run = Q(living_id__in=run_window) & (
+        Q(IsNull(last, True)) | Q(GreaterThan(F("lesson_start"), last))
+    )
+    return (
+        rows.filter(in_window | Q(lesson_start__gte=since) | in_run)
+        .annotate(
+            in_window=ExpressionWrapper(in_window, output_field=models.BooleanField()),
+            in_run=ExpressionWrapper(in_run, output_field=models.BooleanField()),
         )
-        .order_by()
-        .values("student_id")
-        .annotate(last=Max("living__living_start"))
-        .values("last")[:1],
-        output_field=models.DateTimeField(),
+        .values(
+            "student_id",
+            "lesson_start",
+            "verdict",
+            "is_late",
+            "coverage",
+            "excuse_date",
+            "in_window",
+            "in_run",
+        )
     )
 
 
@@ -239,32 +306,48 @@ def class_warnings(
     if not fires:
         return []  # every rule turned off
     spans = _Spans.at(now or timezone.now(), thresholds)
-    rows, last_window = _rows(department, rules_for(department, policy=policy), thresholds, spans)
-    counted = ~Q(verdict__in=NOT_COUNTED)
-    last_watched = _last_watched(spans.now)
-    recent, earlier = (
-        Q(lesson_start__gte=spans.recent_start),
-        Q(lesson_start__gte=spans.earlier_start, lesson_start__lt=spans.recent_start),
+    rows = _rows(department, rules_for(department, policy=policy), thresholds, spans)
+    # The verdict rows, each computed once, joined to the roster and counted per student: the
+    # aggregates read their columns, not the verdict's expression again and again.
+    stats, alias = join_grouped(
+        active_roster(department),
+        grouped=rows,
+        table_name="warnings_verdicts",
+        on=[("pk", "student_id")],
+    )
+
+    def column(name, field=None):
+        return joined_column(alias, name, field or models.BooleanField())
+
+    verdict = column("verdict", models.CharField())
+    lesson_start = column("lesson_start", models.DateTimeField())
+    in_window = Exact(column("in_window"), True)
+    absent = in_window & Exact(verdict, Verdict.ABSENT)
+    counted = ~Q(In(verdict, NOT_COUNTED))
+    coverage = column("coverage", FloatField())
+    recent = Q(GreaterThanOrEqual(lesson_start, spans.recent_start)) & counted
+    earlier = (
+        Q(GreaterThanOrEqual(lesson_start, spans.earlier_start))
+        & Q(LessThan(lesson_start, spans.recent_start))
+        & counted
     )
     stats = list(
-        rows.values("student_id")
+        stats.values("pk", "name", "student_userid")
         .annotate(
-            name=F("student__name"),
-            student_userid=F("student__student_userid"),
-            recent_lessons=Count("pk", filter=Q(living_id__in=last_window)),
-            recent_absent=Count("pk", filter=Q(living_id__in=last_window, verdict=Verdict.ABSENT)),
-            absent_dates=_DateList(
-                "excuse_date", filter=Q(living_id__in=last_window, verdict=Verdict.ABSENT)
-            ),
+            recent_lessons=Count(verdict, filter=in_window),
+            recent_absent=Count(verdict, filter=absent),
+            absent_dates=_DateList(column("excuse_date", models.DateField()), filter=absent),
             late_this_month=Count(
-                "pk", filter=Q(is_late=True, lesson_start__gte=spans.month_start) & counted
+                verdict,
+                filter=Q(Exact(column("is_late"), True))
+                & Q(GreaterThanOrEqual(lesson_start, spans.month_start))
+                & counted,
             ),
-            share_before=Avg("coverage", filter=earlier & counted, output_field=FloatField()),
-            share_after=Avg("coverage", filter=recent & counted, output_field=FloatField()),
+            share_before=Avg(coverage, filter=earlier, output_field=FloatField()),
+            share_after=Avg(coverage, filter=recent, output_field=FloatField()),
             unreachable_run=Count(
-                "pk",
-                filter=Q(verdict=Verdict.UNREACHABLE)
-                & (Q(IsNull(last_watched, True)) | Q(GreaterThan(F("lesson_start"), last_watched))),
+                verdict,
+                filter=Q(Exact(column("in_run"), True)) & Q(Exact(verdict, Verdict.UNREACHABLE)),
             ),
         )
         .annotate(share_drop=F("share_before") - F("share_after"))
@@ -273,7 +356,7 @@ def class_warnings(
     )
     return [
         StudentWarnings(
-            student_id=row["student_id"],
+            student_id=row["pk"],
             name=row["name"] or row["student_userid"],
             student_userid=row["student_userid"],
             warnings=tuple(_warnings_of(row, thresholds)),
