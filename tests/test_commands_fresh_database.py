@@ -72,3 +72,25 @@ def test_half_migrated_database_is_left_to_the_operator(tmp_path, wecom_sandbox)
     assert result.returncode != 0
     assert "python manage.py migrate" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_database_that_does_not_exist_is_one_line_not_a_traceback(tmp_path, wecom_sandbox):
+    """A PostgreSQL URL naming a database nobody created: say so, and what to do."""
+    env_url = "postgres://postgres@127.0.0.1:5432/school_live_never_created_x"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "sync_school"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DATABASE_URL": env_url,
+            "SCHOOL_LIVE_VAR_DIR": str(tmp_path / "var"),
+            "WECOM_API_BASE": wecom_sandbox.url,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "Cannot open the database" in result.stderr and "DATABASE_URL" in result.stderr
+    assert "school_live_never_created_x" in result.stderr

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import OperationalError
 
 from school_live.db_internals import migration_status
 from school_live.school.models import Living, SyncRun
@@ -42,7 +43,15 @@ def database_prepare(*, stderr) -> None:
     applied is an operator's decision (other processes may be running old code): stop and say so.
     Messages go to stderr so that a command's stdout (CSV) stays clean.
     """
-    status = migration_status()
+    try:
+        status = migration_status()
+    except OperationalError as error:
+        # libpq's and sqlite3's first line names the host and database, never the password.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CommandError(
+            f"Cannot open the database ({reason}). Create it, or point DATABASE_URL at one that "
+            "exists, then run this command again."
+        ) from None
     if not status.unapplied:
         return
     if status.fresh:
