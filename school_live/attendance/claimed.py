@@ -36,6 +36,19 @@ from school_live.db_internals import join_grouped, joined_column
 from school_live.school.models import Department, VisitorWatch
 
 
+def combined_rows(prefix: str) -> dict:
+    """The aggregates by which several watch rows of one student at one lesson (their accounts,
+    or claimed visitor rows) combine, named ``<prefix>watch_time`` etc.: the longest watch time
+    (never the sum), the earliest first entry, the latest last exit, commented if any row did
+    (MAX over 0/1 rather than over a boolean: PostgreSQL has no MAX(boolean))."""
+    return {
+        f"{prefix}watch_time": Max("watch_time"),
+        f"{prefix}first_enter": Min("enter_time"),
+        f"{prefix}last_leave": Max("leave_time"),
+        f"{prefix}commented": Max(Case(When(is_comment=True, then=1), default=0)),
+    }
+
+
 def _deeper(value):
     """A reference to the outer row, seen from one subquery further in."""
     if isinstance(value, OuterRef | ResolvedOuterRef):
@@ -96,10 +109,7 @@ def join_visit_facts(
         .order_by()
         .values(**keys)
         .annotate(
-            visit_watch_time=Max("watch_time"),
-            visit_first_enter=Min("enter_time"),
-            visit_last_leave=Max("leave_time"),
-            visit_commented=Max(Case(When(is_comment=True, then=1), default=0)),
+            **combined_rows("visit_"),
             visit_nickname=Min("nickname"),
         )
     )

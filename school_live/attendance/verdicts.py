@@ -40,7 +40,7 @@ from school_live.corrections.models import Excuse
 from school_live.db_internals import join_grouped, joined_column
 from school_live.school.models import Department, Guardianship, Living, StudentWatch, VisitorWatch
 
-from .claimed import join_visit_facts, visit_facts, with_visits
+from .claimed import combined_rows, join_visit_facts, visit_facts, with_visits
 from .rules import AttendanceRules, Verdict
 
 SECOND = dt.timedelta(seconds=1)
@@ -215,11 +215,7 @@ def _join_watch_facts(
         watches.order_by()
         .values(**keys)
         .annotate(
-            fact_watch_time=Max("watch_time"),
-            fact_first_enter=Min("enter_time"),
-            fact_last_leave=Max("leave_time"),
-            # MAX over 0/1 rather than over a boolean: PostgreSQL has no MAX(boolean).
-            fact_commented=Max(Case(When(is_comment=True, then=1), default=0)),
+            **combined_rows("fact_"),
             fact_own_account=Max(Case(When(parent_userid="", then=1), default=0)),
             fact_accounts=Count("pk"),
         )

@@ -7,12 +7,12 @@ stays on record, revoked, and the verdicts it changed go back to what WeCom's ro
 """
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from school_live.school.models import Department, Enrollment, Student
 
 from .models import NicknameClaim
+from .services import history_note, record_revoke
 
 # WeChat caps nicknames far below this: a longer one is no nickname WeCom sent.
 NICKNAME_MAX = 255
@@ -42,7 +42,7 @@ def nickname_claim_create(
         reason=why.strip()[:200],
         created_by=by,
     )
-    _history_note(claim, by=by, why=why or _("nickname claimed"))
+    history_note(claim, by=by, why=why or _("nickname claimed"))
     try:
         with transaction.atomic():
             _refuse_if_claimed(department=department, nickname=nickname)
@@ -73,17 +73,4 @@ def _refuse_if_claimed(*, department: Department, nickname: str) -> None:
 
 def nickname_claim_revoke(*, claim: NicknameClaim, by=None, why: str = "") -> NicknameClaim:
     """Remove a claim: it stays on record, revoked. Removing twice changes nothing."""
-    if claim.revoked_at is not None:
-        return claim
-    claim.revoked_at = timezone.now()
-    claim.revoked_by = by
-    _history_note(claim, by=by, why=why or _("nickname claim removed"))
-    claim.save(update_fields=["revoked_at", "revoked_by"])
-    return claim
-
-
-def _history_note(claim: NicknameClaim, *, by, why: str) -> None:
-    # simple-history reads these from the instance; in a request its middleware gives the user.
-    if by is not None:
-        claim._history_user = by
-    claim._change_reason = why[:100]
+    return record_revoke(claim, by=by, why=why or _("nickname claim removed"))

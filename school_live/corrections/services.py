@@ -61,20 +61,14 @@ def excuse_create(*, request: ExcuseRequest, by=None, why: str = "") -> Excuse:
         reason=request.reason.strip(),
         created_by=by,
     )
-    _history_note(excuse, by=by, why=why or _("marked excused"))
+    history_note(excuse, by=by, why=why or _("marked excused"))
     excuse.save()
     return excuse
 
 
 def excuse_revoke(*, excuse: Excuse, by=None, why: str = "") -> Excuse:
     """Reverse an excuse: it stays on record, revoked. Revoking twice changes nothing."""
-    if excuse.revoked_at is not None:
-        return excuse
-    excuse.revoked_at = timezone.now()
-    excuse.revoked_by = by
-    _history_note(excuse, by=by, why=why or _("revoked"))
-    excuse.save(update_fields=["revoked_at", "revoked_by"])
-    return excuse
+    return record_revoke(excuse, by=by, why=why or _("revoked"))
 
 
 def excuses_create_all(*, requests: list[ExcuseRequest], by=None, why: str = "") -> list[Excuse]:
@@ -85,8 +79,21 @@ def excuses_create_all(*, requests: list[ExcuseRequest], by=None, why: str = "")
         return [excuse_create(request=request, by=by, why=why) for request in requests]
 
 
-def _history_note(excuse: Excuse, *, by, why: str) -> None:
+def record_revoke(record, *, by, why: str):
+    """Revoke a correction (an excuse, a nickname claim): it stays on record with who and when,
+    and its history says why. Revoking twice changes nothing."""
+    if record.revoked_at is not None:
+        return record
+    record.revoked_at = timezone.now()
+    record.revoked_by = by
+    history_note(record, by=by, why=why)
+    record.save(update_fields=["revoked_at", "revoked_by"])
+    return record
+
+
+def history_note(record, *, by, why: str) -> None:
+    """Who and why for the history row simple-history writes at the record's next save."""
     # simple-history reads these from the instance; in a request its middleware gives the user.
     if by is not None:
-        excuse._history_user = by
-    excuse._change_reason = why[:100]
+        record._history_user = by
+    record._change_reason = why[:100]

@@ -403,6 +403,17 @@ class WeComClient(LivingWrites, SchoolNotices):
         reader = Reader.root(path, self._call("GET", path, params={"code": code}))
         return UserIdentity.from_wecom(reader)
 
+    def _agentid(self, agentid: int | None) -> int:
+        """The AgentId a call names: the one given, or the app's own from the settings."""
+        agentid = agentid if agentid is not None else self.agent_id
+        if agentid is None:
+            raise WeComConfigError(
+                CONFIG_ERROR,
+                "the app's AgentId is missing: set the WECOM_AGENT_ID environment variable.",
+                "WECOM_AGENT_ID",
+            )
+        return int(agentid)
+
     # WeCom doc 90236: message/send
     def send_message(
         self,
@@ -417,13 +428,7 @@ class WeComClient(LivingWrites, SchoolNotices):
             raise ValueError("touser must name at least one userid")
         if msgtype not in body:
             raise ValueError(f"body must contain the {msgtype!r} payload")
-        agentid = agentid if agentid is not None else self.agent_id
-        if agentid is None:
-            raise WeComConfigError(
-                CONFIG_ERROR,
-                "the app's AgentId is missing: set the WECOM_AGENT_ID environment variable.",
-                "WECOM_AGENT_ID",
-            )
+        agentid = self._agentid(agentid)
         path = "message/send"
         payload = {**body, "touser": "|".join(touser), "msgtype": msgtype, "agentid": agentid}
         reader = Reader.root(path, self._call("POST", path, body=payload))

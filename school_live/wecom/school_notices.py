@@ -6,7 +6,6 @@ sent); ``enable_duplicate_check`` makes WeCom itself drop the same body sent aga
 interval, so a caller that retries by hand does not reach a family twice.
 """
 
-from school_live.wecom.errors import CONFIG_ERROR, WeComConfigError
 from school_live.wecom.reader import Reader
 from school_live.wecom.records import AllowScope, SchoolNoticeResult
 
@@ -18,16 +17,6 @@ DUPLICATE_CHECK_INTERVAL = 1800  # WeCom's default, seconds
 
 class SchoolNotices:
     """externalcontact/message/send and school/agent/get_allow_scope."""
-
-    def _notice_agentid(self, agentid: int | None) -> int:
-        agentid = agentid if agentid is not None else self.agent_id
-        if agentid is None:
-            raise WeComConfigError(
-                CONFIG_ERROR,
-                "the app's AgentId is missing: set the WECOM_AGENT_ID environment variable.",
-                "WECOM_AGENT_ID",
-            )
-        return int(agentid)
 
     # WeCom doc 92321: externalcontact/message/send (学校通知, text to parents)
     def send_school_notice(
@@ -51,7 +40,7 @@ class SchoolNotices:
             "to_parent_userid": list(parent_userids),
             "toall": 0,
             "msgtype": "text",
-            "agentid": self._notice_agentid(agentid),
+            "agentid": self._agentid(agentid),
             "text": {"content": text},
             "enable_id_trans": 0,
             "enable_duplicate_check": 1,
@@ -62,6 +51,6 @@ class SchoolNotices:
 
     # WeCom doc 94895: school/agent/get_allow_scope
     def get_allow_scope(self, *, agentid: int | None = None) -> AllowScope:
-        params = {"agentid": self._notice_agentid(agentid)}
+        params = {"agentid": self._agentid(agentid)}
         reader = Reader.root(ALLOW_SCOPE, self._call("GET", ALLOW_SCOPE, params=params))
         return AllowScope.from_wecom(reader)
