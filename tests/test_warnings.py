@@ -214,10 +214,12 @@ def test_the_admin_refuses_a_second_row_for_a_class_and_impossible_numbers(
 
 
 @pytest.fixture
-def warned_now(school):
-    """The same class, its clock now (the page reads the real time)."""
+def warned_now(school, clock_at):
+    """The same class, the process's clock at NOW (the page reads the time: a rule that counts
+    this calendar month would find other lessons on another day)."""
+    clock_at(NOW)
     AttendancePolicy.current()
-    return build_class(school["class_one"], now=timezone.now())
+    return build_class(school["class_one"], now=NOW)
 
 
 def warnings_section(html: str) -> str:

@@ -7,7 +7,7 @@ from django.utils import timezone
 from school_live.school.models import AttendancePolicy
 from tests.fixtures.browser import DESKTOP, PHONE, browser_login
 from tests.fixtures.people import PASSWORD
-from tests.fixtures.warnings import build_class
+from tests.fixtures.warnings import NOW, build_class
 
 pytestmark = pytest.mark.browser
 
@@ -15,9 +15,12 @@ HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">李四'
 
 
 @pytest.fixture
-def class_page(transactional_db, new_page, school, head_teacher):
+def class_page(transactional_db, new_page, school, head_teacher, clock_at):
+    """The class at the fixture's own clock (the page reads the time: the rules count calendar
+    months, so the real date would change what they find)."""
+    clock_at(NOW)
     AttendancePolicy.current()
-    made = build_class(school["class_one"], now=timezone.now())
+    made = build_class(school["class_one"], now=NOW)
     made.people.li.name = HOSTILE_NAME
     made.people.li.save(update_fields=["name"])
 
