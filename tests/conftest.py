@@ -29,9 +29,12 @@ def _fresh_shared_cache(settings):
 
 def pytest_collection_modifyitems(config, items):
     """A worker is another process: it must see the test's rows, so on SQLite the test database
-    is a file (WAL) instead of memory — only in sessions that run worker tests. PostgreSQL's test
-    database is shared as it is."""
-    if not any(item.get_closest_marker("worker") for item in items):
+    is a file (WAL) instead of memory — only in sessions that run worker tests, or tests whose
+    threads write at once (an in-memory database shared between connections answers "database
+    table is locked" at once instead of waiting). PostgreSQL's test database is shared as it is."""
+    if not any(
+        item.get_closest_marker("worker") or item.get_closest_marker("threads") for item in items
+    ):
         return
     from django.db import connections
 

@@ -2,9 +2,11 @@
 
 A ``Reminder`` is one press of the button (or one automatic send) for one class of one living:
 its text, the parents it went to, WeCom's invalid lists, or the error that stopped it. One
-``ReminderStudent`` per student it was for: "at most one reminder per student per lesson within
-10 minutes" is read from these rows (only reminders WeCom accepted count), while a lock held
-around selection and sending keeps two presses from both passing that check.
+``ReminderStudent`` per student it was for, one ``ReminderParent`` per parent it went to: "at
+most one notice per parent (and per student) per lesson within 10 minutes, from whichever class"
+is read from these rows (only reminders WeCom accepted, or that may have gone out, count), while
+a lock per living held around selection and sending keeps two presses, from any of its classes,
+from both passing that check.
 """
 
 from django.conf import settings
@@ -81,6 +83,14 @@ class Reminder(models.Model):
     invalid_parties = models.JSONField(_("invalid classes"), default=list)
     errcode = models.IntegerField(_("WeCom errcode"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
+    joined_before_sending = models.PositiveIntegerField(
+        _("joined by the time of sending"),
+        default=0,
+        help_text=_(
+            "Students the last sync had as not joined whom WeCom's newest rows, read right "
+            "before sending, showed in the lesson: their families were left out."
+        ),
+    )
 
     class Meta:
         verbose_name = _("reminder")
@@ -127,3 +137,30 @@ class ReminderStudent(models.Model):
 
     def __str__(self):
         return f"{self.student_userid} ← {self.reminder_id}"
+
+
+class ReminderParent(models.Model):
+    """A parent a reminder went to: the 10-minute rule asks, per parent and lesson, whether a
+    notice reached them lately (a JSON list cannot be searched alike on SQLite and PostgreSQL)."""
+
+    reminder = models.ForeignKey(
+        Reminder, verbose_name=_("reminder"), on_delete=models.CASCADE, related_name="parents"
+    )
+    living = models.ForeignKey(
+        Living, verbose_name=_("live lesson"), on_delete=models.CASCADE, related_name="+"
+    )
+    parent_userid = models.CharField(_("WeCom parent userid"), max_length=64)
+
+    class Meta:
+        verbose_name = _("reminded parent")
+        verbose_name_plural = _("reminded parents")
+        ordering = ["reminder", "parent_userid"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reminder", "parent_userid"], name="unique_reminder_parent"
+            )
+        ]
+        indexes = [models.Index(fields=["living", "parent_userid"])]
+
+    def __str__(self):
+        return f"{self.parent_userid} ← {self.reminder_id}"

@@ -5,7 +5,9 @@ send to: students enrolled in the class who have not joined this living (no watc
 roll call, a row of 0 s during the lesson is someone who has just come in; nor a WeChat visitor the
 class's nickname book claims for them), whose family WeCom can reach (a parent follows 学校通知: the living's unwatched
 row names them, or the roster says a parent follows), within the app's allow scope, and not
-reminded for this lesson in the last 10 minutes.
+reminded for this lesson in the last 10 minutes. That rule is per family, across every class of
+the lesson: a student reminded from any class is skipped, and so is each parent a notice reached
+(through any child, from any class); a family all of whose parents were reached is skipped.
 """
 
 import dataclasses
@@ -26,9 +28,10 @@ from school_live.school.models import (
 )
 from school_live.wecom.records import AllowScope
 
-from .models import Reminder, ReminderStudent
+from .models import Reminder, ReminderParent, ReminderStudent
 
-# At most one reminder per student per lesson within this window.
+# At most one notice per parent (and one reminder per student) per lesson within this window,
+# from whichever class.
 REMIND_AGAIN_AFTER = dt.timedelta(minutes=10)
 # Reminders that may have reached a family: those WeCom accepted and those still on their way.
 COUNTED = (Reminder.Status.SENT, Reminder.Status.SENDING)
@@ -47,6 +50,18 @@ class Selection:
     recently_reminded: int  # not joined and reachable, but reminded in the last 10 minutes
     unreachable: int  # not joined, and no parent follows 学校通知
     outside_scope: int  # not joined and reachable, but outside the app's allow scope
+    # left out because WeCom's newest rows, read right before sending, show them in the lesson
+    joined_before_sending: int = 0
+
+    def without(self, joined: set[str]) -> "Selection":
+        """The selection less the families of students (lower-cased userids) who have joined
+        since the rows it was read from, counted in ``joined_before_sending``."""
+        kept = tuple(f for f in self.families if f.student_userid.lower() not in joined)
+        return dataclasses.replace(
+            self,
+            families=kept,
+            joined_before_sending=self.joined_before_sending + len(self.families) - len(kept),
+        )
 
     @property
     def parent_userids(self) -> list[str]:
@@ -101,14 +116,13 @@ def not_joined_families(
         student__student_userid__in=userids, parent__is_subscribed=True, parent__is_active=True
     ).values_list("student__student_userid", "parent__parent_userid"):
         parents[userid][parent] = None
+    counted = {"reminder__status__in": COUNTED, "reminder__sent_at__gt": now - REMIND_AGAIN_AFTER}
     recent = set(
         ReminderStudent.objects.filter(
-            living=living,
-            student_userid__in=userids,
-            reminder__status__in=COUNTED,
-            reminder__sent_at__gt=now - REMIND_AGAIN_AFTER,
+            living=living, student_userid__in=userids, **counted
         ).values_list("student_userid", flat=True)
     )
+    reached = _parents_reached(living, {p for found in parents.values() for p in found}, counted)
     in_scope = set(userids)
     if allow_scope is not None:
         allowed = _allowed_departments(allow_scope)
@@ -124,16 +138,30 @@ def not_joined_families(
             counts["unreachable"] += 1
         elif userid not in in_scope:
             counts["outside"] += 1
-        elif userid in recent:
+        elif userid in recent or not set(parents[userid]) - reached:
             counts["recent"] += 1
         else:
-            families.append(Family(userid, name, tuple(sorted(parents[userid]))))
+            left = sorted(set(parents[userid]) - reached)  # one notice per parent
+            families.append(Family(userid, name, tuple(left)))
     return Selection(
         families=tuple(families),
         recently_reminded=counts["recent"],
         unreachable=counts["unreachable"],
         outside_scope=counts["outside"],
     )
+
+
+def _parents_reached(living: Living, parents: set[str], counted: dict) -> set[str]:
+    """Those of ``parents`` a reminder of this living reached within the window (any class)."""
+    found: set[str] = set()
+    chosen = sorted(parents)
+    for start in range(0, len(chosen), 500):  # SQLite caps a query's parameters
+        found.update(
+            ReminderParent.objects.filter(
+                living=living, parent_userid__in=chosen[start : start + 500], **counted
+            ).values_list("parent_userid", flat=True)
+        )
+    return found
 
 
 def reminder_rows(*, living: Living, departments: QuerySet[Department]) -> list[ReminderStudent]:

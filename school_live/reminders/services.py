@@ -1,8 +1,12 @@
 """Sending a reminder: check the lesson is live, select the families, send one 学校通知, record.
 
 ``reminder_send`` is what the button, the command and the automatic reminder call. It holds a
-lock per (living, class) in the shared cache around selection and sending, so two presses at
-once cannot both pass the 10-minute rule. The ``Reminder`` and its students are stored before
+lock per living (all its classes) in the shared cache around selection and sending, so two
+presses at once, from the same class or from two classes of a joint lesson, cannot both pass the
+10-minute rule, which is per parent and lesson (queries.py): a press that finds the lock taken
+waits a few seconds for it, then selects what is left. Right before sending, who has joined is
+read again (joined.py): families whose child has come in since the last sync are left out, and
+the reminder counts them. The ``Reminder``, its students and its parents are stored before
 WeCom is called: whatever WeCom answers, nothing is lost, and a failure is kept with its errcode
 and the message for the admin. Only reminders WeCom accepted (or that may have gone out) count
 for the 10-minute rule, so a refused one can be sent again at once.
@@ -11,24 +15,37 @@ for the 10-minute rule, so a refused one can be sent again at once.
 import dataclasses
 import datetime as dt
 import logging
+import time
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from school_live.attendance.state import LivingState, living_state, started_q
 from school_live.school.models import Department, Living
 from school_live.wecom.client import WeComClient
-from school_live.wecom.errors import HTTP_ERROR, NETWORK_ERROR, TRANSIENT_ERRCODES, WeComError
+from school_live.wecom.errors import (
+    ALL_RECIPIENTS_INVALID,
+    HTTP_ERROR,
+    NETWORK_ERROR,
+    TRANSIENT_ERRCODES,
+    WeComError,
+)
 
-from .models import ClassReminderSetting, Reminder, ReminderStudent
+from .joined import joined_now, stored_rows_fresh
+from .models import ClassReminderSetting, Reminder, ReminderParent, ReminderStudent
 from .queries import REMIND_AGAIN_AFTER, Selection, not_joined_families
 
 logger = logging.getLogger(__name__)
 
 LOCK_TIMEOUT = 120  # longer than a send can take; a crashed holder's lock expires
+# How long a press waits for another send of the same lesson (another class's, say) to finish
+# before it is refused; then it selects what is left, so both classes' families are reached.
+LOCK_WAIT = 15.0
+LOCK_POLL = 0.2
 SCHOOL_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 # WeCom drops the same body sent again within this many seconds (a retry, a double press that
 # slipped past the lock), but not a deliberate reminder after the 10 minutes.
@@ -92,8 +109,28 @@ def families_count(reminder: Reminder) -> tuple[int, int]:
     return reached, refused
 
 
-def _lock_key(living: Living, department: Department) -> str:
-    return f"reminders:send:{living.pk}:{department.pk}"
+def joined_text(count: int) -> str:
+    """Why families the last sync listed were left out: WeCom, asked right before sending,
+    showed their child in the lesson."""
+    return ngettext(
+        "%(count)d student had joined by the time of sending: their family was left out.",
+        "%(count)d students had joined by the time of sending: their families were left out.",
+        count,
+    ) % {"count": count}
+
+
+def _lock_key(living: Living) -> str:
+    """One lock per living: the 10-minute rule spans all its classes."""
+    return f"reminders:send:{living.pk}"
+
+
+def _lock_take(key: str) -> bool:
+    deadline = time.monotonic() + LOCK_WAIT
+    while not cache.add(key, 1, timeout=LOCK_TIMEOUT):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(LOCK_POLL)
+    return True
 
 
 def reminder_send(
@@ -107,19 +144,25 @@ def reminder_send(
 ) -> ReminderOutcome:
     """Remind the families of the class's students who have not joined the live lesson.
 
-    Raises ``ReminderRefused`` when the lesson is not live or another send for it is under way;
-    a WeCom failure is returned in the outcome (and stored), not raised. IntegrityError: an
-    automatic reminder for this lesson and class exists already."""
-    now = now or timezone.now()
-    if living_state(living, now=now) != LivingState.LIVE:
+    Raises ``ReminderRefused`` when the lesson is not live or another send for it stayed under
+    way for ``LOCK_WAIT`` seconds; a WeCom failure is returned in the outcome (and stored), not
+    raised, including a failure to read who has joined. IntegrityError: an automatic reminder
+    for this lesson and class exists already."""
+    if living_state(living, now=now or timezone.now()) != LivingState.LIVE:
         raise ReminderRefused(
             _("This live lesson is not live now: reminders go out only during it.")
         )
-    key = _lock_key(living, department)
-    if not cache.add(key, 1, timeout=LOCK_TIMEOUT):
-        raise ReminderRefused(_("A reminder for this class is being sent right now."))
+    key = _lock_key(living)
+    if not _lock_take(key):
+        raise ReminderRefused(
+            _(
+                "A reminder for this live lesson (from this class or another of its classes) is "
+                "being sent right now. Try again in a moment."
+            )
+        )
     try:
-        return _send_locked(client, living, department, sender, kind, now)
+        # Read after the lock: a send it waited for counts for the 10-minute rule.
+        return _send_locked(client, living, department, sender, kind, now or timezone.now())
     finally:
         cache.delete(key)
 
@@ -135,6 +178,11 @@ def _store(living, department, sender, kind, now, text, selection, status) -> Re
             sent_at=now,
             text=text,
             parent_userids=selection.parent_userids,
+            joined_before_sending=selection.joined_before_sending,
+        )
+        ReminderParent.objects.bulk_create(
+            ReminderParent(reminder=reminder, living=living, parent_userid=parent)
+            for parent in selection.parent_userids
         )
         ReminderStudent.objects.bulk_create(
             ReminderStudent(
@@ -154,6 +202,11 @@ def _send_locked(client, living, department, sender, kind, now) -> ReminderOutco
     empty = Selection(families=(), recently_reminded=0, unreachable=0, outside_scope=0)
     try:
         selection = reminder_preview(client=client, living=living, department=department, now=now)
+        if selection.families and not stored_rows_fresh(living, now):
+            # Not on rows older than FRESH_FOR: a failure here sends nothing (see joined.py).
+            selection = selection.without(
+                joined_now(client=client, living=living, department=department)
+            )
     except WeComError as error:
         reminder = _store(
             living, department, sender, kind, now, text, empty, Reminder.Status.FAILED
@@ -199,7 +252,7 @@ def _failed(reminder: Reminder, error: WeComError) -> None:
     reminder.status = Reminder.Status.FAILED
     reminder.errcode = error.errcode
     reminder.error = str(error)
-    if error.errcode == 81013:  # every recipient invalid
+    if error.errcode == ALL_RECIPIENTS_INVALID:
         reminder.invalid_parent_userids = list(reminder.parent_userids)
     reminder.save(update_fields=["status", "errcode", "error", "invalid_parent_userids"])
 

@@ -17,10 +17,13 @@ from school_live.attendance.state import LivingState, living_state
 from school_live.school.models import Department
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import (
+    ALL_RECIPIENTS_INVALID,
+    API_FORBIDDEN,
     CONFIG_ERROR,
     HTTP_ERROR,
     NETWORK_ERROR,
     TRANSIENT_ERRCODES,
+    WRONG_AGENT,
     WeComError,
     WeComTransientError,
 )
@@ -30,6 +33,7 @@ from .queries import reminder_effect, reminder_rows
 from .services import (
     ReminderRefused,
     families_count,
+    joined_text,
     reminder_preview,
     reminder_send,
     reminder_text,
@@ -40,19 +44,19 @@ TRANSIENT = {*TRANSIENT_ERRCODES, NETWORK_ERROR, HTTP_ERROR}
 
 def problem_text(errcode: int | None, detail: str) -> str:
     """A WeCom failure in words that say who fixes what."""
-    if errcode == 48002:
+    if errcode == API_FORBIDDEN:
         return _(
             "WeCom does not let this app send 学校通知 to parents. The school's administrator "
             "must add the app to 「家长可使用的应用」 in the WeCom admin console (应用管理 → "
             "家校沟通), then try again. Nothing was sent."
         )
-    if errcode == 301002:
+    if errcode == WRONG_AGENT:
         return _(
             "The app secret belongs to another WeCom app. The school's administrator must set "
             "WECOM_SECRET to the secret of this self-built app, the one whose AgentId is "
             "WECOM_AGENT_ID. Nothing was sent."
         )
-    if errcode == 81013:
+    if errcode == ALL_RECIPIENTS_INVALID:
         return _(
             "WeCom could reach none of these families (none follows 学校通知 or is within the "
             "app's allowed range). Nothing was sent."
@@ -126,16 +130,22 @@ def _send(request, client, living, department, here):
     except ReminderRefused as refused:
         messages.warning(request, str(refused))
         return redirect(here)
+    selection = outcome.selection
+    joined = ""  # said after whatever else is said
+    if selection.joined_before_sending:
+        joined = " " + joined_text(selection.joined_before_sending)
     if outcome.reminder is None:
-        selection = outcome.selection
-        if selection.recently_reminded:
+        if selection.joined_before_sending and not selection.recently_reminded:
+            messages.info(request, _("Nothing was sent.") + joined)
+        elif selection.recently_reminded:
             messages.info(
                 request,
                 _(
                     "Nothing was sent: the families of %(count)d students were reminded less "
                     "than 10 minutes ago. Wait a few minutes before reminding them again."
                 )
-                % {"count": selection.recently_reminded},
+                % {"count": selection.recently_reminded}
+                + joined,
             )
         else:
             messages.info(request, _("Nothing was sent: no family is left to remind."))
@@ -144,7 +154,7 @@ def _send(request, client, living, department, here):
     if outcome.error is not None:
         messages.error(request, _problem(outcome.error))
     else:
-        messages.success(request, sent_text(*families_count(outcome.reminder)))
+        messages.success(request, sent_text(*families_count(outcome.reminder)) + joined)
     return redirect(detail)
 
 
@@ -169,6 +179,7 @@ def reminder_detail(request, reminder_id):
             "department": department,
             "students": effect[0]["students"] if effect else [],
             "summary": sent_text(reached, refused),
+            "joined": joined_text(reminder.joined_before_sending),
             "problem": problem,
         },
     )

@@ -32,6 +32,10 @@ GETTOKEN_CONFIG_ERRCODES = frozenset({40001, 40013, 40091})
 # Codes that mean the app or the corp is set up wrongly; the admin has to change something.
 CONFIG_ERRCODES = frozenset({40013, 40056, 40091, 48002, 50001, 60020, 65022, 301002})
 TRANSIENT_ERRCODES = frozenset({BUSY, 45009, 45033})
+# Named for the code outside this package that explains them (the reminders' pages).
+API_FORBIDDEN = 48002  # API 禁止调用: for 学校通知, the app is not among the parents' apps
+ALL_RECIPIENTS_INVALID = 81013  # 全部接收人无权限或不存在
+WRONG_AGENT = 301002  # the token's app is not the one agentid names
 # WeCom blocks for the rest of the limit window: a minute limit blocks 60 s (doc 90454).
 RETRY_AFTER = {BUSY: 1.0, 45009: 60.0, 45033: 1.0}
 

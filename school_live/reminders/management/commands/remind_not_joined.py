@@ -9,6 +9,7 @@ from school_live.attendance.state import LivingState, living_state
 from school_live.reminders.services import (
     ReminderRefused,
     families_count,
+    joined_text,
     reminder_preview,
     reminder_send,
 )
@@ -118,3 +119,5 @@ class Command(BaseCommand):
                 )
                 % {"class": department.name, "recent": selection.recently_reminded}
             )
+        if selection.joined_before_sending:
+            self.stderr.write(f"{department.name}: {joined_text(selection.joined_before_sending)}")
