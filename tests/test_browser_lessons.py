@@ -90,7 +90,8 @@ def test_a_teacher_schedules_starts_and_watches_a_lesson_go_live_and_end(
     assert page.locator("#living-state").get_attribute("data-state") == "upcoming"
 
     # 开始直播: the stand-in ww registers with the site's signatures, the sandbox starts the
-    # lesson, the site records the start and the page shows the lesson live.
+    # lesson, the site asks WeCom (get_living_info) and the page shows the lesson live by
+    # WeCom's start time. Its WeCom status stays as it was: only WeCom's callback changes it.
     button = page.locator("#start-living-button")
     page.wait_for_selector("#start-living-button:enabled")
     assert page.locator("#wecom-start-outside").is_hidden()
@@ -98,7 +99,7 @@ def test_a_teacher_schedules_starts_and_watches_a_lesson_go_live_and_end(
     with page.expect_navigation():
         button.click()
     assert sandbox.state.school.livings[first.livingid].status(sandbox.state.clock()) == 1
-    assert page.locator("#wecom-status").get_attribute("data-status") == "1"
+    assert page.locator("#wecom-status").get_attribute("data-status") == "0"
     assert page.locator("#living-state").get_attribute("data-state") in ("unsynced", "live")
     # The worker syncs the started lesson; the page notices and shows its numbers so far.
     page.wait_for_selector("#living-state[data-state=live]", timeout=LIVE_TIMEOUT)

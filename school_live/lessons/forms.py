@@ -18,6 +18,7 @@ from school_live.lessons.services import (
     teacher_classes,
 )
 from school_live.school.models import Department, Teacher
+from school_live.wecom import ids
 from school_live.wecom.living_writes import THEME_MAX_CHARS
 
 # A longer theme is refused with lesson_plan_check's words (how long, WeCom's limit); beyond
@@ -39,14 +40,39 @@ class TimeInput(forms.TimeInput):
         super().__init__(attrs=attrs, format="%H:%M")
 
 
+# The largest primary key of a BigAutoField: a larger number is no teacher (and the database
+# driver would fail on it, a 500).
+MAX_PK = 2**63 - 1
+
+
 class TeacherChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
         return f"{obj.name or obj.userid} ({obj.userid})"
+
+    def to_python(self, value):
+        if value not in self.empty_values:
+            text = str(value).strip()
+            if not (text.isascii() and text.isdigit() and 0 < int(text) <= MAX_PK):
+                raise forms.ValidationError(
+                    self.error_messages["invalid_choice"], code="invalid_choice"
+                )
+        return super().to_python(value)
 
 
 class ClassChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj):
         return obj.name
+
+    def _check_values(self, value):
+        # A class is a WeCom department: an id that is not one is refused before any query.
+        for pk in value:
+            if ids.department_id(pk) is None:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super()._check_values(value)
 
 
 def _theme_field():

@@ -87,3 +87,45 @@ class LessonOccurrence(models.Model):
 
     def __str__(self):
         return f"{self.series.theme} · {self.start:%Y-%m-%d %H:%M}"
+
+
+class LessonStartReport(models.Model):
+    """A teacher's phone said it started a class lesson (``ww.startLiving``). Nothing the browser
+    sends is a WeCom fact: the report becomes a lesson only once WeCom's get_living_info confirms
+    that the living exists, this app may read it, this teacher hosts it and it has not ended.
+    While WeCom cannot be asked the report waits, and is no lesson; a refused one is kept, with
+    the reason, for the admin."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", _("waiting for WeCom")
+        CONFIRMED = "confirmed", _("confirmed by WeCom")
+        REFUSED = "refused", _("refused")
+
+    livingid = models.CharField(_("living id"), max_length=128)
+    teacher = models.ForeignKey(
+        Teacher, verbose_name=_("teacher"), on_delete=models.CASCADE, related_name="+"
+    )
+    department = models.ForeignKey(
+        Department, verbose_name=_("class"), on_delete=models.CASCADE, related_name="+"
+    )
+    theme = models.CharField(_("theme (as the phone sent it)"), max_length=255, blank=True)
+    reported_at = models.DateTimeField(_("reported at"), auto_now_add=True)
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.WAITING
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("times WeCom was asked"), default=0)
+    checked_at = models.DateTimeField(_("last asked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("lesson start report")
+        verbose_name_plural = _("lesson start reports")
+        ordering = ["-reported_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["livingid", "teacher"], name="unique_start_report_per_teacher"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.livingid} ({self.get_state_display()})"

@@ -9,7 +9,12 @@ from django.templatetags.static import static
 from django.utils import timezone
 
 from school_live.attendance import scope, state
-from school_live.lessons.services import lesson_is_reserved, lesson_startable
+from school_live.lessons.services import (
+    lesson_changeable,
+    lesson_host,
+    lesson_is_reserved,
+    lesson_startable,
+)
 from school_live.school.models import Living
 
 VENDORED_JSSDK = "vendor/wecom-jssdk/wecom.global.prod.js"
@@ -31,7 +36,8 @@ class LessonSide:
 
     wecom_status: int | None
     wecom_status_label: str
-    reserved: bool  # can be edited and cancelled
+    reserved: bool  # WeCom still has it reserved
+    can_change: bool  # reserved, and the viewer may edit and cancel it (host, admins)
     can_start: bool  # the viewer hosts it and WeCom has not started it
     is_host: bool
     planned: list  # names of the classes it was scheduled for, when they differ from the range
@@ -40,8 +46,7 @@ class LessonSide:
 
 def lesson_side(user, living: Living) -> LessonSide:
     now = timezone.now()
-    teacher = scope.teacher_for(user)
-    is_host = bool(teacher and living.anchor_userid and teacher.userid == living.anchor_userid)
+    is_host = lesson_host(user, living)
     planned, in_range = [], []
     # Only those who see every class of the lesson (its host, staff) are told other classes' names.
     if is_host or scope.is_staff(user):
@@ -51,10 +56,12 @@ def lesson_side(user, living: Living) -> LessonSide:
             planned = [d.name for d in planned_classes]
             in_range = [d.name for d in range_classes] + list(living.range_group_names or [])
     status = living.status
+    reserved = lesson_is_reserved(living, now=now)
     return LessonSide(
         wecom_status=status,
         wecom_status_label=str(Living.Status(status).label) if status is not None else "",
-        reserved=lesson_is_reserved(living, now=now),
+        reserved=reserved,
+        can_change=reserved and lesson_changeable(user, living),
         can_start=is_host and lesson_startable(living, now=now),
         is_host=is_host,
         planned=planned,

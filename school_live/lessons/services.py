@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from school_live.attendance import scope
 from school_live.lessons.models import LessonOccurrence, LessonSeries
 from school_live.school.models import Department, Living, Teacher
 from school_live.wecom.errors import DATA_ERROR, HTTP_ERROR, NETWORK_ERROR, WeComError
@@ -397,6 +398,18 @@ def lesson_is_reserved(living: Living, *, now: dt.datetime | None = None) -> boo
     except LessonError:
         return False
     return True
+
+
+def lesson_host(user, living: Living) -> bool:
+    """Whether the user is the lesson's host (WeCom's anchor)."""
+    teacher = scope.teacher_for(user)
+    return bool(teacher and living.anchor_userid and teacher.userid == living.anchor_userid)
+
+
+def lesson_changeable(user, living: Living) -> bool:
+    """Who may change, cancel or start a lesson: its host and the school's admins. A teacher
+    who only sees it (the 班主任 of one class of a joint lesson, a subject teacher) may not."""
+    return lesson_host(user, living) or scope.is_staff(user)
 
 
 def lesson_startable(living: Living, *, now: dt.datetime | None = None) -> bool:

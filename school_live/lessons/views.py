@@ -25,35 +25,51 @@ from school_live.lessons.forms import (
     edit_initial,
     schedule_classes,
 )
-from school_live.lessons.models import LessonOccurrence, LessonSeries
+from school_live.lessons.models import LessonOccurrence, LessonSeries, LessonStartReport
 from school_live.lessons.pages import state_payload
 from school_live.lessons.services import (
     SCHOOL_TZ,
     LessonError,
     LessonPlan,
     lesson_cancel,
+    lesson_changeable,
     lesson_is_reserved,
     lesson_modify,
     lesson_schedule,
+    lesson_startable,
     occurrence_key,
 )
-from school_live.lessons.starts import lesson_started, reserved_lesson_started
+from school_live.lessons.starts import (
+    reserved_lesson_confirm,
+    start_confirm_request,
+    start_report_confirm,
+    start_report_record,
+)
 from school_live.school.models import Department, Living, Teacher
+from school_live.sync.triggers import living_sync_request
+from school_live.wecom import ids
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import WeComError
 from school_live.wecom.living_writes import THEME_MAX_CHARS
 
 logger = logging.getLogger(__name__)
 
-# A livingid from ww.startLiving is WeCom's opaque id; ours are at most this long.
-MAX_LIVINGID = 128
+
+def _class_id_or_404(value) -> int:
+    """A class id from a URL or query string; anything else is a missing page, not a 500."""
+    pk = ids.department_id(value)
+    if pk is None:
+        raise Http404
+    return pk
 
 
-def _int_or_404(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Http404 from None
+def _changeable_or_404(user, livingid) -> Living:
+    """A lesson the user may change or cancel: its host's, or any for the school's admins.
+    Whoever else sees it gets the same 404 as for a lesson they cannot see."""
+    living = scope.living_or_404(user, livingid)
+    if not lesson_changeable(user, living):
+        raise Http404
+    return living
 
 
 def wecom_problem(error: WeComError) -> str:
@@ -111,7 +127,7 @@ def lesson_new(request):
     classes = schedule_classes(teacher=teacher, staff=staff)
     chosen = None
     if "class" in request.GET:
-        chosen = get_object_or_404(classes, pk=_int_or_404(request.GET["class"]))
+        chosen = get_object_or_404(classes, pk=_class_id_or_404(request.GET["class"]))
     teachers = None
     if staff:
         teachers = Teacher.objects.filter(is_active=True, assignments__department__in=classes)
@@ -160,7 +176,7 @@ def lesson_new(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def lesson_edit(request, livingid):
-    living = scope.living_or_404(request.user, livingid)
+    living = _changeable_or_404(request.user, livingid)
     if not lesson_is_reserved(living):
         messages.info(request, _("This lesson has already started or was cancelled."))
         return redirect("dashboard:living", living.livingid)
@@ -194,7 +210,7 @@ def lesson_edit(request, livingid):
 @require_POST
 def lesson_cancel_view(request, livingid):
     """Cancel in WeCom; the form carries a confirmation box that must be ticked."""
-    living = scope.living_or_404(request.user, livingid)
+    living = _changeable_or_404(request.user, livingid)
     if request.POST.get("confirm") != "yes":
         messages.error(request, _("Tick the box to confirm that the lesson should be cancelled."))
         if lesson_is_reserved(living):
@@ -221,31 +237,61 @@ def living_state(request, livingid):
     return JsonResponse(state_payload(living))
 
 
+def _waiting(message: str) -> JsonResponse:
+    """WeCom could not be asked: the phone's report waits, and is not a lesson yet."""
+    return JsonResponse({"state": "waiting", "message": message, "changed": False}, status=202)
+
+
 @login_required
 @require_POST
 def living_started(request, livingid):
-    """The host's phone started this reserved lesson (``ww.startLiving({livingId})``)."""
+    """The host's phone started this reserved lesson (``ww.startLiving({livingId})``). The
+    browser's word makes nothing live: WeCom is asked, and its start time decides."""
     living = scope.living_or_404(request.user, livingid)
-    teacher = scope.teacher_for(request.user)
-    host = teacher is not None and teacher.userid == living.anchor_userid
-    if not (host or scope.is_staff(request.user)):
+    if not lesson_changeable(request.user, living):
         return JsonResponse({"error": _("Only the lesson's host can start it.")}, status=400)
-    changed = reserved_lesson_started(living=living)
+    if not lesson_startable(living):
+        return JsonResponse({**state_payload(living), "changed": False})
+    try:
+        with WeComClient.from_settings() as client:
+            changed = reserved_lesson_confirm(client=client, living=living)
+    except WeComError as error:
+        if not error.transient:
+            logger.warning("start of %s not confirmed: %s", living.livingid, error)
+            return JsonResponse({"error": wecom_problem(error)}, status=400)
+        living_sync_request(livingid=living.livingid)
+        return _waiting(
+            _(
+                "WeCom has not confirmed the lesson yet. This page shows it live as soon as "
+                "WeCom does, usually within a minute."
+            )
+        )
     living.refresh_from_db()
     return JsonResponse({**state_payload(living), "changed": changed})
 
 
 def _startable_class(user, class_id) -> Department:
+    pk = ids.department_id(class_id)
+    if pk is None:
+        raise Http404
     if scope.is_staff(user):
-        return scope.class_or_404(user, class_id)
-    return get_object_or_404(scope.visible_classes(user), pk=_int_or_404(class_id))
+        return scope.class_or_404(user, pk)
+    return get_object_or_404(scope.visible_classes(user), pk=pk)
+
+
+def _started_answer(living: Living) -> JsonResponse:
+    return JsonResponse(
+        {**state_payload(living), "url": reverse("dashboard:living", args=[living.livingid])}
+    )
 
 
 @login_required
 @require_POST
 def class_started(request, class_id):
     """The teacher's phone started a class lesson (``ww.startLiving({liveType, theme,
-    departmentIds: [class]})``): record the new living with this class and sync it now."""
+    departmentIds: [class]})``) and sends WeCom's livingId. It becomes a lesson of this class
+    only once WeCom confirms it is this teacher's and live (starts.py); until WeCom can be
+    asked, the answer is "waiting" and nothing is live."""
     department = _startable_class(request.user, class_id)
     teacher = scope.teacher_for(request.user)
     if teacher is None:
@@ -254,21 +300,29 @@ def class_started(request, class_id):
         )
     livingid = request.POST.get("livingid", "").strip()
     theme = request.POST.get("theme", "").strip()[:THEME_MAX_CHARS]
-    if not livingid or len(livingid) > MAX_LIVINGID:
+    if not ids.livingid_valid(livingid):
         return JsonResponse({"error": _("WeCom did not return a valid living id.")}, status=400)
-    known = Living.objects.filter(livingid=livingid).first()
-    if known is not None:
-        # A retry of the same report changes nothing; a lesson the teacher cannot see is not
-        # theirs to claim for their class.
-        scope.living_or_404(request.user, livingid)
-        living = known
-    else:
-        try:
-            living = lesson_started(
-                livingid=livingid, teacher=teacher, classes=[department], theme=theme
-            )
-        except LessonError as error:
-            return JsonResponse({"error": str(error)}, status=400)
-    return JsonResponse(
-        {**state_payload(living), "url": reverse("dashboard:living", args=[living.livingid])}
+    if Living.objects.filter(livingid=livingid).exists():
+        # Stored already (from WeCom: a sync, a callback, an earlier confirmation): a retry of
+        # the same report changes nothing, and a lesson the teacher cannot see is not theirs.
+        return _started_answer(scope.living_or_404(request.user, livingid))
+    report = start_report_record(
+        livingid=livingid, teacher=teacher, department=department, theme=theme
     )
+    if report.state != LessonStartReport.State.REFUSED:
+        # Waiting, or confirmed once for a lesson no longer stored: WeCom is asked (again).
+        with WeComClient.from_settings() as client:
+            report = start_report_confirm(client=client, report=report)
+    if report.state == LessonStartReport.State.REFUSED:
+        logger.info("start of %s by %s refused: %s", livingid, teacher.userid, report.reason)
+        return JsonResponse({"state": "refused", "error": report.reason}, status=400)
+    if report.state == LessonStartReport.State.WAITING:
+        start_confirm_request(report=report)
+        return _waiting(
+            _(
+                "WeCom has not confirmed the lesson yet, so it is not recorded as live. This site "
+                "asks WeCom again in a minute; the lesson appears on your class page once WeCom "
+                "confirms it."
+            )
+        )
+    return _started_answer(Living.objects.get(livingid=livingid))

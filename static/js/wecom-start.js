@@ -4,8 +4,9 @@
    code here either way), then this file. #wecom-start says what to start:
    - data-mode="living": 开始直播 for a reserved lesson, ww.startLiving({livingId});
    - data-mode="class": 现在开课, ww.startLiving({liveType, theme, departmentIds: [classId]}).
-   Either way the livingId WeCom answers is POSTed to data-started-url, and the page then shows the
-   lesson. Outside WeCom the note that starting needs the WeCom app stays and the buttons stay
+   Either way the livingId WeCom answers is POSTed to data-started-url. The site asks WeCom before
+   the lesson counts: the answer is the lesson (the page then shows it), "waiting" (WeCom could not
+   be asked yet: the words say so, the site asks again, nothing is live meanwhile) or a refusal. Outside WeCom the note that starting needs the WeCom app stays and the buttons stay
    hidden. Words come from data-text-* attributes that the template translated. */
 (function () {
   "use strict";
@@ -122,7 +123,11 @@
         body: body
       }).then(function (response) {
         return response.json().then(function (answer) {
-          if (!response.ok) { throw new Error(answer.error || String(response.status)); }
+          if (!response.ok) {
+            var failure = new Error(answer.error || String(response.status));
+            failure.state = answer.state || "";
+            throw failure;
+          }
           return answer;
         });
       });
@@ -155,6 +160,12 @@
             say(words.textRecording, "recording");
             return record(livingId, extra).then(
               function (answer) {
+                if (answer.state === "waiting") {
+                  // Not a lesson yet: WeCom has not confirmed it. The button stays off, so the
+                  // teacher does not start a second lesson in WeCom.
+                  say(answer.message || words.textWaiting, "waiting");
+                  return;
+                }
                 say(words.textRecording, "started");
                 if (answer.url && answer.url !== window.location.pathname) {
                   window.location.assign(answer.url);
@@ -163,7 +174,8 @@
                 }
               },
               function (error) {
-                say(fill(words.textNotRecorded, { error: error.message || "" }), "failed");
+                var text = error.state === "refused" ? words.textRefused : words.textNotRecorded;
+                say(fill(text, { error: error.message || "" }), "failed");
                 button.disabled = false;
               }
             );
