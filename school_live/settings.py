@@ -228,6 +228,14 @@ WECOM_OAUTH_BASE = env.str("WECOM_OAUTH_BASE", default="https://open.weixin.qq.c
 # keeps lessons fresh.
 WECOM_CALLBACK_TOKEN = env.str("WECOM_CALLBACK_TOKEN", default="")
 WECOM_CALLBACK_AES_KEY = env.str("WECOM_CALLBACK_AES_KEY", default="")
+# A callback's signed timestamp may be this many seconds off our clock, either way; outside, the
+# callback is refused (400). Exact replays within it are answered 200 and change nothing.
+WECOM_CALLBACK_MAX_SKEW_SECONDS = env.int("WECOM_CALLBACK_MAX_SKEW_SECONDS", default=24 * 3600)
+if WECOM_CALLBACK_MAX_SKEW_SECONDS < 60:
+    raise ImproperlyConfigured(
+        "WECOM_CALLBACK_MAX_SKEW_SECONDS must be at least 60 (seconds): WeCom's requests take a "
+        "moment to arrive and clocks differ a little. The default is 86400 (a day either way)."
+    )
 # The JS-SDK the pages load: the vendored official file, or the sandbox's stand-in ww (demo, tests).
 WECOM_JSSDK_URL = env.str("WECOM_JSSDK_URL", default="")
 

@@ -1,7 +1,6 @@
 """WeCom's callback crypto against the official test vector (api.md §16) and hostile input."""
 
 import base64
-from urllib.parse import unquote
 
 import pytest
 
@@ -17,16 +16,14 @@ from school_live.wecom.callback_crypto import (
     living_status_change,
     parse_xml,
 )
-
-# WeCom's own sample (doc 90968), as api.md §16 quotes it.
-TOKEN = "QDG6eK"
-AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
-CORP_ID = "wx5823bf96d3bd56c7"
-SIGNATURE = "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3"
-TIMESTAMP = "1409659589"
-NONCE = "263014780"
-ECHOSTR = unquote(
-    "P9nAzCzyDtyTWESHep1vC5X9xho%2FqYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp%2B4RPcs8TgAE7OaBO%2BFZXvnaqQ%3D%3D"
+from tests.fixtures.callbacks import (
+    AES_KEY,
+    CORP_ID,
+    ECHOSTR,
+    NONCE,
+    SIGNATURE,
+    TIMESTAMP,
+    TOKEN,
 )
 
 

@@ -7,11 +7,22 @@ cancelled only from reserved), so a repeated or stale event changes nothing, and
 syncs every recent lesson whether or not its events arrived.
 
 Unset ``WECOM_CALLBACK_TOKEN`` / ``WECOM_CALLBACK_AES_KEY`` → 404. A bad signature, another corp
-id or malformed XML → 400 and nothing changes; never a 500.
+id, XML that is not UTF-8 or is malformed, or a signed timestamp that is not whole seconds or is
+outside ``WECOM_CALLBACK_MAX_SKEW_SECONDS`` of our clock → 400 and nothing changes; never a 500.
+Every refusal is logged at INFO, without the token or the key.
+
+An exact replay (the same signature and nonce, so the same signed request) is answered 200 and
+changes nothing: the first delivery of each is recorded with an atomic ``cache.add`` in the shared
+cache (Redis in production, the database cache otherwise: every process sees it) for as long as
+its timestamp can stay in the window. A request that fails (500) is forgotten, so that WeCom's
+retry is applied.
 """
 
+import hashlib
 import logging
+import time
 
+from django.core.cache import cache
 from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.utils import timezone
@@ -29,6 +40,10 @@ from school_live.wecom.callback_crypto import (
 )
 
 logger = logging.getLogger(__name__)
+
+# The view's clock (seconds since the epoch): tests freeze it.
+clock = time.time
+SEEN_KEY = "wecom-callback-seen:"
 
 # How far along a lesson is; an event may only move a living forward.
 _RANK = {
@@ -94,6 +109,15 @@ def _crypto() -> CallbackCrypto:
     return crypto
 
 
+def _first_delivery(signature: str, nonce: str, *, max_skew: int) -> str | None:
+    """The cache key that now marks this signed request as seen, or None if it was seen before.
+    The key lives for the whole window (2 × the skew): a timestamp up to the skew ahead of our
+    clock stays acceptable that long."""
+    digest = hashlib.sha256(f"{signature}\n{nonce}".encode()).hexdigest()
+    key = SEEN_KEY + digest
+    return key if cache.add(key, 1, timeout=max(2 * max_skew, 1)) else None
+
+
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def wecom_callback(request):
@@ -103,15 +127,26 @@ def wecom_callback(request):
     signature = query.get("msg_signature", "")
     timestamp = query.get("timestamp", "")
     nonce = query.get("nonce", "")
+    now = clock()
     try:
         if request.method == "GET":
-            echo = crypto.verify_url(signature, timestamp, nonce, query.get("echostr", ""))
+            echostr = query.get("echostr", "")
+            echo = crypto.verify_url(signature, timestamp, nonce, echostr, now=now)
             return HttpResponse(echo, content_type="text/plain; charset=utf-8")
-        inner = parse_xml(crypto.open_post(signature, timestamp, nonce, request.body))
+        inner = parse_xml(crypto.open_post(signature, timestamp, nonce, request.body, now=now))
         event = living_status_change(inner)
     except CallbackError as error:
-        logger.warning("WeCom callback refused (%s): %s", error.code, error)
+        logger.info("WeCom callback refused (%s): %s", error.code, error)
         return HttpResponseBadRequest(f"refused ({error.code})", content_type="text/plain")
+    seen = _first_delivery(signature, nonce, max_skew=crypto.max_skew)
+    if seen is None:
+        livingid = event.livingid if event is not None else "-"
+        logger.info("callback for living %s replayed (same signature and nonce): ignored", livingid)
+        return HttpResponse("", content_type="text/plain")
     if event is not None:
-        living_status_apply(event)
+        try:
+            living_status_apply(event)
+        except BaseException:
+            cache.delete(seen)  # not applied: WeCom's retry of the same request must be
+            raise
     return HttpResponse("", content_type="text/plain")

@@ -14,6 +14,10 @@ its side: the sandbox uses it to send real callbacks, and the official test vect
 
 Errors carry WeCom's library codes (−40001 signature, −40002 XML, …) for the logs; none of them ever
 contains the token or the key.
+
+What comes from outside is read strictly: XML must be UTF-8 (no BOM; a declaration may name UTF-8 and
+nothing else, refused before any parser looks up a codec), and the signed ``timestamp`` must be whole
+seconds within ``max_skew`` of our clock, either way (``WECOM_CALLBACK_MAX_SKEW_SECONDS``).
 """
 
 import base64
@@ -22,6 +26,7 @@ import dataclasses
 import hashlib
 import hmac
 import os
+import re
 import struct
 
 from cryptography.hazmat.primitives import padding
@@ -41,10 +46,14 @@ RECEIVE_ID_ERROR = -40005
 DECRYPT_ERROR = -40007
 BUFFER_ERROR = -40008
 BASE64_ERROR = -40010
+# Ours, not the sample library's: a timestamp that is not whole seconds or is outside the window.
+TIMESTAMP_ERROR = -40100
 
 BLOCK_BYTES = 32
 RANDOM_BYTES = 16
 ENCODING_AES_KEY_LENGTH = 43
+DEFAULT_MAX_SKEW = 24 * 3600  # seconds either way
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class CallbackError(Exception):
@@ -62,6 +71,7 @@ class CallbackCrypto:
     token: str
     encoding_aes_key: str
     receive_id: str
+    max_skew: int = DEFAULT_MAX_SKEW  # seconds either way that a signed timestamp may be off
 
     def __post_init__(self):
         register_secret(self.token)
@@ -94,7 +104,12 @@ class CallbackCrypto:
         key = settings.WECOM_CALLBACK_AES_KEY
         if not token or not key or not settings.WECOM_CORP_ID:
             return None
-        return cls(token=token, encoding_aes_key=key, receive_id=settings.WECOM_CORP_ID)
+        return cls(
+            token=token,
+            encoding_aes_key=key,
+            receive_id=settings.WECOM_CORP_ID,
+            max_skew=settings.WECOM_CALLBACK_MAX_SKEW_SECONDS,
+        )
 
     @sensitive_variables("self")
     def signature(self, timestamp: str, nonce: str, encrypted: str) -> str:
@@ -105,6 +120,26 @@ class CallbackCrypto:
         expected = self.signature(timestamp, nonce, encrypted)
         if not hmac.compare_digest(expected.encode(), (msg_signature or "").encode()):
             raise CallbackError(SIGNATURE_ERROR, "The callback's msg_signature does not match.")
+
+    def check_timestamp(self, timestamp: str, now: float) -> None:
+        """The signed timestamp must be whole seconds within ``max_skew`` of ``now``: an old
+        request (a replay) or a clock far off is refused."""
+        if not isinstance(timestamp, str) or not _TIMESTAMP.fullmatch(timestamp):
+            raise CallbackError(TIMESTAMP_ERROR, "The callback's timestamp is not whole seconds.")
+        skew = int(timestamp) - int(now)
+        if abs(skew) > self.max_skew:
+            raise CallbackError(
+                TIMESTAMP_ERROR,
+                f"The callback's timestamp is {skew:+d} s from our clock, outside the window of "
+                f"±{self.max_skew} s (WECOM_CALLBACK_MAX_SKEW_SECONDS): an old request, or a "
+                "clock that is off.",
+            )
+
+    def _verify_fresh(self, msg_signature, timestamp, nonce, encrypted, now) -> None:
+        """The signature first, then (when ``now`` is given) the timestamp it covers."""
+        self.verify(msg_signature, timestamp, nonce, encrypted)
+        if now is not None:
+            self.check_timestamp(timestamp, now)
 
     def _cipher(self) -> Cipher:
         key = self._key  # type: ignore[attr-defined]
@@ -152,13 +187,19 @@ class CallbackCrypto:
         encryptor = self._cipher().encryptor()
         return base64.b64encode(encryptor.update(padded) + encryptor.finalize()).decode()
 
-    def verify_url(self, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
-        """The GET URL check: verify, decrypt, and return the plaintext to answer with."""
-        self.verify(msg_signature, timestamp, nonce, echostr)
+    def verify_url(
+        self, msg_signature: str, timestamp: str, nonce: str, echostr: str, *, now=None
+    ) -> str:
+        """The GET URL check: verify (and, given ``now``, check the timestamp), decrypt, and
+        return the plaintext to answer with."""
+        self._verify_fresh(msg_signature, timestamp, nonce, echostr, now)
         return self.decrypt(echostr)
 
-    def open_post(self, msg_signature: str, timestamp: str, nonce: str, body: bytes) -> str:
-        """An event POST: the outer XML's ``Encrypt``, verified and decrypted to the inner XML."""
+    def open_post(
+        self, msg_signature: str, timestamp: str, nonce: str, body: bytes, *, now=None
+    ) -> str:
+        """An event POST: the outer XML's ``Encrypt``, verified (and, given ``now``, its timestamp
+        checked) and decrypted to the inner XML."""
         outer = parse_xml(body)
         encrypted = outer.get("Encrypt", "")
         if not encrypted:
@@ -166,7 +207,7 @@ class CallbackCrypto:
         to_user = outer.get("ToUserName")
         if to_user is not None and to_user != self.receive_id:
             raise CallbackError(RECEIVE_ID_ERROR, "The callback was sent to another corp id.")
-        self.verify(msg_signature, timestamp, nonce, encrypted)
+        self._verify_fresh(msg_signature, timestamp, nonce, encrypted, now)
         return self.decrypt(encrypted)
 
     def seal_post(self, inner_xml: str, *, timestamp: str, nonce: str, agent_id: str) -> tuple:
@@ -186,18 +227,55 @@ class CallbackCrypto:
 
 
 MAX_XML_BYTES = 64 * 1024
+# The XML declaration, strictly: version, then optionally encoding and standalone, in that order,
+# with XML's own white space (S) between.
+_S = r"[ \t\r\n]"
+_DECLARATION = re.compile(
+    rf"<\?xml{_S}+version{_S}*={_S}*(['\"])1\.[0-9]+\1"
+    rf"(?:{_S}+encoding{_S}*={_S}*(['\"])(?P<encoding>[A-Za-z][A-Za-z0-9._-]*)\2)?"
+    rf"(?:{_S}+standalone{_S}*={_S}*(['\"])(?:yes|no)\3)?{_S}*\?>"
+)
+# How a declaration may name UTF-8: its name, and the alias every parser reads the same way.
+UTF8_NAMES = frozenset({"utf-8", "utf8"})
+
+
+def utf8_check(data: bytes) -> None:
+    """XML from outside is UTF-8, as WeCom sends it: bytes that are not, a BOM, a malformed
+    declaration or one naming another encoding (which a parser would look up as a codec:
+    ``base64``, ``rot13``, an unknown name…) is an XML error, before any parser sees it."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CallbackError(XML_ERROR, "The callback's XML is not UTF-8.") from None
+    if text.startswith("\ufeff"):
+        raise CallbackError(XML_ERROR, "The callback's XML starts with a byte order mark.")
+    if "\x00" in text:  # never in XML; a parser would take it for UTF-16
+        raise CallbackError(XML_ERROR, "The callback's XML holds a NUL character.")
+    if not text.startswith("<?xml"):
+        return
+    declaration = _DECLARATION.match(text)
+    if declaration is None:
+        raise CallbackError(XML_ERROR, "The callback's XML declaration cannot be read.")
+    encoding = declaration["encoding"]
+    if encoding is not None and encoding.lower() not in UTF8_NAMES:
+        raise CallbackError(XML_ERROR, "The callback's XML declares an encoding other than UTF-8.")
 
 
 def parse_xml(data: bytes | str) -> dict[str, str]:
-    """The children of WeCom's flat ``<xml>`` document as a dict of text. defusedxml refuses
-    entities and DTDs; anything that is not a flat ``<xml>`` is an XML error."""
-    if isinstance(data, str):
-        data = data.encode()
+    """The children of WeCom's flat ``<xml>`` document as a dict of text. Only UTF-8 is read
+    (``utf8_check``); defusedxml refuses entities and DTDs; anything that is not a flat ``<xml>``
+    is an XML error."""
+    try:
+        if isinstance(data, str):
+            data = data.encode()
+    except UnicodeError:
+        raise CallbackError(XML_ERROR, "The callback's XML is not UTF-8.") from None
     if not data or len(data) > MAX_XML_BYTES:
         raise CallbackError(XML_ERROR, "The callback's XML is empty or too large.")
+    utf8_check(data)
     try:
         root = ElementTree.fromstring(data, forbid_dtd=True)
-    except (ElementTree.ParseError, DefusedXmlException, ValueError):
+    except (ElementTree.ParseError, DefusedXmlException, ValueError, LookupError):
         raise CallbackError(XML_ERROR, "The callback's XML cannot be read.") from None
     if root.tag != "xml":
         raise CallbackError(XML_ERROR, "The callback's XML has no <xml> root.")

@@ -16,6 +16,11 @@ status with the one last called back.
 - ``drop`` (probability that an event is never sent), ``repeat`` (extra identical copies, WeCom's
   retries) and ``delay`` (seconds before sending) make the site face lost, repeated and late
   events; with a ``seed`` the choices are the same on every run.
+- An event is sealed when it is sent, not when it is noticed: its signed ``timestamp`` is the
+  real time of sending (what the site checks against its own clock), never the sandbox clock,
+  which ``advance`` may have moved days ahead; ``CreateTime`` inside stays the sandbox's time of
+  the change. The copies of one event are the same request (same signature and nonce): the site
+  answers them as replays.
 
 The HTTP calls happen on the server's pump thread (``CallbackPump``), outside the state's lock;
 a refused connection or a non-200 answer is written to the log and never stops the sandbox. The
@@ -64,14 +69,23 @@ class CallbackConfig:
         }
 
 
+@dataclass
+class Sealed:
+    """One event, sealed once on its first sending; every copy sends what that sealed."""
+
+    inner: str
+    nonce: str
+    params: dict | None = None
+    body: bytes = b""
+
+
 @dataclass(frozen=True)
 class Delivery:
     due: float  # time.monotonic()
     livingid: str
     status: int
     copy: int
-    params: dict
-    body: bytes
+    event: Sealed
 
 
 def steps(before: int, now: int) -> list[int]:
@@ -201,25 +215,29 @@ class CallbackSender:
             status=status,
             agent_id=state.agent_id,
         )
-        params, body = self._crypto.seal_post(
-            inner,
-            timestamp=str(now),
-            nonce=str(rng.randrange(10**9, 10**10)),
-            agent_id=str(state.agent_id),
-        )
+        event = Sealed(inner=inner, nonce=str(rng.randrange(10**9, 10**10)))
         due = time.monotonic() + config.delay
         for copy in range(config.repeat + 1):
-            self._outbox.append(Delivery(due, living.livingid, status, copy, params, body))
+            self._outbox.append(Delivery(due, living.livingid, status, copy, event))
 
     def send_due(self, state) -> float:
         """POST what is due, outside every lock; the seconds until the next delivery is due."""
         with self._lock:
             url = self.config.url if self.config else ""
+            crypto = self._crypto
             now = time.monotonic()
             due = [d for d in self._outbox if d.due <= now]
             self._outbox = [d for d in self._outbox if d.due > now]
             wait = min((d.due - now for d in self._outbox), default=TICK_SECONDS)
         for delivery in due:
+            event = delivery.event
+            if event.params is None and crypto is not None:
+                event.params, event.body = crypto.seal_post(
+                    event.inner,
+                    timestamp=str(int(time.time())),
+                    nonce=event.nonce,
+                    agent_id=str(state.agent_id),
+                )
             http_status, error = self._post(url, delivery)
             entry = _entry(
                 state.clock(), delivery.livingid, delivery.status, delivery.copy, http=http_status
@@ -234,8 +252,8 @@ class CallbackSender:
         try:
             answer = self._session.post(
                 url,
-                params=delivery.params,
-                data=delivery.body,
+                params=delivery.event.params,
+                data=delivery.event.body,
                 headers={"Content-Type": "text/xml; charset=utf-8"},
                 timeout=SEND_TIMEOUT,
                 allow_redirects=False,
