@@ -305,6 +305,7 @@ def test_no_stored_value_breaks_a_page_of_the_site(hostile_stored, role):
         assert statuses[living_url] == 404, living_url
 
 
+@pytest.mark.slow
 def test_no_stored_value_breaks_a_page_for_the_admin(hostile_stored):
     w = hostile_stored
     client = Client(raise_request_exception=False)
