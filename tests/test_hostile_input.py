@@ -122,8 +122,8 @@ def answered(route, response) -> bool:
 
 
 def any_path_value(conv: str | None):
-    if conv == "int":
-        return st.integers(min_value=0, max_value=10**25).map(str)
+    if conv in ("int", "department", "pk"):  # the integer converters (wecom/url_converters.py)
+        return st.integers(min_value=-(10**25), max_value=10**25).map(str)
     return st.one_of(TEXT, NUMBERS).filter(lambda value: "/" not in value)
 
 
@@ -333,3 +333,38 @@ def test_a_malformed_id_in_an_admin_history_url_is_a_404(hostile_school):
         for tail in ("abc/history/", "abc/history/1/", "1/history/abc/", "99999/history/x/"):
             response = client.get(f"/admin/{model}/{tail}")
             assert response.status_code == 404, (model, tail, response.status_code)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/classes/99999999999999999999999/",
+        "/classes/9223372036854775808/",
+        "/classes/4294967296/",
+        "/classes/0/",
+        "/classes/99999999999999999999999/download.csv",
+        "/reminders/99999999999999999999999/",
+        "/sync/runs/9223372036854775808/",
+        "/students/s_hostile/excuses/99999999999999999999999/revoke/",
+        "/livings/lv-own/classes/99999999999999999999999/nicknames/",
+        "/livings/%3Cscript%3Ealert(1)%3C%2Fscript%3E/",
+        "/livings/" + "x" * 129 + "/",
+        "/students/" + "a" * 65 + "/",
+        "/students/a%20b/",
+        "/lessons/a%3Fb/state.json",
+    ],
+)
+def test_an_id_of_the_wrong_shape_or_range_in_a_url_is_a_404(hostile_school, url):
+    """The URL converters check WeCom's shapes and the integers' range before any view runs."""
+    client = Client(raise_request_exception=False)
+    client.force_login(hostile_school.admin)
+    method = client.post if url.endswith(("/revoke/", "/nicknames/")) else client.get
+    assert method(url).status_code == 404, url
+
+
+def test_a_living_of_another_shape_in_the_query_is_a_404(hostile_school):
+    w = hostile_school
+    client = login_as(Client(), w.head.user)
+    url = reverse("dashboard:class", args=[w.class_one.pk])
+    assert client.get(url, {"living": "<script>alert(1)</script>"}).status_code == 404
+    assert client.get(url, {"living": w.living.livingid}).status_code == 200

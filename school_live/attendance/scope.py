@@ -28,6 +28,7 @@ from school_live.school.models import (
     Student,
     Teacher,
 )
+from school_live.wecom import ids
 
 
 def is_staff(user) -> bool:
@@ -128,7 +129,7 @@ def class_or_404(user, class_id) -> Department:
 
 
 def living_or_404(user, livingid: str) -> Living:
-    return get_object_or_404(visible_livings(user), livingid=wecom_id_or_404(livingid))
+    return get_object_or_404(visible_livings(user), livingid=livingid_or_404(livingid))
 
 
 def living_class_or_404(user, living: Living, class_id) -> Department:
@@ -146,15 +147,32 @@ def nickname_class_or_404(user, living: Living, class_id) -> Department:
 
 
 def _department_id(class_id) -> int:
-    # A hand-edited URL or query string is a missing page, not a server error.
-    try:
-        return int(class_id)
-    except (TypeError, ValueError):
-        raise Http404 from None
+    # A hand-edited URL or query string is a missing page, not a server error; so is a number
+    # no department id can be (beyond 32 bits: a database error on some backends).
+    department_id = ids.department_id(class_id)
+    if department_id is None:
+        raise Http404
+    return department_id
 
 
 def student_or_404(user, student_userid: str) -> Student:
-    return get_object_or_404(visible_students(user), student_userid=wecom_id_or_404(student_userid))
+    return get_object_or_404(visible_students(user), student_userid=userid_or_404(student_userid))
+
+
+def livingid_or_404(value: str) -> str:
+    """A livingid from a URL, a query string or a form: of WeCom's shape (wecom/ids.py), or a
+    missing page. A stored lesson whose id has another shape is not opened either."""
+    if not ids.livingid_valid(value):
+        raise Http404
+    return value
+
+
+def userid_or_404(value: str) -> str:
+    """A student's or teacher's userid from a URL or a query string: of WeCom's shape, or a
+    missing page."""
+    if not ids.userid_valid(value):
+        raise Http404
+    return value
 
 
 def wecom_id_or_404(value: str) -> str:
@@ -182,5 +200,5 @@ def correctable_students(user) -> QuerySet[Student]:
 
 def correctable_student_or_404(user, student_userid: str) -> Student:
     return get_object_or_404(
-        correctable_students(user), student_userid=wecom_id_or_404(student_userid)
+        correctable_students(user), student_userid=userid_or_404(student_userid)
     )

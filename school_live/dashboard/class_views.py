@@ -104,8 +104,9 @@ def period_resolve(request, department) -> Period:
     if valid and (form.cleaned_data.get("start") or form.cleaned_data.get("end")):
         period.start, period.end = form.cleaned_data["start"], form.cleaned_data["end"]
         return period
-    livingid = scope.wecom_id_or_404(request.GET.get("living", "").strip())
+    livingid = request.GET.get("living", "").strip()
     if livingid:
+        scope.livingid_or_404(livingid)
         period.living = next((item for item in recent if item.livingid == livingid), None)
         if period.living is None:
             period.living = Living.objects.filter(classes=department, livingid=livingid).first()

@@ -21,7 +21,11 @@ from school_live.sync.runs import Progress, SyncProblem, run_recorded, units_pro
 from school_live.sync.sweep import sweep_livingids
 from school_live.sync.triggers import living_syncs_request
 from school_live.sync.units import units_each
+from school_live.wecom import ids
 from school_live.wecom.client import WeComClient
+from school_live.wecom.errors import WeComDataError
+
+LIVINGIDS = "living/get_user_all_livingid"
 
 
 class DiscoveryIncomplete(SyncProblem):
@@ -45,6 +49,8 @@ def livings_discover(
         living_errors = {}
 
         def store(livingid: str) -> None:
+            if not ids.livingid_valid(livingid):
+                raise WeComDataError(f"livingid_list {ids.not_a('livingid', livingid)}", LIVINGIDS)
             living_info_store(info=client.get_living_info(livingid))
             done.add(livingid)
             run.rows += 1

@@ -35,6 +35,7 @@ from school_live.sync.patience import client_for, patient
 from school_live.sync.runs import Progress, run_finish, run_recorded
 from school_live.sync.spool import RowSpool
 from school_live.sync.upsert import Replaced, SnapshotTable
+from school_live.wecom import ids
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import WeComDataError
 from school_live.wecom.records import LivingInfo, UnwatchRecord, VisitorRecord, WatchRecord
@@ -245,11 +246,25 @@ def _check_info(info: LivingInfo) -> None:
             raise _malformed(LIVING_INFO, f"living_info.{name}", f"is out of range ({value})")
     if len(info.anchor_userid) > MAX_USERID:
         raise _malformed(LIVING_INFO, "living_info.anchor_userid", "is too long")
+    if info.anchor_userid and not ids.userid_valid(info.anchor_userid):
+        raise _malformed(
+            LIVING_INFO, "living_info.anchor_userid", ids.not_a("userid", info.anchor_userid)
+        )
+    if not ids.livingid_valid(info.livingid):
+        raise _malformed(LIVING_INFO, "livingid", ids.not_a("livingid", info.livingid))
 
 
 def _check_userids(record: WatchRecord | UnwatchRecord, endpoint: str, where: str) -> None:
     if len(record.student_userid) > MAX_USERID or len(record.parent_userid) > MAX_USERID:
         raise _malformed(endpoint, where, "has a userid longer than 64 characters")
+    if not ids.userid_valid(record.student_userid):
+        raise _malformed(
+            endpoint, f"{where}.student_userid", ids.not_a("userid", record.student_userid)
+        )
+    if record.parent_userid and not ids.userid_valid(record.parent_userid):
+        raise _malformed(
+            endpoint, f"{where}.parent_userid", ids.not_a("userid", record.parent_userid)
+        )
 
 
 def _check_times(record: WatchRecord | VisitorRecord, where: str) -> None:
@@ -267,6 +282,7 @@ def _check_times(record: WatchRecord | VisitorRecord, where: str) -> None:
 def living_info_store(*, info: LivingInfo, synced_at=None) -> Living:
     """Create or update the living from get_living_info; its classes are the known ones in range,
     or the planned ones while WeCom reports no range."""
+    _check_info(info)
     synced_at = synced_at or timezone.now()
     with transaction.atomic():
         living, _created = Living.objects.update_or_create(

@@ -32,12 +32,16 @@ from school_live.sync.liveness import heartbeat
 from school_live.sync.patience import client_for, patient
 from school_live.sync.runs import Progress, run_recorded, units_problem
 from school_live.sync.units import units_each
+from school_live.wecom import ids
 from school_live.wecom.client import WeComClient
+from school_live.wecom.errors import WeComDataError
 from school_live.wecom.records import DepartmentRecord, ParentOfStudent, StudentRecord
 
 # department_admins[].type → the role in a class (doc 92343); other admin types hold no class.
 ADMIN_ROLES = {3: ClassAssignment.Role.HEAD, 4: ClassAssignment.Role.SUBJECT}
 BATCH_SIZE = 500
+DEPARTMENTS = "school/department/list"
+STUDENTS = "school/user/list"
 
 
 @dataclass
@@ -69,7 +73,7 @@ def roster_sync(*, client: WeComClient | None = None, run: SyncRun | None = None
 
 
 def roster_fetch(*, client: WeComClient, progress: Progress | None = None) -> RosterSnapshot:
-    snapshot = RosterSnapshot(departments=client.list_departments())
+    snapshot = RosterSnapshot(departments=_departments_checked(client.list_departments()))
     snapshot.pages = 1
     classes = {
         f"{record.name} ({record.id})": record.id
@@ -79,13 +83,47 @@ def roster_fetch(*, client: WeComClient, progress: Progress | None = None) -> Ro
 
     def read(class_id: int) -> None:
         # WeCom doc 92338: the list is not recursive, so each class is asked for itself.
-        snapshot.students_by_class[class_id] = client.list_students(class_id)
+        snapshot.students_by_class[class_id] = _students_checked(client.list_students(class_id))
         snapshot.pages += 1
         if progress:
             progress.page()
 
     snapshot.failed = units_each(classes, read)
     return snapshot
+
+
+def _departments_checked(records: list[DepartmentRecord]) -> list[DepartmentRecord]:
+    """The department list, refused whole when an id has a shape WeCom never gives: a hostile
+    value must not reach the database, a URL or a page."""
+    for index, record in enumerate(records):
+        where = f"departments[{index}]"
+        if ids.department_id(record.id) is None:
+            raise WeComDataError(f"{where}.id {ids.not_a('department id', record.id)}", DEPARTMENTS)
+        if record.parentid and ids.department_id(record.parentid) is None:
+            problem = ids.not_a("department id", record.parentid)
+            raise WeComDataError(f"{where}.parentid {problem}", DEPARTMENTS)
+        for number, admin in enumerate(record.admins):
+            if not ids.userid_valid(admin.userid):
+                problem = ids.not_a("userid", admin.userid)
+                raise WeComDataError(
+                    f"{where}.department_admins[{number}].userid {problem}", DEPARTMENTS
+                )
+    return records
+
+
+def _students_checked(records: list[StudentRecord]) -> list[StudentRecord]:
+    """One class's students, refused whole (that class fails, the others go on) when a userid
+    has a shape WeCom never gives."""
+    for index, record in enumerate(records):
+        where = f"students[{index}]"
+        if not ids.userid_valid(record.student_userid):
+            problem = ids.not_a("userid", record.student_userid)
+            raise WeComDataError(f"{where}.student_userid {problem}", STUDENTS)
+        for number, parent in enumerate(record.parents):
+            if not ids.userid_valid(parent.parent_userid):
+                problem = ids.not_a("userid", parent.parent_userid)
+                raise WeComDataError(f"{where}.parents[{number}].parent_userid {problem}", STUDENTS)
+    return records
 
 
 def roster_store(*, snapshot: RosterSnapshot) -> int:

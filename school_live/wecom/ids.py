@@ -44,3 +44,9 @@ def department_id(value: object) -> int | None:
     if not isinstance(value, int) or not 1 <= value <= DEPARTMENT_ID_MAX:
         return None
     return value
+
+
+def not_a(kind: str, value: object) -> str:
+    """The problem of an id of the wrong shape, for a WeComDataError: the value is cut short (it
+    is untrusted, and shown escaped wherever the error is)."""
+    return f"is not a WeCom {kind} ({str(value)[:40]!r})"
