@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from school_live.school.admin_autocomplete import SafeAutocomplete
 from school_live.school.history_admin import HistoryAdmin
 
 from .models import Excuse, NicknameClaim
@@ -14,7 +15,7 @@ from .services import excuse_revoke
 
 
 @admin.register(Excuse)
-class ExcuseAdmin(HistoryAdmin):
+class ExcuseAdmin(SafeAutocomplete, HistoryAdmin):
     list_display = [
         "student",
         "period_label",
@@ -60,7 +61,7 @@ class ExcuseAdmin(HistoryAdmin):
 
 
 @admin.register(NicknameClaim)
-class NicknameClaimAdmin(HistoryAdmin):
+class NicknameClaimAdmin(SafeAutocomplete, HistoryAdmin):
     list_display = [
         "nickname",
         "student",

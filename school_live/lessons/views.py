@@ -311,7 +311,11 @@ def class_started(request, class_id):
     )
     if report.state != LessonStartReport.State.REFUSED:
         # Waiting, or confirmed once for a lesson no longer stored: WeCom is asked (again).
-        with WeComClient.from_settings() as client:
+        try:
+            client = WeComClient.from_settings()
+        except WeComError as error:  # not configured: the report waits, nothing is live
+            return JsonResponse({"error": wecom_problem(error)}, status=503)
+        with client:
             report = start_report_confirm(client=client, report=report)
     if report.state == LessonStartReport.State.REFUSED:
         logger.info("start of %s by %s refused: %s", livingid, teacher.userid, report.reason)

@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from school_live.school.admin_autocomplete import SafeAutocomplete
+
 from .models import ClassReminderSetting, Reminder, ReminderStudent
 
 
 @admin.register(ClassReminderSetting)
-class ClassReminderSettingAdmin(admin.ModelAdmin):
+class ClassReminderSettingAdmin(SafeAutocomplete, admin.ModelAdmin):
     list_display = ["department", "auto_after_minutes"]
     list_editable = ["auto_after_minutes"]
     autocomplete_fields = ["department"]

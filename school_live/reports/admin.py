@@ -4,10 +4,11 @@ from django.utils.translation import ngettext
 
 from school_live.reports.dispatch import delivery_resend
 from school_live.reports.models import ReportDelivery, ReportPreference
+from school_live.school.admin_autocomplete import SafeAutocomplete
 
 
 @admin.register(ReportPreference)
-class ReportPreferenceAdmin(admin.ModelAdmin):
+class ReportPreferenceAdmin(SafeAutocomplete, admin.ModelAdmin):
     list_display = [
         "teacher",
         "living_report",

@@ -9,6 +9,8 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from school_live.school.admin_autocomplete import SafeAutocomplete
+
 from . import synced_fields
 from .history_admin import HistoryAdmin
 from .models import (
@@ -91,7 +93,7 @@ class DepartmentAdmin(AuditedAdmin, WeComOwnedAdmin):
 
 
 @admin.register(Teacher)
-class TeacherAdmin(admin.ModelAdmin):
+class TeacherAdmin(SafeAutocomplete, admin.ModelAdmin):
     list_display = ["userid", "name", "email", "user", "is_active", "synced_at"]
     list_filter = ["is_active"]
     search_fields = ["userid", "name", "email"]
@@ -102,7 +104,7 @@ class TeacherAdmin(admin.ModelAdmin):
 
 
 @admin.register(ClassAssignment)
-class ClassAssignmentAdmin(admin.ModelAdmin):
+class ClassAssignmentAdmin(SafeAutocomplete, admin.ModelAdmin):
     list_display = ["teacher", "department", "role", "subject"]
     list_filter = ["role", "subject"]
     search_fields = ["teacher__userid", "teacher__name", "department__name"]
@@ -114,13 +116,13 @@ class ClassAssignmentAdmin(admin.ModelAdmin):
         return False
 
 
-class EnrollmentInline(admin.TabularInline):
+class EnrollmentInline(SafeAutocomplete, admin.TabularInline):
     model = Enrollment
     extra = 0
     autocomplete_fields = ["department"]
 
 
-class GuardianshipInline(admin.TabularInline):
+class GuardianshipInline(SafeAutocomplete, admin.TabularInline):
     model = Guardianship
     extra = 0
     autocomplete_fields = ["student", "parent"]
@@ -145,7 +147,7 @@ class ParentAdmin(WeComOwnedAdmin):
 
 
 @admin.register(Guardianship)
-class GuardianshipAdmin(admin.ModelAdmin):
+class GuardianshipAdmin(SafeAutocomplete, admin.ModelAdmin):
     list_display = ["student", "parent", "relation"]
     search_fields = ["student__name", "student__student_userid", "parent__parent_userid"]
     list_select_related = ["student", "parent"]
@@ -153,7 +155,7 @@ class GuardianshipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(admin.ModelAdmin):
+class EnrollmentAdmin(SafeAutocomplete, admin.ModelAdmin):
     list_display = ["student", "department"]
     list_filter = ["department"]
     search_fields = ["student__name", "student__student_userid", "department__name"]

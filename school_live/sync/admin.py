@@ -8,6 +8,8 @@ admin that school/admin.py registered, so the layers import one way (sync → sc
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django_celery_beat import admin as beat_admin
+from django_celery_beat.models import PeriodicTask
 
 from school_live.school.admin import LivingAdmin
 from school_live.school.models import Living
@@ -66,3 +68,21 @@ class SyncingLivingAdmin(LivingAdmin):
 
 admin.site.unregister(Living)
 admin.site.register(Living, SyncingLivingAdmin)
+
+
+class PeriodicTaskForm(beat_admin.PeriodicTaskForm):
+    """django-celery-beat's form reads ``cleaned_data["task"]`` even when the task field has
+    already failed its own validation (a KeyError, so a 500): then its error is the answer."""
+
+    def clean(self):
+        if "task" not in self.cleaned_data and not self.cleaned_data.get("regtask"):
+            return self.cleaned_data
+        return super().clean()
+
+
+class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin):
+    form = PeriodicTaskForm
+
+
+admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, PeriodicTaskAdmin)
