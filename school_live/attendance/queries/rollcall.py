@@ -7,9 +7,9 @@ teacher acts on is who is in the room. Each roster student of a class is in exac
 - ``joined`` (已进入): get_watch_stat lists them, on their own account or a parent's. A row counts
   as soon as WeCom has it, even at 0 seconds: during the lesson a student who has just opened it
   has entered (the verdicts, read after the end, ask for watching time instead);
-- ``reachable`` (未进入): not joined, and get_unwatch_stat lists them, so a parent follows 学校通知
-  and can be reminded;
-- ``unreachable`` (未触达): in neither list: no parent follows 学校通知, WeCom cannot tell.
+- ``reachable`` (未进入): not joined, and a parent follows 学校通知 (``attendance/reach.py``: by
+  the roster, or get_unwatch_stat lists them), so the family can be reminded;
+- ``unreachable`` (未触达): not joined and no parent follows 学校通知: WeCom cannot tell.
 
 Three queries whatever the size: the classes (``scope``), the counts per class and group
 (GROUP BY in SQL), and the students of the one class a page lists.
@@ -36,9 +36,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from school_live.attendance.claimed import claimed_visits
+from school_live.attendance.reach import reachable
 from school_live.school.models import (
     Department,
     Enrollment,
+    Guardianship,
     Living,
     Student,
     StudentUnwatch,
@@ -125,7 +127,10 @@ def _annotate(
     return students.annotate(
         joined=Exists(_of_student(StudentWatch, living, userid))
         | Exists(_claimed(living, student, department)),
-        reachable=Exists(_of_student(StudentUnwatch, living, userid)),
+        reachable=reachable(
+            guardians=Guardianship.objects.filter(student=OuterRef(student)),
+            unwatches=_of_student(StudentUnwatch, living, userid),
+        ),
     ).annotate(
         group=Case(
             When(joined=True, then=Value(Group.JOINED)),
