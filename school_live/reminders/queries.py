@@ -14,9 +14,10 @@ the lesson: a student reminded from any class is skipped, and so is each parent 
 import dataclasses
 import datetime as dt
 
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from school_live.attendance import scope
 from school_live.attendance.claimed import claimed_visits
 from school_live.attendance.reach import following_guardians, listed_unwatched, reachable
 from school_live.school.models import (
@@ -208,3 +209,23 @@ def reminder_effect(rows: list[ReminderStudent]) -> list[dict]:
             entry["joined"] += 1
         entry["students"].append({"row": row, "joined_at": row.joined_at, "delay": delay})
     return list(grouped.values())
+
+
+def reminded_families(*, living_ids: list[int], user) -> dict[int, int]:
+    """How many students' families were reminded (WeCom accepted the notice) at each of
+    ``living_ids``, in the classes of it ``user`` reads: ``{living_id: count}``. One query."""
+    if not living_ids:
+        return {}
+    links = scope.living_class_links(user, living_ids).filter(
+        living_id=OuterRef("living_id"), department_id=OuterRef("reminder__department_id")
+    )
+    rows = (
+        ReminderStudent.objects.filter(
+            living_id__in=living_ids, reminder__status=Reminder.Status.SENT
+        )
+        .filter(Exists(links))
+        .values("living_id")
+        .annotate(families=Count("student_userid", distinct=True))
+        .order_by()
+    )
+    return {row["living_id"]: row["families"] for row in rows}

@@ -107,8 +107,9 @@ class RollCall:
         return max(0, int((self.now - start).total_seconds() // 60))
 
 
-def _of_student(model, living: Living, userid: str) -> QuerySet:
-    """The living's rows of ``model`` for the student whose userid the outer ``userid`` gives."""
+def _of_student(model, living, userid: str) -> QuerySet:
+    """The living's rows of ``model`` for the student whose userid the outer ``userid`` gives
+    (``living``: a Living, or an ``OuterRef`` to the row's living)."""
     return model.objects.filter(living=living, student_id=OuterRef(userid))
 
 
@@ -118,9 +119,7 @@ def _claimed(living: Living, student: str, department) -> QuerySet:
     return claimed_visits(living=living, student=OuterRef(student), department=department)
 
 
-def _annotate(
-    students: QuerySet, *, living: Living, userid: str, student: str, department
-) -> QuerySet:
+def _annotate(students: QuerySet, *, living, userid: str, student: str, department) -> QuerySet:
     """``group`` on rows whose ``userid`` lookup gives the student's userid (``student``: their
     primary key). A visitor whose nickname the class's book claims for the student has joined
     for them."""
@@ -217,3 +216,42 @@ def class_rollcall_students(*, living: Living, department: Department) -> QueryS
         # Only the joined have an entry time: the others tie on it and go by name.
         .order_by("group_order", F("first_enter").desc(nulls_last=True), "name", "student_userid")
     )
+
+
+def livings_rollcall_totals(*, livings: list[Living], user=None) -> dict[int, Counts]:
+    """The roll call's totals of each of ``livings`` over the classes of it ``user`` reads (every
+    class without a user), as ``RollCall.totals``: ``{living.pk: Counts}``. Two queries whatever
+    their number: the classes, and the counts per lesson and group (GROUP BY in SQL)."""
+    from .summaries import _breakdown_classes  # summaries' one reading of the visible classes
+
+    living_ids = [living.pk for living in livings]
+    if not living_ids:
+        return {}
+    classes = _breakdown_classes(living_ids=living_ids, user=user)
+    department_ids = {d.pk for departments in classes.values() for d in departments}
+    totals: dict[int, dict[str, int]] = {living_id: {} for living_id in living_ids}
+    if department_ids:
+        pairs = Enrollment.objects.filter(
+            department__in=department_ids,
+            department__livings__in=living_ids,
+            student__is_active=True,
+        ).annotate(lesson_id=F("department__livings"))
+        rows = (
+            _annotate(
+                pairs,
+                living=OuterRef("lesson_id"),
+                userid="student__student_userid",
+                student="student_id",
+                department=OuterRef("department_id"),
+            )
+            .values("lesson_id", "department_id", "group")
+            .annotate(students=Count("pk"))
+            .order_by()
+        )
+        for row in rows:
+            # Only the classes the user reads of that lesson (a class may be in another lesson
+            # the user reads and not in this one's range).
+            if any(d.pk == row["department_id"] for d in classes.get(row["lesson_id"], ())):
+                counts = totals[row["lesson_id"]]
+                counts[row["group"]] = counts.get(row["group"], 0) + row["students"]
+    return {living_id: Counts(**counts) for living_id, counts in totals.items()}
