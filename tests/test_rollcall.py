@@ -1,5 +1,5 @@
 """The roll call of a live lesson: who has joined (first entry, own or a parent's account), who has
-not and can be reminded (get_unwatch_stat lists them), who WeCom cannot reach (in neither list);
+not and can be reminded (a parent follows 学校通知: attendance/reach.py), who WeCom cannot reach;
 read in a fixed number of queries, scoped like every page, and served as JSON to rollcall.js."""
 
 import datetime as dt

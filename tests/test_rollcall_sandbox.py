@@ -138,3 +138,47 @@ def test_a_student_who_never_watches_can_be_brought_in(api):
         ).status_code
         == 400
     )
+
+
+def test_whether_unwatch_lists_a_created_lesson_is_a_switch(api):
+    """get_unwatch_stat for a lesson created through living/create (no class range) is
+    undocumented (api.md §12): "empty" by default, "list" on the control API's word."""
+    state = api.state
+    anchor = next(
+        a.userid
+        for d in state.school.departments.values()
+        if d.type == 1
+        for a in d.admins
+        if a.type == 3
+    )
+    living = state.living_create(
+        anchor_userid=anchor,
+        partyids=(),
+        theme="创建的课",
+        living_start=state.clock(),
+        living_duration=DURATION,
+    )
+    classes = state.created_classes(living)
+    assert classes, "the anchor teaches classes"
+    state.advance(DURATION // 4)
+    joined = students_in(api, living.livingid)
+    subscribed = {s.userid for s in state.school.roster(classes) if s.subscribed_parent}
+    control = f"{api.url}/sandbox/unwatch"
+    assert requests.get(control, timeout=5).json()["unwatch_for_created"] == "empty"
+    assert unwatched_in(api, living.livingid) == set()
+
+    answer = requests.post(control, json={"unwatch_for_created": "list"}, timeout=5)
+    assert answer.json()["unwatch_for_created"] == "list"
+    listed = unwatched_in(api, living.livingid)
+    assert listed == subscribed - joined and listed
+
+    for bad in ({"unwatch_for_created": "some"}, {}, {"unwatch_for_created": "list", "x": 1}):
+        assert requests.post(control, json=bad, timeout=5).status_code == 400
+    assert requests.get(control, timeout=5).json()["unwatch_for_created"] == "list"
+    # A lesson with classes is listed whatever the switch says.
+    demo_living = demo(state)
+    requests.post(control, json={"unwatch_for_created": "empty"}, timeout=5)
+    assert unwatched_in(api, demo_living.livingid)
+    state.set_unwatch_for_created("list")
+    state.reset()
+    assert state.unwatch_for_created == "empty"

@@ -30,8 +30,9 @@ class LivingState(models.TextChoices):
 
 
 class Display(models.TextChoices):
-    """What a page shows for a living: a ``LivingState``, or "unsynced" when it has started but
-    its statistics were never read (the value of ``#living-state[data-state]``)."""
+    """What a page shows for a living: a ``LivingState``, or "unsynced" when it has ended but
+    its statistics were never read (the value of ``#living-state[data-state]``). A live lesson
+    is "live" from its start: its roll call shows the roster before the first sync."""
 
     UPCOMING = LivingState.UPCOMING.value, LivingState.UPCOMING.label
     LIVE = LivingState.LIVE.value, LivingState.LIVE.label
@@ -84,8 +85,14 @@ class LivingStatus:
         return self.state in (LivingState.LIVE, LivingState.ENDED) and self.synced
 
     @property
+    def live(self) -> bool:
+        """Under way: every page shows the roll call (who has joined, who can be reminded),
+        never verdicts, from the start on — before the first sync everyone is still to come."""
+        return self.state == LivingState.LIVE
+
+    @property
     def display(self) -> Display:
-        if self.state in (LivingState.UPCOMING, LivingState.CANCELLED):
+        if self.state in (LivingState.UPCOMING, LivingState.CANCELLED, LivingState.LIVE):
             return Display(self.state.value)
         if not self.synced:
             return Display.UNSYNCED

@@ -38,9 +38,17 @@ from django.utils import timezone
 
 from school_live.corrections.models import Excuse
 from school_live.db_internals import join_grouped, joined_column
-from school_live.school.models import Department, Guardianship, Living, StudentWatch, VisitorWatch
+from school_live.school.models import (
+    Department,
+    Guardianship,
+    Living,
+    StudentUnwatch,
+    StudentWatch,
+    VisitorWatch,
+)
 
 from .claimed import combined_rows, join_visit_facts, visit_facts, with_visits
+from .reach import join_reachable, reachable
 from .rules import AttendanceRules, Verdict
 
 SECOND = dt.timedelta(seconds=1)
@@ -181,11 +189,6 @@ def _excused() -> Exists:
     )
 
 
-def _reachable(guardians: QuerySet[Guardianship]) -> QuerySet[Guardianship]:
-    """The guardians WeCom can reach: an active parent who follows 学校通知."""
-    return guardians.filter(parent__is_active=True, parent__is_subscribed=True)
-
-
 def _watched_rows(watches: QuerySet[StudentWatch]) -> QuerySet[StudentWatch]:
     """The rows that prove watching: a row of 0 seconds (an account that opened the lesson and
     saw nothing of it) counts as not watched, its times as no evidence."""
@@ -247,6 +250,7 @@ def annotate_attendance(
     *,
     watches: QuerySet[StudentWatch],
     guardians: QuerySet,
+    unwatches: QuerySet[StudentUnwatch],
     student: Expression,
     terms: LivingTerms,
     threshold: Expression,
@@ -255,8 +259,9 @@ def annotate_attendance(
 ) -> QuerySet:
     """Annotate each row of ``queryset`` with one student's attendance at one living.
 
-    ``watches`` are that student's watch rows at that living and ``guardians`` their
-    Guardianship rows, ``visits`` the visitor rows claimed for them (``claimed.claimed_visits``),
+    ``watches`` are that student's watch rows at that living, ``guardians`` their
+    Guardianship rows and ``unwatches`` their get_unwatch_stat rows at that living (whether
+    WeCom can reach the family: ``reach``), ``visits`` the visitor rows claimed for them (``claimed.claimed_visits``),
     all correlated to the row with OuterRef as the caller's shape needs; ``student`` gives the
     student's pk on the row (their excuses are read by it).
     """
@@ -273,7 +278,8 @@ def annotate_attendance(
         "commented": Exists(rows.filter(is_comment=True)),
         "own_account": Exists(rows.filter(parent_userid="")),
         "account_count": Coalesce(per_student(Count("pk")), 0),
-        "has_subscribed_parent": Exists(_reachable(guardians)),
+        # The family can be reached (``reach``): 缺勤 rather than 未触达.
+        "has_subscribed_parent": reachable(guardians=guardians, unwatches=unwatches),
     }
     queryset, facts = _with_claimed(
         queryset, facts, None if visits is None else visit_facts(visits)
@@ -303,6 +309,7 @@ def annotate_attendance_joined(
     student: str,
     student_userid: str,
     guardians: QuerySet[Guardianship],
+    unwatches: QuerySet[StudentUnwatch],
     terms: LivingTerms,
     threshold: Expression,
     rules: AttendanceRules,
@@ -310,7 +317,7 @@ def annotate_attendance_joined(
     living_keys,
 ) -> QuerySet:
     """``annotate_attendance`` for many rows at once: the same annotations, read from
-    ``watches`` and ``guardians`` not correlated (every row that may matter, e.g. of the class's
+    ``watches``, ``guardians`` and ``unwatches`` not correlated (every row that may matter, e.g. of the class's
     livings and students), grouped per (living, student) and per student in subqueries joined
     once, matched on the row's ``living`` (a lookup giving the living's id; None when
     ``watches`` and ``living_keys`` are of one living), ``student`` (the student's pk) and
@@ -326,20 +333,13 @@ def annotate_attendance_joined(
         living=living,
         student=student,
     )
-    reachable = (
-        _reachable(guardians)
-        .order_by()
-        .values(guardian_student=F("student_id"))
-        .annotate(guardian_count=Count("pk"))
-    )
-    queryset, alias = join_grouped(
+    queryset, facts["has_subscribed_parent"] = join_reachable(
         queryset,
-        grouped=reachable,
-        table_name="attendance_guardian_facts",
-        on=[(student, "guardian_student")],
-    )
-    facts["has_subscribed_parent"] = GreaterThan(
-        Coalesce(joined_column(alias, "guardian_count", IntegerField()), 0), 0
+        guardians=guardians,
+        unwatches=unwatches,
+        student=student,
+        student_userid=student_userid,
+        living=living,
     )
     queryset, facts = with_visits(queryset, own=facts, visits=visits)
     return _judge(
@@ -357,8 +357,8 @@ def _judge(
     rules: AttendanceRules,
 ) -> QuerySet:
     """The verdict and the flags from the facts of the student's watch rows (watched,
-    watch_time, first_enter, last_leave, commented, own_account, account_count) and of their
-    guardians (has_subscribed_parent). A student can
+    watch_time, first_enter, last_leave, commented, own_account, account_count) and whether
+    WeCom can reach their family (has_subscribed_parent, by ``reach``). A student can
     watch from their own account and from one or two parents' accounts at once (two devices, one
     lesson); WeCom counts each account separately, so the student's time is the longest of them,
     never the sum.
@@ -421,8 +421,9 @@ def _judge(
                     then=Value(Verdict.PRESENT),
                 ),
                 When(excused=True, then=Value(Verdict.EXCUSED)),
-                # WeCom can reach a family only through a parent who follows 学校通知; without
-                # one, not watching proves nothing (WeCom doc 93742), so it is not "absent".
+                # WeCom can reach a family only through a parent who follows 学校通知 (``reach``:
+                # by the roster or WeCom's unwatch list); without one, not watching proves
+                # nothing (WeCom doc 93742), so it is not "absent".
                 When(watched=False, has_subscribed_parent=True, then=Value(Verdict.ABSENT)),
                 When(watched=False, then=Value(Verdict.UNREACHABLE)),
                 default=Value(Verdict.PARTIAL),

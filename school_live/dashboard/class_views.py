@@ -176,7 +176,7 @@ def _roster_context(request, department, living, status) -> dict:
 
 def _living_context(request, department, living) -> dict:
     status = state.living_status(living)
-    if status.so_far:
+    if status.live:
         return {
             "living": living,
             "status": status,

@@ -117,7 +117,13 @@ def living_rollcall_json(request, livingid):
     every class the viewer reads and the students of ``?class=`` (default: the first)."""
     living = scope.living_or_404(request.user, livingid)
     status = state.living_status(living)
-    payload = {**state_payload(living), "live": status.so_far}
+    payload = {
+        **state_payload(living),
+        "live": status.live,
+        # The header's WeCom numbers, refreshed with the roll call.
+        "viewer_num": living.viewer_num,
+        "comment_num": living.comment_num,
+    }
     rollcall = living_rollcall(living=living, classes=scope.living_classes(request.user, living))
     selected = _selected(rollcall, request.GET.get("class"))
     synced = living.stats_synced_at

@@ -11,8 +11,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from school_live.attendance import queries, scope, state
+from school_live.attendance.queries.rollcall import livings_rollcall_totals
 from school_live.attendance.rules import Verdict
 from school_live.lessons import pages
+from school_live.reminders.queries import reminded_families
 from school_live.school.models import ClassAssignment
 
 from . import charts
@@ -74,9 +76,19 @@ def home(request):
         ]
     )
     statuses = {living.pk: state.living_status(living, now=now) for living in livings}
+    # A lesson under way shows its roll call, never verdicts (everyone still watching would be
+    # "partial", everyone yet to come "absent").
+    live = [living for living in livings if statuses[living.pk].live]
     breakdowns = queries.livings_breakdown(
-        livings=[living for living in livings if statuses[living.pk].counted], user=user
+        livings=[
+            living
+            for living in livings
+            if statuses[living.pk].counted and not statuses[living.pk].live
+        ],
+        user=user,
     )
+    rollcalls = livings_rollcall_totals(livings=live, user=user)
+    reminded = reminded_families(living_ids=[living.pk for living in live], user=user)
     recent = []
     for living in livings:
         breakdown = breakdowns.get(living.pk, [])
@@ -86,6 +98,8 @@ def home(request):
                 "status": statuses[living.pk],
                 "breakdown": breakdown,
                 "totals": queries.summaries_total(breakdown),
+                "rollcall": rollcalls.get(living.pk),
+                "reminded": reminded.get(living.pk, 0),
                 "freshness": freshness(living),
             }
         )
@@ -116,7 +130,7 @@ def living_detail(request, livingid):
         "freshness": freshness(living),
         "can_refresh": True,
     }
-    if status.so_far:
+    if status.live:
         # Under way: who is in the room, not verdicts everyone still watching would fail.
         classes = scope.living_classes(request.user, living)
         context.update(rollcall_context(living, classes, request.GET.get("class")))

@@ -3,8 +3,9 @@
 ``not_joined_families`` is the selection the button, the command and the automatic reminder all
 send to: students enrolled in the class who have not joined this living (no watch row at all: as in the
 roll call, a row of 0 s during the lesson is someone who has just come in; nor a WeChat visitor the
-class's nickname book claims for them), whose family WeCom can reach (a parent follows 学校通知: the living's unwatched
-row names them, or the roster says a parent follows), within the app's allow scope, and not
+class's nickname book claims for them), whose family WeCom can reach (``attendance/reach.py``,
+the roll call's rule: a parent follows 学校通知 by the roster, or the living's unwatched row names
+them; every such parent is sent the notice), within the app's allow scope, and not
 reminded for this lesson in the last 10 minutes. That rule is per family, across every class of
 the lesson: a student reminded from any class is skipped, and so is each parent a notice reached
 (through any child, from any class); a family all of whose parents were reached is skipped.
@@ -13,10 +14,12 @@ the lesson: a student reminded from any class is skipped, and so is each parent 
 import dataclasses
 import datetime as dt
 
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
+from school_live.attendance import scope
 from school_live.attendance.claimed import claimed_visits
+from school_live.attendance.reach import following_guardians, listed_unwatched, reachable
 from school_live.school.models import (
     Department,
     Enrollment,
@@ -91,6 +94,14 @@ def _not_joined(living: Living, department: Department) -> QuerySet[Student]:
         Student.objects.filter(is_active=True, enrollments__department=department)
         .exclude(Exists(joined))
         .exclude(Exists(visited))
+        .annotate(
+            reachable=reachable(
+                guardians=Guardianship.objects.filter(student=OuterRef("pk")),
+                unwatches=StudentUnwatch.objects.filter(
+                    living=living, student_id=OuterRef("student_userid")
+                ),
+            )
+        )
         .order_by("name", "student_userid")
     )
 
@@ -104,16 +115,18 @@ def not_joined_families(
 ) -> Selection:
     """The families to remind now (``allow_scope`` None: no scope restriction)."""
     now = now or timezone.now()
-    students = list(_not_joined(living, department).values_list("student_userid", "name"))
+    rows = list(_not_joined(living, department).values_list("student_userid", "name", "reachable"))
+    students = [(userid, name) for userid, name, _reachable in rows]
     userids = [userid for userid, _name in students]
+    reach = {userid: is_reachable for userid, _name, is_reachable in rows}
+    # The parents the notice goes to: those by whom the rule finds the family reachable.
     parents: dict[str, dict[str, None]] = {userid: {} for userid in userids}
-    for userid, parent in StudentUnwatch.objects.filter(
-        living=living, student_id__in=userids
+    for userid, parent in listed_unwatched(
+        StudentUnwatch.objects.filter(living=living, student_id__in=userids)
     ).values_list("student_id", "parent_userid"):
-        if parent:
-            parents[userid][parent] = None
-    for userid, parent in Guardianship.objects.filter(
-        student__student_userid__in=userids, parent__is_subscribed=True, parent__is_active=True
+        parents[userid][parent] = None
+    for userid, parent in following_guardians(
+        Guardianship.objects.filter(student__student_userid__in=userids)
     ).values_list("student__student_userid", "parent__parent_userid"):
         parents[userid][parent] = None
     counted = {"reminder__status__in": COUNTED, "reminder__sent_at__gt": now - REMIND_AGAIN_AFTER}
@@ -134,7 +147,7 @@ def not_joined_families(
         )
     families, counts = [], {"recent": 0, "unreachable": 0, "outside": 0}
     for userid, name in students:
-        if not parents[userid]:
+        if not reach[userid]:
             counts["unreachable"] += 1
         elif userid not in in_scope:
             counts["outside"] += 1
@@ -196,3 +209,23 @@ def reminder_effect(rows: list[ReminderStudent]) -> list[dict]:
             entry["joined"] += 1
         entry["students"].append({"row": row, "joined_at": row.joined_at, "delay": delay})
     return list(grouped.values())
+
+
+def reminded_families(*, living_ids: list[int], user) -> dict[int, int]:
+    """How many students' families were reminded (WeCom accepted the notice) at each of
+    ``living_ids``, in the classes of it ``user`` reads: ``{living_id: count}``. One query."""
+    if not living_ids:
+        return {}
+    links = scope.living_class_links(user, living_ids).filter(
+        living_id=OuterRef("living_id"), department_id=OuterRef("reminder__department_id")
+    )
+    rows = (
+        ReminderStudent.objects.filter(
+            living_id__in=living_ids, reminder__status=Reminder.Status.SENT
+        )
+        .filter(Exists(links))
+        .values("living_id")
+        .annotate(families=Count("student_userid", distinct=True))
+        .order_by()
+    )
+    return {row["living_id"]: row["families"] for row in rows}

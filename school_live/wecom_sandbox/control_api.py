@@ -9,6 +9,10 @@ SandboxState from Python. It needs no authentication because the server binds lo
          every call) one path answers that errcode after the token check
     GET  /sandbox/notices   POST /sandbox/notices/reset   POST /sandbox/notices/config
          {"parent_app": false, "allow_scope": {...}}   学校通知 sends (see notice_api.py)
+    GET  /sandbox/unwatch   POST /sandbox/unwatch {"unwatch_for_created": "empty"|"list"}
+         what get_unwatch_stat lists for a living created through living/create (no class
+         range; undocumented, api.md §12): nobody ("empty", the default) or the anchor's
+         classes' subscribed families not in the room ("list")
     POST /sandbox/advance {"seconds": N}    move the sandbox clock forward
     POST /sandbox/reset                     faults, scripts, tokens, messages, clock, livings
     POST /sandbox/tokens/revoke             every token now answers 40014
@@ -260,6 +264,16 @@ def handle(state, request) -> dict:
             return {"faults": dataclasses.asdict(state.faults)}
         if path == "/sandbox/callbacks":
             return _callbacks(state, request)
+        if path == "/sandbox/unwatch":
+            if method == "POST":
+                body = _body(request)
+                if set(body) != {"unwatch_for_created"}:
+                    raise _bad('give {"unwatch_for_created": "empty"|"list"}')
+                try:
+                    state.set_unwatch_for_created(body["unwatch_for_created"])
+                except ValueError as error:
+                    raise _bad(str(error)) from None
+            return {"unwatch_for_created": state.unwatch_for_created}
         if path == "/sandbox/faults/inject" and method == "POST":
             body = _body(request)
             try:

@@ -176,11 +176,20 @@ class LessonsMixin:
                 living_type=living_type,
                 remind_time=remind_time,
                 description=description,
+                created=not partyids,
             )
             self._fill_viewers(living)
             self.school.livings[living.livingid] = living
             self.callbacks.poke()  # one started by ww.startLiving is live at once
             return living
+
+    def created_classes(self, living: Living) -> tuple[int, ...]:
+        """The classes whose students join a living: its range, or for one created through
+        living/create (no class field) the anchor's classes (the teacher shares the lesson
+        with them)."""
+        return living.partyids or tuple(
+            d.id for d, _admin in self.school.teacher_classes(living.anchor_userid)
+        )
 
     def _fill_viewers(self, living: Living) -> None:
         # By the seed and the order of creation (livingids are random): the same arrivals for
@@ -188,10 +197,8 @@ class LessonsMixin:
         rng = random.Random(f"created-{self.seed}-{self._created_count}")
         # living/create has no class field: whoever joins comes from the anchor's classes (the
         # teacher shares the lesson with them), while living_range stays empty.
-        classes = living.partyids or tuple(
-            d.id for d, _admin in self.school.teacher_classes(living.anchor_userid)
-        )
-        roster = self.school.roster(tuple(classes)) if classes else []
+        classes = self.created_classes(living)
+        roster = self.school.roster(classes) if classes else []
         living.viewers = arriving_viewers(
             rng,
             start=living.living_start,

@@ -101,13 +101,19 @@ def unwatched(state, living: Living, now: int) -> list[dict]:
     """Students of the living's classes who have not watched (live or replay) and whom the
     school can reach: doc 93742 lists only students with a parent following 学校通知."""
     count = living.visible_count(now)
-    depends_on = (living.version, count, living.partyids)
+    created = living.created and not living.partyids
+    depends_on = (living.version, count, living.partyids, created and state.unwatch_for_created)
     cached = state.unwatch_cache.get(living.livingid)
     if cached is not None and cached[0] == depends_on:
         return cached[1]
     watched = {v.student_userid.lower() for v in living.viewers[:count] if not v.is_visitor}
+    roster = state.roster(living)
+    if created:
+        # No class range: WeCom's answer is undocumented, the sandbox gives either (state.py).
+        listed = state.unwatch_for_created == "list"
+        roster = state.school.roster(state.created_classes(living)) if listed else []
     rows = []
-    for student in state.roster(living):
+    for student in roster:
         parent = student.subscribed_parent
         if parent is None or student.userid.lower() in watched:
             continue

@@ -152,6 +152,9 @@ class Living:
     remind_time: int = 0
     description: str = ""
     cancelled: bool = False
+    # Created through living/create (no class field: living_range stays empty); whether
+    # get_unwatch_stat lists anyone for it is undocumented (api.md §12): state.unwatch_for_created.
+    created: bool = False
     viewers: list[Viewer] = field(default_factory=list)
     _keys: list[int] = field(default_factory=list, repr=False)
     version: int = field(default=0, repr=False, compare=False)  # bumped by every change

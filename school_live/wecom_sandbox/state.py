@@ -27,6 +27,7 @@ DEFAULT_CORP_ID = "ww_sandbox_corp"
 DEFAULT_SECRET = "sandbox-secret"  # noqa: S105 - the sandbox's well-known fake secret
 DEFAULT_AGENT_ID = 1000002
 OAUTH_CODE_TTL = 300  # doc 91023: a code expires after 5 minutes unused
+UNWATCH_FOR_CREATED = ("empty", "list")  # the first is the default
 
 
 def _setting(name: str, default):
@@ -100,6 +101,11 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
         # livingid -> (what the answer depends on, unwatched rows): a 20,000-student roster
         # should not be re-scanned for every page.
         self.unwatch_cache: dict[str, tuple[tuple, list[dict]]] = {}
+        # What get_unwatch_stat lists for a living created through living/create (empty range):
+        # undocumented (api.md §12), so both are here. "empty" (the default): nobody, as its
+        # living_range names no class; "list": the subscribed families of the anchor's classes
+        # who have not watched, as for a lesson with classes.
+        self.unwatch_for_created = UNWATCH_FOR_CREATED[0]
         self.tickets: dict[str, str] = {}  # "corp" / "agent" -> the latest ticket
         self.ticket_fetches: dict[int, dict[str, int]] = {}  # hour -> fetches per kind
 
@@ -131,6 +137,15 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
             self._offset += int(seconds)
             self.callbacks.poke()  # livings the jump started or ended are called back
             return self.clock()
+
+    def set_unwatch_for_created(self, behaviour: str) -> None:
+        """What get_unwatch_stat lists for a living created through living/create: "empty" or
+        "list" (see ``unwatch_for_created``). ValueError for anything else."""
+        if behaviour not in UNWATCH_FOR_CREATED:
+            raise ValueError(f"unwatch_for_created must be one of {list(UNWATCH_FOR_CREATED)}")
+        with self.lock:
+            self.unwatch_for_created = behaviour
+            self.unwatch_cache.clear()
 
     # -- status callbacks ---------------------------------------------------------------------
 

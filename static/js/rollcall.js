@@ -4,7 +4,8 @@
    start and the age of the data ("12 秒前更新", ticking every second). The part of the page the
    reader is looking at stays where it is: the section heading nearest the top of the screen is
    held at the same height across the update. Words come from data-* attributes the template
-   translated. The answer's lesson state goes to living-state.js as a "living:state" event: that
+   translated; the header's viewer and comment numbers (#living-numbers) are refreshed too.
+   The answer's lesson state goes to living-state.js as a "living:state" event: that
    file alone reloads the page, e.g. into the verdicts once the lesson has ended. */
 (function () {
   "use strict";
@@ -128,6 +129,14 @@
         });
       });
       if (answer["class"] && template) { updateLists(answer["class"].students || []); }
+      // The header's WeCom numbers (outside the roll call), refreshed with it.
+      var numbers = document.getElementById("living-numbers");
+      if (numbers && answer.viewer_num !== undefined && answer.comment_num !== undefined) {
+        var said = fill(numbers.dataset.textNumbers, {
+          viewers: answer.viewer_num, comments: answer.comment_num
+        });
+        if (numbers.textContent !== said) { numbers.textContent = said; }
+      }
       if (sinceElement && answer.minutes_since_start !== null && answer.minutes_since_start !== undefined) {
         sinceElement.textContent = fill(words.textSince, { minutes: answer.minutes_since_start });
       }

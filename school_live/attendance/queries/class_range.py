@@ -24,6 +24,7 @@ from school_live.school.models import (
     Guardianship,
     Living,
     Student,
+    StudentUnwatch,
     StudentWatch,
 )
 
@@ -150,6 +151,10 @@ def _class_at_livings(
         student="student_id",
         student_userid="student__student_userid",
         guardians=Guardianship.objects.filter(student__in=active_roster(department)),
+        unwatches=StudentUnwatch.objects.filter(
+            living__in=living_keys,
+            student_id__in=active_roster(department).values("student_userid"),
+        ),
         terms=terms,
         threshold=Value(rules.present_threshold),
         rules=rules,

@@ -27,9 +27,11 @@ from school_live.school.models import (
     Guardianship,
     Living,
     Student,
+    StudentUnwatch,
     StudentWatch,
 )
 
+from ..reach import reachable
 from ..rules import rules_for
 from ..verdicts import LivingTerms, annotate_attendance_joined
 from .summaries import SUMMARY_FLAGS, summary_finish
@@ -72,6 +74,9 @@ def class_attendance(*, department: Department, living: Living) -> QuerySet[Stud
         student="pk",
         student_userid="student_userid",
         guardians=Guardianship.objects.filter(student__in=roster.values("pk")),
+        unwatches=StudentUnwatch.objects.filter(
+            living=living, student_id__in=roster.values("student_userid")
+        ),
         terms=LivingTerms.of(living),
         threshold=Value(rules.present_threshold),
         rules=rules,
@@ -80,15 +85,20 @@ def class_attendance(*, department: Department, living: Living) -> QuerySet[Stud
     )
 
 
-def class_roster(*, department: Department) -> QuerySet[Student]:
-    """The class's active students by name, each annotated with ``has_subscribed_parent``: the
-    list to show for a lesson that has no verdicts yet (not started, or never synced)."""
-    subscribed = Guardianship.objects.filter(
-        student=OuterRef("pk"), parent__is_active=True, parent__is_subscribed=True
-    )
+def class_roster(*, department: Department, living: Living | None = None) -> QuerySet[Student]:
+    """The class's active students by name, each annotated with ``has_subscribed_parent``
+    (WeCom can reach the family, by ``reach``; for ``living``'s unwatch rows too, when given):
+    the list to show for a lesson that has no verdicts yet (not started, or never synced)."""
     return (
         active_roster(department)
-        .annotate(has_subscribed_parent=Exists(subscribed))
+        .annotate(
+            has_subscribed_parent=reachable(
+                guardians=Guardianship.objects.filter(student=OuterRef("pk")),
+                unwatches=StudentUnwatch.objects.filter(
+                    living=living, student_id=OuterRef("student_userid")
+                ),
+            )
+        )
         .order_by("name", "student_userid")
     )
 

@@ -7,9 +7,9 @@ teacher acts on is who is in the room. Each roster student of a class is in exac
 - ``joined`` (已进入): get_watch_stat lists them, on their own account or a parent's. A row counts
   as soon as WeCom has it, even at 0 seconds: during the lesson a student who has just opened it
   has entered (the verdicts, read after the end, ask for watching time instead);
-- ``reachable`` (未进入): not joined, and get_unwatch_stat lists them, so a parent follows 学校通知
-  and can be reminded;
-- ``unreachable`` (未触达): in neither list: no parent follows 学校通知, WeCom cannot tell.
+- ``reachable`` (未进入): not joined, and a parent follows 学校通知 (``attendance/reach.py``: by
+  the roster, or get_unwatch_stat lists them), so the family can be reminded;
+- ``unreachable`` (未触达): not joined and no parent follows 学校通知: WeCom cannot tell.
 
 Three queries whatever the size: the classes (``scope``), the counts per class and group
 (GROUP BY in SQL), and the students of the one class a page lists.
@@ -36,9 +36,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from school_live.attendance.claimed import claimed_visits
+from school_live.attendance.reach import reachable
 from school_live.school.models import (
     Department,
     Enrollment,
+    Guardianship,
     Living,
     Student,
     StudentUnwatch,
@@ -105,8 +107,9 @@ class RollCall:
         return max(0, int((self.now - start).total_seconds() // 60))
 
 
-def _of_student(model, living: Living, userid: str) -> QuerySet:
-    """The living's rows of ``model`` for the student whose userid the outer ``userid`` gives."""
+def _of_student(model, living, userid: str) -> QuerySet:
+    """The living's rows of ``model`` for the student whose userid the outer ``userid`` gives
+    (``living``: a Living, or an ``OuterRef`` to the row's living)."""
     return model.objects.filter(living=living, student_id=OuterRef(userid))
 
 
@@ -116,16 +119,17 @@ def _claimed(living: Living, student: str, department) -> QuerySet:
     return claimed_visits(living=living, student=OuterRef(student), department=department)
 
 
-def _annotate(
-    students: QuerySet, *, living: Living, userid: str, student: str, department
-) -> QuerySet:
+def _annotate(students: QuerySet, *, living, userid: str, student: str, department) -> QuerySet:
     """``group`` on rows whose ``userid`` lookup gives the student's userid (``student``: their
     primary key). A visitor whose nickname the class's book claims for the student has joined
     for them."""
     return students.annotate(
         joined=Exists(_of_student(StudentWatch, living, userid))
         | Exists(_claimed(living, student, department)),
-        reachable=Exists(_of_student(StudentUnwatch, living, userid)),
+        reachable=reachable(
+            guardians=Guardianship.objects.filter(student=OuterRef(student)),
+            unwatches=_of_student(StudentUnwatch, living, userid),
+        ),
     ).annotate(
         group=Case(
             When(joined=True, then=Value(Group.JOINED)),
@@ -212,3 +216,42 @@ def class_rollcall_students(*, living: Living, department: Department) -> QueryS
         # Only the joined have an entry time: the others tie on it and go by name.
         .order_by("group_order", F("first_enter").desc(nulls_last=True), "name", "student_userid")
     )
+
+
+def livings_rollcall_totals(*, livings: list[Living], user=None) -> dict[int, Counts]:
+    """The roll call's totals of each of ``livings`` over the classes of it ``user`` reads (every
+    class without a user), as ``RollCall.totals``: ``{living.pk: Counts}``. Two queries whatever
+    their number: the classes, and the counts per lesson and group (GROUP BY in SQL)."""
+    from .summaries import _breakdown_classes  # summaries' one reading of the visible classes
+
+    living_ids = [living.pk for living in livings]
+    if not living_ids:
+        return {}
+    classes = _breakdown_classes(living_ids=living_ids, user=user)
+    department_ids = {d.pk for departments in classes.values() for d in departments}
+    totals: dict[int, dict[str, int]] = {living_id: {} for living_id in living_ids}
+    if department_ids:
+        pairs = Enrollment.objects.filter(
+            department__in=department_ids,
+            department__livings__in=living_ids,
+            student__is_active=True,
+        ).annotate(lesson_id=F("department__livings"))
+        rows = (
+            _annotate(
+                pairs,
+                living=OuterRef("lesson_id"),
+                userid="student__student_userid",
+                student="student_id",
+                department=OuterRef("department_id"),
+            )
+            .values("lesson_id", "department_id", "group")
+            .annotate(students=Count("pk"))
+            .order_by()
+        )
+        for row in rows:
+            # Only the classes the user reads of that lesson (a class may be in another lesson
+            # the user reads and not in this one's range).
+            if any(d.pk == row["department_id"] for d in classes.get(row["lesson_id"], ())):
+                counts = totals[row["lesson_id"]]
+                counts[row["group"]] = counts.get(row["group"], 0) + row["students"]
+    return {living_id: Counts(**counts) for living_id, counts in totals.items()}

@@ -8,6 +8,7 @@ from school_live.school.models import (
     Guardianship,
     Living,
     Student,
+    StudentUnwatch,
     StudentWatch,
 )
 
@@ -63,6 +64,9 @@ def _student_at_livings(
         _student_livings(student=student, department=department, user=user),
         watches=StudentWatch.objects.filter(living=OuterRef("pk"), student=student),
         guardians=Guardianship.objects.filter(student=student),
+        unwatches=StudentUnwatch.objects.filter(
+            living=OuterRef("pk"), student_id=student.student_userid
+        ),
         student=Value(student.pk),
         terms=LivingTerms.columns(),
         threshold=threshold,

@@ -13,6 +13,7 @@ from school_live.school.models import (
     Enrollment,
     Guardianship,
     Living,
+    StudentUnwatch,
     StudentWatch,
 )
 
@@ -138,6 +139,9 @@ def livings_breakdown(*, livings: Iterable[Living], user=None) -> dict[int, list
                 living=OuterRef("living_id"), student_id=OuterRef("student__student_userid")
             ),
             guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
+            unwatches=StudentUnwatch.objects.filter(
+                living=OuterRef("living_id"), student_id=OuterRef("student__student_userid")
+            ),
             student=F("student_id"),
             visits=claimed_visits(
                 living=OuterRef("living_id"),
@@ -181,6 +185,9 @@ def _class_summaries(*, departments: list[Department], living: Living) -> dict[i
                 living=living, student_id=OuterRef("student__student_userid")
             ),
             guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
+            unwatches=StudentUnwatch.objects.filter(
+                living=living, student_id=OuterRef("student__student_userid")
+            ),
             student=F("student_id"),
             visits=claimed_visits(
                 living=living, student=OuterRef("student_id"), department=OuterRef("department_id")
