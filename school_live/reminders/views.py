@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from school_live.attendance import scope
 from school_live.attendance.state import LivingState, living_state
 from school_live.school.models import Department
+from school_live.school.templatetags.people import reminded_parents_attach
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import (
     CONFIG_ERROR,
@@ -155,6 +156,7 @@ def reminder_detail(request, reminder_id):
     living = scope.living_or_404(request.user, reminder.living.livingid)
     department = scope.living_class_or_404(request.user, living, reminder.department_id)
     rows = reminder_rows(living=living, departments=Department.objects.filter(pk=department.pk))
+    reminded_parents_attach(rows)  # parents as 何诺文的爸爸 (school/templatetags/people.py)
     effect = [entry for entry in reminder_effect(rows) if entry["reminder"].pk == reminder.pk]
     reached, refused = families_count(reminder)
     problem = ""

@@ -11,6 +11,7 @@ from django import template
 
 from school_live.attendance import scope
 from school_live.attendance.state import LivingState
+from school_live.school.templatetags.people import reminded_parents_attach
 
 from ..queries import reminder_effect, reminder_rows
 
@@ -39,6 +40,7 @@ def living_reminders(context):
     if living is None or request is None:
         return {"reminders": []}
     rows = reminder_rows(living=living, departments=scope.living_classes(request.user, living))
+    reminded_parents_attach(rows)
     return {"reminders": reminder_effect(rows), "living": living}
 
 
