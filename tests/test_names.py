@@ -78,7 +78,7 @@ def test_a_teacher_without_a_name_is_said_to_have_none_in_the_header(client, nam
     html = client.get(reverse("dashboard:home")).content.decode()
     header = re.search(r'<li class="site-nav__user">(.*?)</li>', html, re.S)[1]
     assert NO_NAME in header
-    assert '<small class="muted userid">liujiabo</small>' in header
+    assert '<small class="userid">liujiabo</small>' in header
 
 
 def test_a_teacher_with_a_name_is_shown_by_it(client, head_teacher):
@@ -242,6 +242,19 @@ def test_the_nickname_book_offers_namesakes_apart(client, namesakes, head_teache
     html = client.get(url).content.decode()
     options = re.findall(r'<option value="(tang_[ab])"[^>]*>([^<]*)</option>', html)
     assert dict(options) == {"tang_a": TANG_A, "tang_b": TANG_B}
+
+
+def test_the_reminder_tells_namesakes_apart(client, reminder, nameless):
+    ReminderStudent.objects.create(
+        reminder=reminder,
+        living=reminder.living,
+        student_userid="tang_b",
+        name="唐睿",
+        parent_userids=["tang_b_m"],
+    )
+    client.force_login(nameless.user)
+    html = client.get(reverse("reminders:detail", args=[reminder.pk])).content.decode()
+    assert TANG_B in visible(html) and "唐睿的妈妈" in html
 
 
 def test_the_lesson_email_tells_namesakes_apart(namesakes, school, head_teacher):

@@ -39,9 +39,7 @@ def teacher_name_detail(value):
     teacher = _teacher(value)
     if teacher is None or teacher.name:
         return teacher_name(value)
-    return format_html(
-        '{} <small class="muted userid">{}</small>', teacher.display_name, teacher.userid
-    )
+    return format_html('{} <small class="userid">{}</small>', teacher.display_name, teacher.userid)
 
 
 def parent_label(child: str, relation: str) -> str:
