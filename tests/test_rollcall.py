@@ -200,6 +200,7 @@ def test_json_gives_counts_students_and_the_age_of_the_data(client, live, head_t
     assert students["cut_off"] == {
         "userid": "cut_off",
         "name": "己未订",
+        "mark": "",
         "url": reverse("dashboard:student", args=["cut_off"]),
         "group": "unreachable",
         "first_enter": "",

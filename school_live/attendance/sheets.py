@@ -19,6 +19,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
+from .namesakes import student_label
+from .percents import percent_number
 from .rules import Verdict, flag_names
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -72,8 +74,12 @@ def watched_through(row) -> str:
     return "、".join(parts)
 
 
-def living_export_table(rows: Iterable) -> tuple[list[str], list[list]]:
-    """Headers and rows for one living's class attendance (``class_attendance`` rows)."""
+def living_export_table(
+    rows: Iterable, *, namesakes: dict[str, str] | None = None
+) -> tuple[list[str], list[list]]:
+    """Headers and rows for one living's class attendance (``class_attendance`` rows);
+    ``namesakes``: the marks of shared names (``namesakes.namesake_marks``) by userid."""
+    namesakes = namesakes or {}
     verdicts = dict(Verdict.choices)
     headers = [
         _("Student"),
@@ -93,10 +99,10 @@ def living_export_table(rows: Iterable) -> tuple[list[str], list[list]]:
         coverage = getattr(row, "coverage", None)
         body.append(
             [
-                row.name,
+                student_label(row.name, namesakes.get(row.student_userid, "")),
                 row.student_userid,
                 str(verdicts.get(row.verdict, row.verdict)),
-                round(coverage * 100, 1) if coverage is not None else None,
+                percent_number(coverage),
                 round((row.watch_time or 0) / 60, 1),
                 beijing_naive(row.first_enter),
                 beijing_naive(row.last_leave),
@@ -109,8 +115,11 @@ def living_export_table(rows: Iterable) -> tuple[list[str], list[list]]:
     return headers, body
 
 
-def range_export_table(rows: Iterable) -> tuple[list[str], list[list]]:
-    """Headers and rows for a date range's per-student aggregate."""
+def range_export_table(
+    rows: Iterable, *, namesakes: dict[str, str] | None = None
+) -> tuple[list[str], list[list]]:
+    """Headers and rows for a date range's per-student aggregate (``namesakes``: as above)."""
+    namesakes = namesakes or {}
     headers = [
         _("Student"),
         _("WeCom student userid"),
@@ -130,7 +139,7 @@ def range_export_table(rows: Iterable) -> tuple[list[str], list[list]]:
         mean = row["mean_coverage"]
         body.append(
             [
-                row["name"],
+                student_label(row["name"], namesakes.get(row["student_userid"], "")),
                 row["student_userid"],
                 row["livings"],
                 row["present"],
@@ -141,7 +150,7 @@ def range_export_table(rows: Iterable) -> tuple[list[str], list[list]]:
                 row["late"],
                 row["left_early"],
                 row["commented"],
-                round(mean * 100, 1) if mean is not None else None,
+                percent_number(mean),
             ]
         )
     return headers, body

@@ -8,6 +8,8 @@ say the same thing.
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from school_live.attendance.percents import percent_number
+
 
 def coverage_chart(*, counts: list[int], threshold: int) -> dict:
     """Ten buckets of watched share, 0–10% … 90–100%, each marked below or above the threshold."""
@@ -64,7 +66,7 @@ def _percent_line(*, points: list[dict], key: str, axis_y: str) -> dict:
         start = point["living_start"]
         labels.append(timezone.localtime(start).strftime("%m-%d") if start else "—")
         share = point[key]
-        values.append(round(share * 100, 1) if share is not None else None)
+        values.append(percent_number(share))
     return {
         "kind": "line",
         "labels": labels,

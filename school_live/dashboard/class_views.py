@@ -5,7 +5,6 @@ import dataclasses
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
@@ -14,7 +13,8 @@ from django.views.decorators.http import require_GET
 from django_tables2.paginators import LazyPaginator
 
 from school_live.attendance import queries, scope, sheets, state
-from school_live.attendance.rules import Verdict, rules_for
+from school_live.attendance.namesakes import namesake_marks
+from school_live.attendance.rules import rules_for, verdict_rank
 from school_live.lessons import pages
 from school_live.school.models import Department, Living
 from school_live.wecom.living_writes import THEME_MAX_CHARS
@@ -35,14 +35,9 @@ PER_PAGE = 50
 # ones: pick a date range) and the next ones ahead.
 LIVING_CHOICES = 60
 UPCOMING_CHOICES = 10
-# Exceptions first: the table starts with the students a teacher has to act on.
-SEVERITY = Case(
-    When(verdict=Verdict.ABSENT, then=Value(0)),
-    When(verdict=Verdict.UNREACHABLE, then=Value(1)),
-    When(verdict=Verdict.PARTIAL, then=Value(2)),
-    default=Value(3),
-    output_field=IntegerField(),
-)
+# Exceptions first: the table starts with the students a teacher has to act on; sorting by the
+# verdict column, the CSV and the report's sheet keep the same order (rules.VERDICT_ORDER).
+SEVERITY = verdict_rank()
 
 
 def paginate(request, table) -> None:
@@ -165,6 +160,7 @@ def _class_page(request, department, period, *, status: int = 200):
 def _roster_context(request, department, living, status) -> dict:
     """A lesson without verdicts yet: its state and the class list, no numbers, no charts."""
     table = RosterTable(queries.class_roster(department=department))
+    table.namesakes = namesake_marks(departments=[department])
     paginate(request, table)
     return {
         "living": living,
@@ -190,6 +186,7 @@ def _living_context(request, department, living) -> dict:
     rows = student_rows(department, living, attendance=attendance)
     filterset = StudentAttendanceFilter(request.GET or None, queryset=rows)
     table = ClassAttendanceTable(filterset.qs)
+    table.namesakes = namesake_marks(departments=[department])
     paginate(request, table)
     overview = queries.class_overview(department=department, living=living, attendance=attendance)
     summary = overview["summary"]
@@ -225,6 +222,7 @@ def _range_context(request, department, period) -> dict:
     since, until = day_bounds(period.start, period.end)
     points = queries.class_period_summary(department=department, start=since, end=until)
     table = RangeAttendanceTable(range_rows(department, period.start, period.end))
+    table.namesakes = namesake_marks(departments=[department])
     paginate(request, table)
     trend = charts.trend_chart(
         points=[
@@ -259,7 +257,10 @@ def class_export(request, class_id, fmt):
         # A download cannot point at a field: the class page does, and nothing is downloaded.
         return _class_page(request, department, period, status=400)
     if period.is_range:
-        headers, body = sheets.range_export_table(range_rows(department, period.start, period.end))
+        headers, body = sheets.range_export_table(
+            range_rows(department, period.start, period.end),
+            namesakes=namesake_marks(departments=[department]),
+        )
         stamp = "-".join(
             day.strftime("%Y%m%d") for day in (period.start, period.end) if day is not None
         )
@@ -270,7 +271,9 @@ def class_export(request, class_id, fmt):
         rows = StudentAttendanceFilter(
             request.GET or None, queryset=student_rows(department, period.living)
         ).qs
-        headers, body = sheets.living_export_table(rows)
+        headers, body = sheets.living_export_table(
+            rows, namesakes=namesake_marks(departments=[department])
+        )
         start = period.living.living_start
         stamp = timezone.localtime(start).strftime("%Y%m%d-%H%M") if start else "living"
         title = f"{department.name} {stamp}"

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from school_live.attendance import scope
+from school_live.attendance.namesakes import namesake_marks, student_label
 from school_live.attendance.queries.living import active_roster
 from school_live.corrections.models import NicknameClaim
 from school_live.corrections.nicknames import (
@@ -41,13 +42,26 @@ class NicknameClaimForm(forms.Form):
     )
     why = forms.CharField(label=gettext_lazy("Why (optional)"), required=False, max_length=100)
 
-    def __init__(self, *args, nicknames: list[str], department: Department, **kwargs):
+    def __init__(
+        self,
+        *args,
+        nicknames: list[str],
+        department: Department,
+        marks: dict[str, str] | None = None,
+        **kwargs,
+    ):
+        """``marks``: the class's ``namesake_marks``, when the caller has read them."""
         super().__init__(*args, **kwargs)
         self.fields["nickname"].choices = [(name, name) for name in nicknames]
         self.fields["student"].queryset = active_roster(department).order_by(
             "name", "student_userid"
         )
-        self.fields["student"].label_from_instance = lambda s: s.name or s.student_userid
+        if marks is None:
+            marks = namesake_marks(departments=[department])
+        # Two students of the same name: the mark tells the teacher which child to pick.
+        self.fields["student"].label_from_instance = lambda s: student_label(
+            s.name or s.student_userid, marks.get(s.student_userid, "")
+        )
 
 
 def visitor_nicknames(living: Living) -> list[str]:
@@ -85,10 +99,13 @@ def nickname_book(*, living: Living, department: Department) -> dict:
     )
     claimed = {claim.nickname for claim in claims}
     nicknames = [name for name in visitor_nicknames(living) if name not in claimed]
+    marks = namesake_marks(departments=[department])
+    for claim in claims:
+        claim.student.namesake = marks.get(claim.student.student_userid, "")
     return {
         "department": department,
         "claims": claims,
-        "form": NicknameClaimForm(nicknames=nicknames, department=department)
+        "form": NicknameClaimForm(nicknames=nicknames, department=department, marks=marks)
         if nicknames
         else None,
     }
@@ -129,7 +146,10 @@ def nickname_claim_add(request, livingid, class_id):
         _("The WeChat visitor “%(nickname)s” now counts for %(name)s in %(class)s.")
         % {
             "nickname": claim.nickname,
-            "name": student.name or student.student_userid,
+            "name": student_label(
+                student.name or student.student_userid,
+                namesake_marks(departments=[department]).get(student.student_userid, ""),
+            ),
             "class": department.name,
         },
     )

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from school_live.attendance import scope, state
+from school_live.attendance.namesakes import mark_brackets, namesake_marks
 from school_live.attendance.queries.rollcall import (
     Group,
     RollCall,
@@ -62,7 +63,9 @@ def rollcall_context(living: Living, classes, wanted: str | None) -> dict:
     selected = _selected(rollcall, wanted)
     groups = {group: [] for group in Group.ORDER}
     if selected is not None:
+        marks = namesake_marks(departments=[selected])
         for student in class_rollcall_students(living=living, department=selected):
+            student.namesake = marks.get(student.student_userid, "")
             groups[student.group].append(student)
     url = reverse("dashboard:rollcall", args=[living.livingid])
     if selected is not None:
@@ -83,7 +86,7 @@ def rollcall_context(living: Living, classes, wanted: str | None) -> dict:
     }
 
 
-def _student_json(student) -> dict:
+def _student_json(student, marks: dict[str, str]) -> dict:
     if student.own_account and student.parent_account:
         account = "both"
     elif student.own_account:
@@ -96,6 +99,10 @@ def _student_json(student) -> dict:
     return {
         "userid": student.student_userid,
         "name": student.name,
+        # What tells the student apart from a classmate of the same name, in brackets, or "".
+        "mark": mark_brackets(marks[student.student_userid])
+        if student.student_userid in marks
+        else "",
         "url": reverse("dashboard:student", args=[student.student_userid]),
         "group": student.group,
         "first_enter": timezone.localtime(first).strftime("%H:%M") if first else "",
@@ -142,8 +149,9 @@ def living_rollcall_json(request, livingid):
     )
     if selected is not None:
         students = class_rollcall_students(living=living, department=selected)
+        marks = namesake_marks(departments=[selected])
         payload["class"] = {
             "id": selected.pk,
-            "students": [_student_json(student) for student in students],
+            "students": [_student_json(student, marks) for student in students],
         }
     return JsonResponse(payload)

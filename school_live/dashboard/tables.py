@@ -9,7 +9,13 @@ from django.utils.translation import gettext_lazy as _
 
 from school_live.attendance.sheets import via_visitor, watched_through
 
-from .templatetags.dashboard import flag_badges_html, minutes, percent, verdict_badge
+from .templatetags.dashboard import (
+    flag_badges_html,
+    minutes,
+    percent,
+    student_name,
+    verdict_badge,
+)
 
 TEMPLATE = "dashboard/tables/table.html"
 NUMBER = {"th": {"class": "number"}, "td": {"class": "number"}}
@@ -57,16 +63,21 @@ class BeijingTimeColumn(tables.Column):
 
 
 class StudentLinkColumn(tables.Column):
-    """The student's name, linking to their page; the userid shows when the name is unknown."""
+    """The student's name, linking to their page; the userid shows when the name is unknown.
+    A name two students of the class share carries its mark (``table.namesakes``, a dict by
+    userid from ``attendance.namesakes.namesake_marks``, set by the view)."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("attrs", {"td": {"class": "nowrap"}})
         super().__init__(*args, **kwargs)
 
-    def render(self, value, record):
+    def render(self, value, record, table):
         userid = record["student_userid"] if isinstance(record, dict) else record.student_userid
+        mark = getattr(table, "namesakes", {}).get(userid, "")
         return format_html(
-            '<a href="{}">{}</a>', reverse("dashboard:student", args=[userid]), value or userid
+            '<a href="{}">{}</a>',
+            reverse("dashboard:student", args=[userid]),
+            student_name({"name": value, "student_userid": userid, "namesake": mark}),
         )
 
 

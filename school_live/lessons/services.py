@@ -162,7 +162,7 @@ def lesson_plan_check(plan: LessonPlan, *, now: dt.datetime | None = None) -> li
                 _("%(when)s overlaps %(teacher)s's lesson “%(theme)s”.")
                 % {
                     "when": start.astimezone(SCHOOL_TZ).strftime("%Y-%m-%d %H:%M"),
-                    "teacher": plan.teacher.name or plan.teacher.userid,
+                    "teacher": plan.teacher.display_name,
                     "theme": clash,
                 }
             )

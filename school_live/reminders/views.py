@@ -13,8 +13,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from school_live.attendance import scope
+from school_live.attendance.namesakes import namesake_marks
 from school_live.attendance.state import LivingState, living_state
+from school_live.reminders.templatetags.reminders import reminded_namesakes_attach
 from school_live.school.models import Department
+from school_live.school.templatetags.people import reminded_parents_attach
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import (
     ALL_RECIPIENTS_INVALID,
@@ -116,6 +119,15 @@ def reminder_confirm(request, livingid, class_id):
             context["selection"] = reminder_preview(
                 client=client, living=living, department=department
             )
+            marks = namesake_marks(departments=[department])
+            context["families"] = [
+                {
+                    "student_userid": family.student_userid,
+                    "name": family.name or family.student_userid,
+                    "namesake": marks.get(family.student_userid, ""),
+                }
+                for family in context["selection"].families
+            ]
         except WeComError as error:
             context["problem"] = _problem(error)
     context["text"] = reminder_text(living=living, department=department)
@@ -165,6 +177,8 @@ def reminder_detail(request, reminder_id):
     living = scope.living_or_404(request.user, reminder.living.livingid)
     department = scope.living_class_or_404(request.user, living, reminder.department_id)
     rows = reminder_rows(living=living, departments=Department.objects.filter(pk=department.pk))
+    reminded_parents_attach(rows)  # parents as 何诺文的爸爸 (school/templatetags/people.py)
+    reminded_namesakes_attach(rows)
     effect = [entry for entry in reminder_effect(rows) if entry["reminder"].pk == reminder.pk]
     reached, refused = families_count(reminder)
     problem = ""

@@ -11,7 +11,9 @@ import re
 from django.utils import timezone
 from openpyxl import Workbook
 
+from school_live.attendance.namesakes import namesake_marks
 from school_live.attendance.queries import class_attendance
+from school_live.attendance.rules import verdict_rank
 from school_live.attendance.sheets import (
     XLSX_TYPE,
     living_export_table,
@@ -29,10 +31,15 @@ def class_table_xlsx(*, living: Living, departments: list[Department]) -> bytes:
     used_titles: set[str] = set()
     with timezone.override(SCHOOL_TZ):
         for department in departments:
-            rows = class_attendance(department=department, living=living).order_by(
-                "name", "student_userid"
+            # The class page's order and marks (rules.VERDICT_ORDER, attendance/namesakes.py).
+            rows = (
+                class_attendance(department=department, living=living)
+                .annotate(verdict_rank=verdict_rank())
+                .order_by("verdict_rank", "name", "student_userid")
             )
-            headers, body = living_export_table(rows)
+            headers, body = living_export_table(
+                rows, namesakes=namesake_marks(departments=[department])
+            )
             xlsx_sheet_append(
                 workbook,
                 title=_sheet_title(department, used_titles),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 from django.utils.functional import Promise
 
+from school_live.attendance.namesakes import namesake_marks
 from school_live.attendance.queries import (
     class_attendance,
     class_summary,
@@ -17,19 +18,13 @@ from school_live.attendance.queries import (
     summaries_total,
     unknown_watchers,
 )
-from school_live.attendance.rules import Flag, Verdict
+from school_live.attendance.rules import Flag, Verdict, verdict_position
 from school_live.reports.emails import histogram_bars
 from school_live.reports.links import class_page_url, preferences_url
 from school_live.school.models import ClassAssignment, Department, Living, Teacher, VisitorWatch
 
-# Exceptions are listed worst first; a present student appears only when late or left early.
-VERDICT_ORDER = [
-    Verdict.ABSENT,
-    Verdict.UNREACHABLE,
-    Verdict.PARTIAL,
-    Verdict.EXCUSED,
-    Verdict.PRESENT,
-]
+# Exceptions are listed worst first (rules.VERDICT_ORDER, as on the pages); a present student
+# appears only when late or left early.
 EXCEPTION_VERDICTS = [Verdict.ABSENT, Verdict.UNREACHABLE, Verdict.PARTIAL]
 COVERAGE_LABELS = [f"{low}–{low + 10}%" for low in range(0, 100, 10)]
 VISITORS_SHOWN = 50
@@ -49,6 +44,8 @@ class StudentException:
     # The claimed WeChat visitor the student attended through (the nickname book), else None;
     # the template words it ("via WeChat 访客 …") in the reader's language.
     via_nickname: str | None = None
+    # What tells the student apart from a classmate of the same name (attendance/namesakes.py).
+    namesake: str = ""
 
 
 @dataclass
@@ -105,9 +102,10 @@ def class_section_build(*, department: Department, living: Living) -> ClassSecti
     rows = class_attendance(department=department, living=living).filter(
         Q(verdict__in=EXCEPTION_VERDICTS) | Q(is_late=True) | Q(left_early=True)
     )
+    marks = namesake_marks(departments=[department])
     exceptions = sorted(
-        (_exception(row) for row in rows),
-        key=lambda item: (VERDICT_ORDER.index(Verdict(item.verdict)), item.name),
+        (_exception(row, marks) for row in rows),
+        key=lambda item: (verdict_position(item.verdict), item.name, item.student_userid),
     )
     return ClassSection(
         department=department,
@@ -152,7 +150,7 @@ def living_email_context(*, report: LivingReport, teacher: Teacher) -> dict:
     }
 
 
-def _exception(row) -> StudentException:
+def _exception(row, marks: dict[str, str]) -> StudentException:
     flags = [
         flag.label
         for flag in (Flag.LATE, Flag.LEFT_EARLY, Flag.REPLAY_ONLY)
@@ -169,6 +167,7 @@ def _exception(row) -> StudentException:
         last_leave=row.last_leave,
         flags=flags,
         via_nickname=row.via_nickname,
+        namesake=marks.get(row.student_userid, ""),
     )
 
 

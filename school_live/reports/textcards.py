@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from school_live.attendance.namesakes import student_label
 from school_live.reports.living import LivingReport
 from school_live.reports.periods import SCHOOL_TZ
 from school_live.reports.weekly import TeacherDigest
@@ -84,7 +85,7 @@ def weekly_textcard(
                     format_html(
                         '<div class="highlight">{} · {}: {}</div>',
                         item.department.name,
-                        student.name,
+                        student_label(student.name, student.namesake),
                         "; ".join(warning.text for warning in student.warnings),
                     )
                 )

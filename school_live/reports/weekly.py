@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from school_live.attendance.namesakes import namesake_marks
 from school_live.attendance.queries import (
     SUMMED_COUNTS,
     StudentWarnings,
@@ -44,6 +45,8 @@ class StudentLine:
     student_userid: str
     count: int = 0
     coverages: list[float] = field(default_factory=list)
+    # What tells the student apart from a classmate of the same name (attendance/namesakes.py).
+    namesake: str = ""
 
 
 @dataclass
@@ -186,10 +189,12 @@ def class_digest_build(
         for item in class_period_summary(department=department, start=start, end=end)
     ]
     complete = [line.living for line in lines if line.living.stats_complete]
+    marks = namesake_marks(departments=[department]) if complete else {}
     repeat_absentees = [
         StudentLine(
             name=item["student"].name or item["student"].student_userid,
             student_userid=item["student"].student_userid,
+            namesake=marks.get(item["student"].student_userid, ""),
             count=item["absent"],
         )
         for item in students_absent_repeatedly(
@@ -208,6 +213,7 @@ def class_digest_build(
             StudentLine(
                 name=item["student"].name or item["student"].student_userid,
                 student_userid=item["student"].student_userid,
+                namesake=marks.get(item["student"].student_userid, ""),
                 coverages=item["coverages"],
             )
             for item in students_with_falling_coverage(
@@ -217,7 +223,11 @@ def class_digest_build(
     unreachable = []
     if complete:
         unreachable = [
-            StudentLine(name=row.name or row.student_userid, student_userid=row.student_userid)
+            StudentLine(
+                name=row.name or row.student_userid,
+                student_userid=row.student_userid,
+                namesake=marks.get(row.student_userid, ""),
+            )
             for row in class_attendance(department=department, living=complete[-1])
             .filter(has_subscribed_parent=False)
             .order_by("name", "student_userid")

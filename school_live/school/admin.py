@@ -94,13 +94,20 @@ class DepartmentAdmin(AuditedAdmin, WeComOwnedAdmin):
 
 @admin.register(Teacher)
 class TeacherAdmin(SafeAutocomplete, admin.ModelAdmin):
-    list_display = ["userid", "name", "email", "user", "is_active", "synced_at"]
+    """WeCom gives a teacher's userid, never a name (api.md §6: department_admins): the name is
+    typed here, and the list says which teachers have none yet."""
+
+    list_display = ["display_name", "userid", "email", "user", "is_active", "synced_at"]
     list_filter = ["is_active"]
     search_fields = ["userid", "name", "email"]
     list_select_related = ["user"]
     readonly_fields = ["userid", *synced_fields.TEACHER]
     autocomplete_fields = ["user"]
     inlines = [ClassAssignmentInline]
+
+    @admin.display(description=_("name"), ordering="name")
+    def display_name(self, teacher):
+        return teacher.display_name
 
 
 @admin.register(ClassAssignment)

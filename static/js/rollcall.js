@@ -66,7 +66,17 @@
       }
       var link = item.querySelector(".rollcall__name");
       var text = student.name || student.userid;
-      if (link.textContent !== text) { link.textContent = text; }
+      // A name two students of the class share comes with its mark (plain text, e.g. "（爸爸 尾号 1234）").
+      var mark = student.mark || "";
+      if (link.textContent !== text + mark) {
+        link.textContent = text;
+        if (mark) {
+          var small = document.createElement("small");
+          small.className = "namesake";
+          small.textContent = mark;
+          link.appendChild(small);
+        }
+      }
       if (link.getAttribute("href") !== student.url) { link.setAttribute("href", student.url); }
       var info = item.querySelector(".rollcall__detail");
       var shown = student.group === "joined" ? detail(student) : "";

@@ -71,6 +71,8 @@ from school_live.alerts.models import (
 from school_live.db_internals import join_grouped, joined_column
 from school_live.school.models import Department, Living, StudentWatch
 
+from ..namesakes import marks_of_rows, namesake_columns
+from ..percents import percent_text
 from ..rules import AttendanceRules, Verdict, rules_for
 from ..state import counted_q
 from .class_range import _class_at_livings
@@ -136,7 +138,7 @@ class EarlyWarning:
 
 
 def _percent(share: float | None) -> str:
-    return f"{round((share or 0) * 100)}%"
+    return percent_text(share or 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,6 +147,8 @@ class StudentWarnings:
     name: str
     student_userid: str
     warnings: tuple[EarlyWarning, ...]
+    # What tells the student apart from a classmate of the same name (``namesakes``), or "".
+    namesake: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -352,14 +356,18 @@ def class_warnings(
         )
         .annotate(share_drop=F("share_before") - F("share_after"))
         .filter(functools.reduce(operator.or_, fires))
+        # Read in the same query: the page's budget has no room for another.
+        .annotate(**namesake_columns(department))
         .order_by("name", "student_userid")
     )
+    marks = marks_of_rows(stats)
     return [
         StudentWarnings(
             student_id=row["pk"],
             name=row["name"] or row["student_userid"],
             student_userid=row["student_userid"],
             warnings=tuple(_warnings_of(row, thresholds)),
+            namesake=marks.get(row["student_userid"], ""),
         )
         for row in stats
     ]

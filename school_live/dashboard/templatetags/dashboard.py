@@ -4,6 +4,8 @@ from django import template
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 
+from school_live.attendance.namesakes import mark_brackets, record_label
+from school_live.attendance.percents import percent_text
 from school_live.attendance.rules import Verdict, flag_names
 
 register = template.Library()
@@ -12,11 +14,19 @@ VERDICT_LABELS = dict(Verdict.choices)
 
 
 @register.filter
-def percent(value, digits=0):
-    """0.834 → "83%"; None → "—" (no number to show)."""
-    if value is None:
-        return "—"
-    return f"{float(value) * 100:.{int(digits)}f}%"
+def percent(value):
+    """0.834 → "83%", halves up (``attendance/percents.py``); None → "—" (no number to show)."""
+    return percent_text(value)
+
+
+@register.filter
+def student_name(record):
+    """A student's name; with the mark that tells them apart from a classmate of the same name
+    (``attendance/namesakes.py``) when the row carries one."""
+    name, mark = record_label(record)
+    if not mark:
+        return name
+    return format_html('{}<small class="namesake">{}</small>', name, mark_brackets(mark))
 
 
 @register.filter

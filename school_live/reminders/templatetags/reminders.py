@@ -10,7 +10,9 @@ after each one (one query).
 from django import template
 
 from school_live.attendance import scope
+from school_live.attendance.namesakes import namesake_marks
 from school_live.attendance.state import LivingState
+from school_live.school.templatetags.people import reminded_parents_attach
 
 from ..queries import reminder_effect, reminder_rows
 
@@ -39,7 +41,18 @@ def living_reminders(context):
     if living is None or request is None:
         return {"reminders": []}
     rows = reminder_rows(living=living, departments=scope.living_classes(request.user, living))
+    reminded_parents_attach(rows)
+    reminded_namesakes_attach(rows)
     return {"reminders": reminder_effect(rows), "living": living}
+
+
+def reminded_namesakes_attach(rows) -> None:
+    """Give each reminded-student row its ``namesake`` mark (``attendance/namesakes.py``): two
+    students of a class with the same name are told apart here too. One query."""
+    rows = list(rows)
+    marks = namesake_marks(departments={row.reminder.department_id for row in rows})
+    for row in rows:
+        row.namesake = marks.get(row.student_userid, "")
 
 
 @register.filter

@@ -2,15 +2,23 @@
 
 from django import template
 
+from school_live.attendance import namesakes
+from school_live.attendance.percents import percent_text
+
 register = template.Library()
 
 
 @register.filter
 def percent(value) -> str:
-    """0.853 → "85%"; None (no roster, no data) → "—"."""
-    if value is None or value == "":
-        return "—"
-    return f"{round(float(value) * 100)}%"
+    """0.853 → "85%", halves up as on the pages (``attendance/percents.py``); None (no roster,
+    no data) → "—"."""
+    return percent_text(value)
+
+
+@register.filter
+def student_label(record) -> str:
+    """A student's name as text, with the mark of a shared name (``attendance/namesakes.py``)."""
+    return namesakes.student_label(*namesakes.record_label(record))
 
 
 @register.filter

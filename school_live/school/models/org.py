@@ -56,6 +56,10 @@ class Department(models.Model):
 
 
 class Teacher(models.Model):
+    """A teacher of the school as WeCom's 家校通讯录 lists them. WeCom's school APIs give a
+    teacher's userid only (department_admins), never a name: the name is the school's, typed in
+    the admin, and where there is none the pages say so (``display_name``)."""
+
     userid = models.CharField(_("WeCom userid"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=100, blank=True)
     email = models.EmailField(_("email"), blank=True)
@@ -76,7 +80,18 @@ class Teacher(models.Model):
         ordering = ["userid"]
 
     def __str__(self):
-        return self.name or self.userid
+        # Admin lists and choices: the userid tells apart teachers without a name.
+        if self.name:
+            return self.name
+        return f"{self.display_name} · {self.userid}"
+
+    @property
+    def display_name(self) -> str:
+        """How every page, message and error names the teacher: their name, or words that say
+        WeCom gave none (never the login id alone)."""
+        # Translators: shown where a teacher's name belongs when WeCom gave none, e.g.
+        # 老师（企业微信未提供姓名）
+        return self.name or str(_("a teacher (WeCom gave no name)"))
 
 
 class ClassAssignment(models.Model):
