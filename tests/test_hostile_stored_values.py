@@ -85,7 +85,7 @@ def hostile_stored(hostile_school, subject_teacher):
         subject="{{ x }}<script>alert(1)</script>",
     )
     for value in HOSTILE:
-        Teacher.objects.create(userid=clip(value, 64) + "t", name=clip(value, 100))
+        Teacher.objects.create(userid=clip(value, 63) + "t", name=clip(value, 100))
 
     w.hostile_livings = []
     w.hostile_students = []
