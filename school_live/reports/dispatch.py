@@ -56,8 +56,10 @@ Report = ReportDelivery.Report
 Channel = ReportDelivery.Channel
 Status = ReportDelivery.Status
 
-# How long after a lesson the periodic check still looks for a report to send.
-LIVING_LOOKBACK = dt.timedelta(hours=getattr(settings, "REPORTS_LIVING_LOOKBACK_HOURS", 48))
+
+def living_lookback() -> dt.timedelta:
+    """How long after a lesson the periodic check still looks for a report to send."""
+    return dt.timedelta(hours=getattr(settings, "REPORTS_LIVING_LOOKBACK_HOURS", 48))
 
 
 @dataclass
@@ -154,7 +156,7 @@ def living_reports_due(*, now: dt.datetime | None = None) -> list[str]:
     now = now or timezone.now()
     recent = Living.objects.filter(
         stats_complete=True,
-        living_start__gte=now - LIVING_LOOKBACK,
+        living_start__gte=now - living_lookback(),
         living_start__lte=now,
     )
     handled = ReportDelivery.objects.filter(report=Report.LIVING).values("period")
