@@ -15,7 +15,6 @@ for the 10-minute rule, so a refused one can be sent again at once.
 import dataclasses
 import datetime as dt
 import logging
-import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -28,6 +27,7 @@ from school_live.attendance.state import LivingState, living_state, started_q
 from school_live.school.models import Department, Living
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import ALL_RECIPIENTS_INVALID, WeComError, errcode_transient
+from school_live.wecom.single_flight import lock_wait
 
 from .joined import joined_now, stored_rows_fresh
 from .models import ClassReminderSetting, Reminder, ReminderParent, ReminderStudent
@@ -120,12 +120,7 @@ def _lock_key(living: Living) -> str:
 
 
 def _lock_take(key: str) -> bool:
-    deadline = time.monotonic() + LOCK_WAIT
-    while not cache.add(key, 1, timeout=LOCK_TIMEOUT):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(LOCK_POLL)
-    return True
+    return lock_wait(cache, key, timeout=LOCK_TIMEOUT, wait=LOCK_WAIT, poll=LOCK_POLL)
 
 
 def reminder_send(

@@ -24,7 +24,6 @@ Callers get frozen records (``records.py``) or typed errors (``errors.py``), nev
 import hashlib
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -58,6 +57,7 @@ from school_live.wecom.records import (
 )
 from school_live.wecom.redact import install_filter, register_secret
 from school_live.wecom.school_notices import SchoolNotices
+from school_live.wecom.single_flight import single_flight
 from school_live.wecom.transport import request_send, response_decode, session_make
 
 logger = logging.getLogger(__name__)
@@ -166,26 +166,22 @@ class WeComClient(LivingWrites, SchoolNotices):
         return self._refresh_token(stale=None)
 
     def _refresh_token(self, *, stale: str | None) -> str:
-        deadline = time.monotonic() + self.token_lock_wait
-        owner = uuid.uuid4().hex
-        while True:
-            current = self.cache.get(self._token_key)
-            if current and current != stale:
-                return current
-            if self.cache.add(self._lock_key, owner, timeout=TOKEN_LOCK_TIMEOUT):
-                try:
-                    current = self.cache.get(self._token_key)
-                    if current and current != stale:
-                        return current
-                    return self._fetch_and_store_token()
-                finally:
-                    if self.cache.get(self._lock_key) == owner:
-                        self.cache.delete(self._lock_key)
-            if time.monotonic() >= deadline:
-                # The holder died or hangs; its lock will expire, but do not wait for it.
-                logger.warning("WeCom token lock still held after %.0f s", self.token_lock_wait)
-                return self._fetch_and_store_token()
-            time.sleep(TOKEN_LOCK_POLL)
+        def lock_outlived() -> str:
+            # The holder died or hangs; its lock will expire, but do not wait for it.
+            logger.warning("WeCom token lock still held after %.0f s", self.token_lock_wait)
+            return self._fetch_and_store_token()
+
+        return single_flight(
+            self.cache,
+            key=self._token_key,
+            lock=self._lock_key,
+            fetch=self._fetch_and_store_token,
+            lock_timeout=TOKEN_LOCK_TIMEOUT,
+            wait=self.token_lock_wait,
+            on_timeout=lock_outlived,
+            stale=stale,
+            poll=TOKEN_LOCK_POLL,
+        )
 
     @sensitive_variables("token", "params", "data", "query")
     def _fetch_and_store_token(self) -> str:
