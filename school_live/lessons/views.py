@@ -47,7 +47,7 @@ from school_live.lessons.starts import (
 from school_live.school.models import Department, Living, Teacher
 from school_live.sync.triggers import living_sync_request
 from school_live.wecom import ids
-from school_live.wecom.client import WeComClient
+from school_live.wecom.client import WeComClient, school_client
 from school_live.wecom.error_texts import LESSON, error_text
 from school_live.wecom.errors import WeComError
 from school_live.wecom.living_writes import THEME_MAX_CHARS
@@ -132,7 +132,7 @@ def lesson_new(request):
     if request.method == "POST" and form.is_valid():
         plan = form.plan
         try:
-            with WeComClient.from_settings() as client:
+            with school_client() as client:
                 series = lesson_schedule(
                     client=client, plan=plan, source=LessonSeries.Source.WEB, requested_by=user
                 )
@@ -171,7 +171,7 @@ def lesson_edit(request, livingid):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with WeComClient.from_settings() as client:
+            with school_client() as client:
                 lesson_modify(
                     client=client,
                     living=living,
@@ -204,7 +204,7 @@ def lesson_cancel_view(request, livingid):
             return redirect("lessons:edit", living.livingid)
         return redirect("dashboard:living", living.livingid)
     try:
-        with WeComClient.from_settings() as client:
+        with school_client() as client:
             lesson_cancel(client=client, living=living)
     except LessonError as error:
         messages.error(request, str(error))
@@ -240,7 +240,7 @@ def living_started(request, livingid):
     if not lesson_startable(living):
         return JsonResponse({**state_payload(living), "changed": False})
     try:
-        with WeComClient.from_settings() as client:
+        with school_client() as client:
             changed = reserved_lesson_confirm(client=client, living=living)
     except WeComError as error:
         if not error.transient:

@@ -25,7 +25,7 @@ from django.utils.translation import ngettext
 
 from school_live.attendance.state import LivingState, living_state, started_q
 from school_live.school.models import Department, Living
-from school_live.wecom.client import WeComClient
+from school_live.wecom.client import WeComClient, school_client
 from school_live.wecom.errors import ALL_RECIPIENTS_INVALID, WeComError, errcode_transient
 from school_live.wecom.single_flight import lock_wait
 
@@ -287,10 +287,8 @@ def auto_reminders_send(*, client: WeComClient | None = None, now=None) -> list[
     due = auto_reminders_due(now=now)
     if not due:
         return []
-    own = client is None
-    client = client or WeComClient.from_settings()
     stored = []
-    try:
+    with school_client(client) as client:
         for living, department in due:
             try:
                 outcome = reminder_send(
@@ -305,7 +303,4 @@ def auto_reminders_send(*, client: WeComClient | None = None, now=None) -> list[
                 continue
             if outcome.reminder is not None:
                 stored.append(outcome.reminder)
-    finally:
-        if own:
-            client.close()
     return stored

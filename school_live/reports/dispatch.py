@@ -5,6 +5,7 @@ the second time. Messages are built inside the send step, after the claim, so a 
 already sent costs no queries.
 """
 
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -83,17 +84,17 @@ class LazyWeComClient:
 
     def __init__(self):
         self._client = None
+        self._opened = contextlib.ExitStack()
 
     def get(self):
         if self._client is None:
-            from school_live.wecom.client import WeComClient
+            from school_live.wecom.client import school_client
 
-            self._client = WeComClient.from_settings()
+            self._client = self._opened.enter_context(school_client())
         return self._client
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self._opened.close()
 
 
 def wecom_messages_enabled() -> bool:

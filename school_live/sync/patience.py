@@ -138,14 +138,3 @@ def patient(client: WeComClient) -> Iterator[WeComClient]:
         yield client
     finally:
         client.waiter = None
-
-
-@contextmanager
-def client_for(client: WeComClient | None) -> Iterator[WeComClient]:
-    """``client``; or, when None, one made from the settings for the block and closed after it,
-    so a worker does not keep one idle connection to WeCom open per task it ran."""
-    if client is not None:
-        yield client
-        return
-    with WeComClient.from_settings() as own:
-        yield own

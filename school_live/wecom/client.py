@@ -7,8 +7,8 @@ Callers get frozen records (``records.py``) or typed errors (``errors.py``), nev
   has its own adapter that only retries failed connects, so a message is never sent twice because
   a reply was lost.
 - The access token lives in Django's cache, shared by every process, keyed by a hash of the base
-  URL, corp id and secret. One process refreshes at a time (an atomic ``cache.add`` lock); the others
-  poll the cache. On 40001/40014/42001 the token is dropped, refetched once and the call retried once.
+  URL, corp id and secret. One process refreshes at a time (``single_flight``); the others poll
+  the cache. On 40001/40014/42001 the token is dropped, refetched once and the call retried once.
 - errcode -1 is retried with exponential backoff; 45009/45033 raise ``WeComTransientError`` with a
   ``retry_after`` hint. A web request must not sit out a WeCom block, so by default every
   transient error is raised; a sync (worker or command) sets ``waiter``, which is handed each
@@ -19,12 +19,15 @@ Callers get frozen records (``records.py``) or typed errors (``errors.py``), nev
   processes together stay under WeCom's frequency limit instead of meeting 45009. When the
   budget is spent the call waits: through ``waiter`` (a sync; the error is ``RATE_BUDGET``), or
   here for at most ``budget_wait`` seconds (a web request), and then fails as transient.
+
+``school_client()`` is the one way to use the configured school's client for a block of work.
 """
 
 import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -429,3 +432,16 @@ class WeComClient(LivingWrites, SchoolNotices):
         payload = {**body, "touser": "|".join(touser), "msgtype": msgtype, "agentid": agentid}
         reader = Reader.root(path, self._call("POST", path, body=payload))
         return MessageResult.from_wecom(reader)
+
+
+@contextmanager
+def school_client(client: WeComClient | None = None, **overrides: Any) -> Iterator[WeComClient]:
+    """The configured school's client for a block: ``client`` when the caller has one (it stays
+    the caller's to close), else one made from the settings (``overrides`` passed on) and closed
+    after the block, so a worker keeps no idle connection to WeCom per task it ran. A missing
+    setting raises ``WeComConfigError`` before the block runs."""
+    if client is not None:
+        yield client
+        return
+    with WeComClient.from_settings(**overrides) as own:
+        yield own
