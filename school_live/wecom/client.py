@@ -48,17 +48,14 @@ from school_live.wecom.errors import (
 from school_live.wecom.living_writes import LivingWrites
 from school_live.wecom.reader import Reader
 from school_live.wecom.records import (
-    DepartmentRecord,
     LivingInfo,
     MessageResult,
-    ParentRecord,
-    SchoolUser,
-    StudentRecord,
     UnwatchStatPage,
     UserIdentity,
     WatchStatPage,
 )
 from school_live.wecom.redact import install_filter, register_secret
+from school_live.wecom.school_contacts import SchoolContacts
 from school_live.wecom.school_notices import SchoolNotices
 from school_live.wecom.single_flight import single_flight
 from school_live.wecom.transport import request_send, response_decode, session_make
@@ -74,7 +71,7 @@ TOKEN_LOCK_POLL = 0.05
 MAX_LIVINGID_LIMIT = 100
 
 
-class WeComClient(LivingWrites, SchoolNotices):
+class WeComClient(LivingWrites, SchoolContacts, SchoolNotices):
     """A WeCom app (corp id + secret) on one base URL. Cheap to create; not shared across threads."""
 
     def __init__(
@@ -364,35 +361,6 @@ class WeComClient(LivingWrites, SchoolNotices):
                 )
             cursor = next_cursor
         raise WeComDataError(f"more than {self.max_pages} pages", path)
-
-    # --- 家校通讯录 -----------------------------------------------------------------------------
-
-    # WeCom doc 92343: school/department/list
-    def list_departments(self, department_id: int | None = None) -> list[DepartmentRecord]:
-        """That department and everything under it (the whole school when None), flat."""
-        path = "school/department/list"
-        params = {} if department_id is None else {"id": department_id}
-        reader = Reader.root(path, self._call("GET", path, params=params))
-        return [DepartmentRecord.from_wecom(d) for d in reader.objs("departments")]
-
-    # WeCom doc 92338: school/user/list
-    def list_students(self, department_id: int) -> list[StudentRecord]:
-        """Students directly in the department (not recursive)."""
-        path = "school/user/list"
-        reader = Reader.root(path, self._call("GET", path, params={"department_id": department_id}))
-        return [StudentRecord.from_wecom(s) for s in reader.objs("students")]
-
-    # WeCom doc 96741: school/user/list_parent
-    def list_parents(self, department_id: int) -> list[ParentRecord]:
-        path = "school/user/list_parent"
-        reader = Reader.root(path, self._call("GET", path, params={"department_id": department_id}))
-        return [ParentRecord.from_wecom(p) for p in reader.objs("parents")]
-
-    # WeCom doc 92337: school/user/get
-    def get_school_user(self, userid: str) -> SchoolUser:
-        path = "school/user/get"
-        reader = Reader.root(path, self._call("GET", path, params={"userid": userid}))
-        return SchoolUser.from_wecom(reader)
 
     # --- sign-in and messages ------------------------------------------------------------------
 
