@@ -9,7 +9,7 @@ import requests
 from django.core.cache import cache
 from django.utils import timezone
 
-from school_live.lessons.services import SCHOOL_TZ, LessonPlan, lesson_plan_check
+from school_live.lessons.services import LessonPlan, lesson_plan_check
 from school_live.school.models import ClassAssignment, Department, Living, Teacher
 from school_live.sync.triggers import living_sync_request
 from tests.fixtures.browser import PHONE, TEACHER_PASSWORD, browser_login
@@ -23,7 +23,9 @@ LIVE_TIMEOUT = 60_000
 def free_slot(teacher: Teacher, department: Department) -> dt.datetime:
     """The first start, a few minutes ahead, at which a two-week lesson clashes with none of the
     teacher's lessons in the sandbox's school (the form would refuse an overlap)."""
-    now = timezone.localtime(timezone.now(), SCHOOL_TZ).replace(second=0, microsecond=0)
+    now = timezone.localtime(timezone.now(), timezone.get_default_timezone()).replace(
+        second=0, microsecond=0
+    )
     for minutes in range(5, 7 * 24 * 60, 15):
         start = now + dt.timedelta(minutes=minutes)
         plan = LessonPlan(

@@ -223,6 +223,113 @@ def test_product_code_never_imports_the_developer_tools():
     assert offenders == []
 
 
+# WeCom's errcodes are known in one place (ARCHITECTURE: wecom/ is the only app that knows WeCom);
+# elsewhere code names them through wecom/errors.py.
+WECOM_PACKAGE = f"{PACKAGE}.wecom"
+
+
+def wecom_errcodes() -> set[int]:
+    """Every WeCom errcode wecom/errors.py knows (its positive numbers; -1 is checked apart)."""
+    tree = ast.parse((ROOT / PACKAGE / "wecom" / "errors.py").read_text(encoding="utf-8"))
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and type(node.value) is int and node.value >= 40000
+    }
+
+
+def _numbers(node: ast.AST) -> list[int]:
+    return [
+        child.value
+        for child in ast.walk(node)
+        if isinstance(child, ast.Constant) and type(child.value) is int
+    ]
+
+
+def errcode_offenders(tree: ast.AST, known: set[int]) -> list[tuple[int, str]]:
+    """(line, what) for each WeCom errcode written as a number: a known errcode anywhere, or any
+    number compared with something named ``errcode`` (``error.errcode == -1``)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and type(node.value) is int and node.value in known:
+            found.append((node.lineno, str(node.value)))
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            named = [side for side in sides if "errcode" in ast.unparse(side)]
+            # ``errcode > 0`` (WeCom's or our sentinel) and ``errcode == 0`` (success) name none.
+            numbers = [n for side in sides if side not in named for n in _numbers(side) if n]
+            if named and numbers:
+                found.append((node.lineno, ast.unparse(node)))
+    return sorted(set(found))
+
+
+def test_no_wecom_errcode_outside_wecom():
+    known = wecom_errcodes()
+    assert {48002, 81013, 92008, 45009, 40001} <= known
+    offenders = []
+    for name, path in product_modules().items():
+        if name == WECOM_PACKAGE or name.startswith(WECOM_PACKAGE + "."):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        offenders += [(name, line, what) for line, what in errcode_offenders(tree, known)]
+    assert offenders == []
+
+
+def test_the_errcode_guard_sees_numbers_and_comparisons():
+    code = "A = 92008\nif error.errcode in (40003, 60111): pass\nif e.errcode == -1: pass\nx[-1]"
+    found = errcode_offenders(ast.parse(code), wecom_errcodes())
+    assert [line for line, _what in found] == [1, 2, 2, 2, 3]
+
+
+def _module_level(tree: ast.Module):
+    """The nodes that run when the module is imported: not inside a function or lambda."""
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            todo += node.decorator_list if not isinstance(node, ast.Lambda) else []
+            continue
+        yield node
+        todo += list(ast.iter_child_nodes(node))
+
+
+# Django and Celery declarations that must read a setting when the module loads.
+DECLARED_SETTINGS = {"settings.AUTH_USER_MODEL", "settings.LANGUAGES", "settings.LANGUAGE_CODE"}
+DECLARED_SETTINGS_IN = {
+    # the task options of @shared_task(**SYNC_TASK): a worker reads them when it imports tasks
+    (f"{PACKAGE}.sync.tasks", "getattr(settings, 'CELERY_TASK_SOFT_TIME_LIMIT', 600)"),
+    (f"{PACKAGE}.sync.tasks", "getattr(settings, 'CELERY_TASK_TIME_LIMIT', 660)"),
+}
+
+
+def test_no_setting_is_read_at_import():
+    """A setting read when the module loads ignores ``override_settings`` and a changed
+    environment: product code reads settings when it runs (settings.py itself aside)."""
+    offenders = []
+    for name, path in product_modules().items():
+        if name == f"{PACKAGE}.settings" or name.startswith(f"{PACKAGE}.settings."):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in _module_level(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and ast.unparse(node.value) == "settings"
+                or (
+                    isinstance(node, ast.Call)
+                    and ast.unparse(node.func) == "getattr"
+                    and node.args
+                    and ast.unparse(node.args[0]) == "settings"
+                )
+            ):
+                offenders.append((name, node.lineno, ast.unparse(node)))
+    offenders = [
+        (name, line, what)
+        for name, line, what in offenders
+        if what not in DECLARED_SETTINGS and (name, what) not in DECLARED_SETTINGS_IN
+    ]
+    assert offenders == []
+
+
 if __name__ == "__main__":
     # python tests/test_layout.py: the graph as the tests see it.
     print("app graph:")

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from school_live.lessons import cli
 from school_live.lessons.models import LessonOccurrence, LessonSeries
-from school_live.lessons.services import SCHOOL_TZ
 from school_live.school.models import Living
 from school_live.sync.roster import roster_sync
 from school_live.wecom.client import WeComClient
@@ -36,8 +35,10 @@ def roster(sync_sandbox, sync_client):
 
 def in_days(days: int, hour: int = 9, minute: int = 0) -> dt.datetime:
     """A start well clear of the sandbox's own livings (now + 3 h and + 26 h)."""
-    day = timezone.now().astimezone(SCHOOL_TZ).date() + dt.timedelta(days=days)
-    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=SCHOOL_TZ)
+    day = timezone.now().astimezone(timezone.get_default_timezone()).date() + dt.timedelta(
+        days=days
+    )
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=timezone.get_default_timezone())
 
 
 def text(moment: dt.datetime) -> str:
@@ -221,7 +222,7 @@ def test_a_retry_after_a_lost_reply_finds_that_lesson_instead_of_creating_it_twi
 
 
 def monday_in_two_weeks() -> dt.date:
-    today = timezone.now().astimezone(SCHOOL_TZ).date()
+    today = timezone.now().astimezone(timezone.get_default_timezone()).date()
     return today + dt.timedelta(days=14 - today.weekday())
 
 
@@ -252,13 +253,20 @@ def test_a_timetable_creates_each_weekly_lesson(roster, tmp_path, encoding):
     assert lines[1].startswith("row 3: created 1 lesson — “命令：小数”")
     assert lines[-1] == "Created 3 lessons from 2 rows."
     mondays = created_in_wecom(roster)
-    assert [dt.datetime.fromtimestamp(lv.living_start, SCHOOL_TZ) for lv in mondays] == [
-        dt.datetime.combine(monday + dt.timedelta(weeks=week), dt.time(8), tzinfo=SCHOOL_TZ)
+    assert [
+        dt.datetime.fromtimestamp(lv.living_start, timezone.get_default_timezone())
+        for lv in mondays
+    ] == [
+        dt.datetime.combine(
+            monday + dt.timedelta(weeks=week), dt.time(8), tzinfo=timezone.get_default_timezone()
+        )
         for week in range(2)
     ]
     [wednesday] = created_in_wecom(roster, "命令：小数")
-    assert dt.datetime.fromtimestamp(wednesday.living_start, SCHOOL_TZ) == dt.datetime.combine(
-        monday + dt.timedelta(days=2), dt.time(10, 30), tzinfo=SCHOOL_TZ
+    assert dt.datetime.fromtimestamp(
+        wednesday.living_start, timezone.get_default_timezone()
+    ) == dt.datetime.combine(
+        monday + dt.timedelta(days=2), dt.time(10, 30), tzinfo=timezone.get_default_timezone()
     )
     assert (wednesday.anchor_userid, wednesday.living_type) == (SUBJECT, 1)
     assert Living.objects.filter(occurrence__series__source="timetable").count() == 3

@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from school_live.lessons.models import LessonOccurrence, LessonSeries
-from school_live.lessons.services import SCHOOL_TZ
 from school_live.school.models import ClassAssignment, Department, Living, SyncRun, Teacher
 from school_live.sync.roster import roster_sync
 from school_live.wecom.client import WeComClient
@@ -67,7 +66,10 @@ def as_user(user) -> Client:
 
 
 def lesson_form(klass, *, theme=THEME, days=2, at="09:30", **extra) -> dict:
-    day = (timezone.localtime(timezone.now(), SCHOOL_TZ) + dt.timedelta(days=days)).date()
+    day = (
+        timezone.localtime(timezone.now(), timezone.get_default_timezone())
+        + dt.timedelta(days=days)
+    ).date()
     data = {
         "theme": theme,
         "date": day.isoformat(),
@@ -111,7 +113,7 @@ def test_a_teacher_schedules_a_lesson_for_their_class_and_wecom_has_it(sync_sand
     living = Living.objects.get(livingid=created[0].livingid)
     assert response.status_code == 302
     assert response["Location"] == reverse("dashboard:living", args=[living.livingid])
-    start = timezone.localtime(living.living_start, SCHOOL_TZ)
+    start = timezone.localtime(living.living_start, timezone.get_default_timezone())
     assert (start.hour, start.minute) == (9, 30)
     assert created[0].living_start == int(living.living_start.timestamp())
     assert living.status == Living.Status.RESERVED
@@ -214,7 +216,7 @@ def test_the_host_changes_a_reserved_lesson_in_wecom(sync_sandbox, people, reser
     wecom = sync_sandbox.state.school.livings[reserved.livingid]
     reserved.refresh_from_db()
     assert wecom.theme == reserved.theme == "数学：认识时间"
-    assert timezone.localtime(reserved.living_start, SCHOOL_TZ).hour == 10
+    assert timezone.localtime(reserved.living_start, timezone.get_default_timezone()).hour == 10
     assert wecom.living_start == int(reserved.living_start.timestamp())
 
 

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from school_live.attendance import state
-from school_live.lessons.services import SCHOOL_TZ, LessonPlan, lesson_schedule
+from school_live.lessons.services import LessonPlan, lesson_schedule
 from school_live.school.models import ClassAssignment, Department, Living, SyncRun, Teacher
 from school_live.sync.roster import roster_sync
 from school_live.wecom.errors import WeComError
@@ -227,9 +227,9 @@ def test_a_hostile_livingid_is_a_400_and_the_home_page_still_loads(sync_sandbox,
 @pytest.fixture
 def reserved(sync_sandbox, sync_client, staff):
     """A joint lesson of both classes, hosted by a teacher of both, the day after tomorrow."""
-    start = (timezone.localtime(timezone.now(), SCHOOL_TZ) + dt.timedelta(days=2)).replace(
-        hour=9, minute=30, second=0, microsecond=0
-    )
+    start = (
+        timezone.localtime(timezone.now(), timezone.get_default_timezone()) + dt.timedelta(days=2)
+    ).replace(hour=9, minute=30, second=0, microsecond=0)
     plan = LessonPlan(
         teacher=staff["host"],
         classes=(staff["class_one"], staff["class_two"]),
@@ -297,7 +297,9 @@ def test_the_admin_lists_refused_reports_read_only(sync_sandbox, staff):
 
 
 def _edit_data(living, theme="改过的主题"):
-    start = timezone.localtime(living.living_start, SCHOOL_TZ) + dt.timedelta(hours=1)
+    start = timezone.localtime(living.living_start, timezone.get_default_timezone()) + dt.timedelta(
+        hours=1
+    )
     return {
         "theme": theme,
         "date": start.date().isoformat(),

@@ -1037,3 +1037,20 @@ def test_gettoken_answer_of_the_wrong_shape_is_a_data_error(raw_wecom, body, mes
     raw_wecom.RequestHandlerClass = Handler
     with make_client(raw_wecom) as wecom, pytest.raises(WeComDataError, match=message):
         wecom.get_access_token()
+
+
+def test_school_client_lends_a_given_client_and_closes_only_its_own(wecom_settings, sandbox):
+    from school_live.wecom.client import school_client
+
+    closed = []
+    with WeComClient.from_settings() as given:
+        given.close = lambda: closed.append("given")
+        with school_client(given) as used:
+            assert used is given
+        assert closed == []  # the caller's to close
+    closed.clear()
+    with school_client(retry_base_delay=0) as own:
+        assert own is not given and own.list_departments()
+        real_close = own.close
+        own.close = lambda: (closed.append("own"), real_close())
+    assert closed == ["own"]

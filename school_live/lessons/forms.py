@@ -12,7 +12,6 @@ from school_live.lessons.services import (
     MAX_MINUTES,
     MAX_REMIND_MINUTES,
     MAX_WEEKS,
-    SCHOOL_TZ,
     LessonPlan,
     lesson_plan_check,
     teacher_classes,
@@ -120,7 +119,9 @@ class LessonTimesForm(forms.Form):
         day, at = self.cleaned_data.get("date"), self.cleaned_data.get("time")
         if day is None or at is None:
             return None
-        return dt.datetime.combine(day, at.replace(second=0, microsecond=0), tzinfo=SCHOOL_TZ)
+        return dt.datetime.combine(
+            day, at.replace(second=0, microsecond=0), tzinfo=timezone.get_default_timezone()
+        )
 
 
 class LessonScheduleForm(LessonTimesForm):
@@ -188,7 +189,11 @@ class LessonEditForm(LessonTimesForm):
 
 
 def edit_initial(living) -> dict:
-    start = timezone.localtime(living.living_start, SCHOOL_TZ) if living.living_start else None
+    start = (
+        timezone.localtime(living.living_start, timezone.get_default_timezone())
+        if living.living_start
+        else None
+    )
     occurrence = getattr(living, "occurrence", None)
     series = occurrence.series if occurrence is not None else None
     return {

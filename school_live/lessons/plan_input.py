@@ -6,10 +6,11 @@ says what is expected, so a command can print it as its one line. Nothing here c
 
 import datetime as dt
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from school_live.lessons.models import LessonSeries
-from school_live.lessons.services import SCHOOL_TZ, LessonPlan, teacher_classes
+from school_live.lessons.services import LessonPlan, teacher_classes
 from school_live.school.models import Department, Teacher
 
 TYPES = {"big": LessonSeries.Type.BIG_CLASS, "small": LessonSeries.Type.SMALL_CLASS}
@@ -22,7 +23,9 @@ class InputError(ValueError):
 def start_read(text: str, *, field: str = "--start") -> dt.datetime:
     """ "YYYY-MM-DD HH:MM" in Asia/Shanghai, aware."""
     expected = _('"YYYY-MM-DD HH:MM" (Asia/Shanghai time)')
-    return _parse(text, "%Y-%m-%d %H:%M", field, expected).replace(tzinfo=SCHOOL_TZ)
+    return _parse(text, "%Y-%m-%d %H:%M", field, expected).replace(
+        tzinfo=timezone.get_default_timezone()
+    )
 
 
 def date_read(text: str, *, field: str) -> dt.date:
@@ -145,7 +148,7 @@ def first_on_weekday(first_date: dt.date, weekday: int) -> dt.date:
 def plan_text(plan: LessonPlan) -> str:
     """e.g. ``“数学：认识钟表” · 林静 (linjing) · 一年级一班 · 2025-09-01 08:00, 40 min``."""
     when = _("%(start)s, %(minutes)d min") % {
-        "start": plan.start.astimezone(SCHOOL_TZ).strftime("%Y-%m-%d %H:%M"),
+        "start": plan.start.astimezone(timezone.get_default_timezone()).strftime("%Y-%m-%d %H:%M"),
         "minutes": plan.minutes,
     }
     if plan.weeks > 1:

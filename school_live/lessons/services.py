@@ -12,7 +12,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,16 +20,20 @@ from django.utils.translation import gettext as _
 from school_live.attendance import scope
 from school_live.lessons.models import LessonOccurrence, LessonSeries
 from school_live.school.models import Department, Living, Teacher
-from school_live.wecom.errors import DATA_ERROR, HTTP_ERROR, NETWORK_ERROR, WeComError
+from school_live.wecom.errors import (
+    ALREADY_STARTED,
+    DATA_ERROR,
+    HTTP_ERROR,
+    NETWORK_ERROR,
+    WeComError,
+)
 from school_live.wecom.living_writes import THEME_MAX_CHARS, check_living_fields
 
 logger = logging.getLogger(__name__)
 
-SCHOOL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_WEEKS = 30
 MAX_MINUTES = 8 * 60
 MAX_REMIND_MINUTES = 24 * 60
-ALREADY_STARTED = 92006
 
 
 class LessonError(Exception):
@@ -49,7 +52,7 @@ class LessonPlan:
     weeks: int = 1
 
     def starts(self) -> list[dt.datetime]:
-        local = self.start.astimezone(SCHOOL_TZ)
+        local = self.start.astimezone(timezone.get_default_timezone())
         return [local + dt.timedelta(weeks=week) for week in range(self.weeks)]
 
 
@@ -161,7 +164,9 @@ def lesson_plan_check(plan: LessonPlan, *, now: dt.datetime | None = None) -> li
             problems.append(
                 _("%(when)s overlaps %(teacher)s's lesson “%(theme)s”.")
                 % {
-                    "when": start.astimezone(SCHOOL_TZ).strftime("%Y-%m-%d %H:%M"),
+                    "when": start.astimezone(timezone.get_default_timezone()).strftime(
+                        "%Y-%m-%d %H:%M"
+                    ),
                     "teacher": plan.teacher.display_name,
                     "theme": clash,
                 }

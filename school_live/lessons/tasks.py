@@ -7,7 +7,7 @@ from celery import shared_task
 from school_live.lessons.models import LessonStartReport
 from school_live.lessons.starts import start_report_confirm, start_report_give_up
 from school_live.sync.patience import wait_scale
-from school_live.wecom.client import WeComClient
+from school_live.wecom.client import school_client
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def start_report_confirm_task(self, report_id: int) -> str | None:
     if report is None:
         logger.info("start report %s is gone or decided; nothing to do", report_id)
         return None
-    with WeComClient.from_settings() as client:
+    with school_client() as client:
         report = start_report_confirm(client=client, report=report)
     if report.state != LessonStartReport.State.WAITING:
         return report.state

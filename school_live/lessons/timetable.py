@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 import io
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from school_live.lessons import plan_input
@@ -21,7 +22,6 @@ from school_live.lessons.models import LessonOccurrence
 from school_live.lessons.services import (
     MAX_MINUTES,
     MAX_WEEKS,
-    SCHOOL_TZ,
     LessonPlan,
     lesson_plan_check,
     plan_livings,
@@ -118,7 +118,7 @@ def _plan(cells: dict[str, str]) -> LessonPlan:
     return LessonPlan(
         teacher=teacher,
         classes=tuple(classes),
-        start=dt.datetime.combine(day, start_time, tzinfo=SCHOOL_TZ),
+        start=dt.datetime.combine(day, start_time, tzinfo=timezone.get_default_timezone()),
         minutes=plan_input.number_read(
             cells["minutes"], field=_column("minutes"), low=1, high=MAX_MINUTES
         ),

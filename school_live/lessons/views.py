@@ -28,7 +28,6 @@ from school_live.lessons.forms import (
 from school_live.lessons.models import LessonOccurrence, LessonSeries, LessonStartReport
 from school_live.lessons.pages import state_payload
 from school_live.lessons.services import (
-    SCHOOL_TZ,
     LessonError,
     LessonPlan,
     lesson_cancel,
@@ -48,7 +47,8 @@ from school_live.lessons.starts import (
 from school_live.school.models import Department, Living, Teacher
 from school_live.sync.triggers import living_sync_request
 from school_live.wecom import ids
-from school_live.wecom.client import WeComClient
+from school_live.wecom.client import WeComClient, school_client
+from school_live.wecom.error_texts import LESSON, error_text
 from school_live.wecom.errors import WeComError
 from school_live.wecom.living_writes import THEME_MAX_CHARS
 
@@ -72,21 +72,6 @@ def _changeable_or_404(user, livingid) -> Living:
     return living
 
 
-def wecom_problem(error: WeComError) -> str:
-    """A WeCom failure in words a teacher can act on."""
-    if error.transient:
-        return _("WeCom is busy right now. Wait a minute, then submit again.")
-    if error.errcode in (40003, 60111):
-        return _(
-            "WeCom does not know your account as a teacher of this school. Ask the school's "
-            "administrator to check the WeCom address book, then try again."
-        )
-    return _(
-        "WeCom refused the lesson. Ask the school's administrator to check the WeCom app "
-        "(details for them: %(detail)s)."
-    ) % {"detail": str(error)}
-
-
 def _partial_note(plan: LessonPlan) -> str:
     keys = [
         occurrence_key(teacher=plan.teacher, start=start, theme=plan.theme.strip())
@@ -104,7 +89,9 @@ def _partial_note(plan: LessonPlan) -> str:
 
 
 def _schedule_initial(classes, chosen, teacher) -> dict:
-    tomorrow = timezone.localtime(timezone.now(), SCHOOL_TZ).date() + dt.timedelta(days=1)
+    tomorrow = timezone.localtime(
+        timezone.now(), timezone.get_default_timezone()
+    ).date() + dt.timedelta(days=1)
     initial = {"date": tomorrow, "time": dt.time(8, 0)}
     if chosen is not None:
         initial["classes"] = [chosen.pk]
@@ -145,7 +132,7 @@ def lesson_new(request):
     if request.method == "POST" and form.is_valid():
         plan = form.plan
         try:
-            with WeComClient.from_settings() as client:
+            with school_client() as client:
                 series = lesson_schedule(
                     client=client, plan=plan, source=LessonSeries.Source.WEB, requested_by=user
                 )
@@ -153,7 +140,7 @@ def lesson_new(request):
             form.add_error(None, str(error))
         except WeComError as error:
             logger.warning("scheduling failed: %s", error)
-            form.add_error(None, wecom_problem(error))
+            form.add_error(None, error_text(error, doing=LESSON))
             note = _partial_note(plan)
             if note:
                 form.add_error(None, note)
@@ -184,7 +171,7 @@ def lesson_edit(request, livingid):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with WeComClient.from_settings() as client:
+            with school_client() as client:
                 lesson_modify(
                     client=client,
                     living=living,
@@ -217,7 +204,7 @@ def lesson_cancel_view(request, livingid):
             return redirect("lessons:edit", living.livingid)
         return redirect("dashboard:living", living.livingid)
     try:
-        with WeComClient.from_settings() as client:
+        with school_client() as client:
             lesson_cancel(client=client, living=living)
     except LessonError as error:
         messages.error(request, str(error))
@@ -253,12 +240,12 @@ def living_started(request, livingid):
     if not lesson_startable(living):
         return JsonResponse({**state_payload(living), "changed": False})
     try:
-        with WeComClient.from_settings() as client:
+        with school_client() as client:
             changed = reserved_lesson_confirm(client=client, living=living)
     except WeComError as error:
         if not error.transient:
             logger.warning("start of %s not confirmed: %s", living.livingid, error)
-            return JsonResponse({"error": wecom_problem(error)}, status=400)
+            return JsonResponse({"error": error_text(error, doing=LESSON)}, status=400)
         living_sync_request(livingid=living.livingid)
         return _waiting(
             _(
@@ -314,7 +301,7 @@ def class_started(request, class_id):
         try:
             client = WeComClient.from_settings()
         except WeComError as error:  # not configured: the report waits, nothing is live
-            return JsonResponse({"error": wecom_problem(error)}, status=503)
+            return JsonResponse({"error": error_text(error, doing=LESSON)}, status=503)
         with client:
             report = start_report_confirm(client=client, report=report)
     if report.state == LessonStartReport.State.REFUSED:

@@ -15,7 +15,6 @@ for the 10-minute rule, so a refused one can be sent again at once.
 import dataclasses
 import datetime as dt
 import logging
-import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -26,14 +25,9 @@ from django.utils.translation import ngettext
 
 from school_live.attendance.state import LivingState, living_state, started_q
 from school_live.school.models import Department, Living
-from school_live.wecom.client import WeComClient
-from school_live.wecom.errors import (
-    ALL_RECIPIENTS_INVALID,
-    HTTP_ERROR,
-    NETWORK_ERROR,
-    TRANSIENT_ERRCODES,
-    WeComError,
-)
+from school_live.wecom.client import WeComClient, school_client
+from school_live.wecom.errors import ALL_RECIPIENTS_INVALID, WeComError, errcode_transient
+from school_live.wecom.single_flight import lock_wait
 
 from .joined import joined_now, stored_rows_fresh
 from .models import ClassReminderSetting, Reminder, ReminderParent, ReminderStudent
@@ -46,7 +40,6 @@ LOCK_TIMEOUT = 120  # longer than a send can take; a crashed holder's lock expir
 # before it is refused; then it selects what is left, so both classes' families are reached.
 LOCK_WAIT = 15.0
 LOCK_POLL = 0.2
-SCHOOL_TZ = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 # WeCom drops the same body sent again within this many seconds (a retry, a double press that
 # slipped past the lock), but not a deliberate reminder after the 10 minutes.
 DUPLICATE_CHECK_SECONDS = int(REMIND_AGAIN_AFTER.total_seconds()) - 60
@@ -83,7 +76,9 @@ def reminder_text(*, living: Living, department: Department) -> str:
         ) % {
             "class": _plain(department.name),
             "theme": _plain(living.theme or living.livingid),
-            "start": timezone.localtime(start, SCHOOL_TZ).strftime("%H:%M") if start else "",
+            "start": timezone.localtime(start, timezone.get_default_timezone()).strftime("%H:%M")
+            if start
+            else "",
         }
 
 
@@ -125,12 +120,7 @@ def _lock_key(living: Living) -> str:
 
 
 def _lock_take(key: str) -> bool:
-    deadline = time.monotonic() + LOCK_WAIT
-    while not cache.add(key, 1, timeout=LOCK_TIMEOUT):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(LOCK_POLL)
-    return True
+    return lock_wait(cache, key, timeout=LOCK_TIMEOUT, wait=LOCK_WAIT, poll=LOCK_POLL)
 
 
 def reminder_send(
@@ -289,7 +279,7 @@ def auto_reminders_due(*, now: dt.datetime | None = None) -> list[tuple[Living, 
 
 
 def _transient(reminder: Reminder) -> bool:
-    return reminder.errcode in {*TRANSIENT_ERRCODES, NETWORK_ERROR, HTTP_ERROR}
+    return errcode_transient(reminder.errcode)
 
 
 def auto_reminders_send(*, client: WeComClient | None = None, now=None) -> list[Reminder]:
@@ -297,10 +287,8 @@ def auto_reminders_send(*, client: WeComClient | None = None, now=None) -> list[
     due = auto_reminders_due(now=now)
     if not due:
         return []
-    own = client is None
-    client = client or WeComClient.from_settings()
     stored = []
-    try:
+    with school_client(client) as client:
         for living, department in due:
             try:
                 outcome = reminder_send(
@@ -315,7 +303,4 @@ def auto_reminders_send(*, client: WeComClient | None = None, now=None) -> list[
                 continue
             if outcome.reminder is not None:
                 stored.append(outcome.reminder)
-    finally:
-        if own:
-            client.close()
     return stored

@@ -19,17 +19,8 @@ from school_live.reminders.templatetags.reminders import reminded_namesakes_atta
 from school_live.school.models import Department
 from school_live.school.templatetags.people import reminded_parents_attach
 from school_live.wecom.client import WeComClient
-from school_live.wecom.errors import (
-    ALL_RECIPIENTS_INVALID,
-    API_FORBIDDEN,
-    CONFIG_ERROR,
-    HTTP_ERROR,
-    NETWORK_ERROR,
-    TRANSIENT_ERRCODES,
-    WRONG_AGENT,
-    WeComError,
-    WeComTransientError,
-)
+from school_live.wecom.error_texts import REMINDER, error_text
+from school_live.wecom.errors import StoredWeComError, WeComError
 
 from .models import Reminder
 from .queries import reminder_effect, reminder_rows
@@ -42,43 +33,9 @@ from .services import (
     reminder_text,
 )
 
-TRANSIENT = {*TRANSIENT_ERRCODES, NETWORK_ERROR, HTTP_ERROR}
-
-
-def problem_text(errcode: int | None, detail: str) -> str:
-    """A WeCom failure in words that say who fixes what."""
-    if errcode == API_FORBIDDEN:
-        return _(
-            "WeCom does not let this app send 学校通知 to parents. The school's administrator "
-            "must add the app to 「家长可使用的应用」 in the WeCom admin console (应用管理 → "
-            "家校沟通), then try again. Nothing was sent."
-        )
-    if errcode == WRONG_AGENT:
-        return _(
-            "The app secret belongs to another WeCom app. The school's administrator must set "
-            "WECOM_SECRET to the secret of this self-built app, the one whose AgentId is "
-            "WECOM_AGENT_ID. Nothing was sent."
-        )
-    if errcode == ALL_RECIPIENTS_INVALID:
-        return _(
-            "WeCom could reach none of these families (none follows 学校通知 or is within the "
-            "app's allowed range). Nothing was sent."
-        )
-    if errcode in TRANSIENT:
-        return _("WeCom is busy right now and nothing was sent. Try again in a minute.")
-    if errcode == CONFIG_ERROR:
-        return _("WeCom is not configured: %(detail)s") % {"detail": detail}
-    return _(
-        "WeCom refused the reminder; nothing was sent. Details for the school's administrator: "
-        "%(detail)s"
-    ) % {"detail": detail}
-
 
 def _problem(error: WeComError) -> str:
-    errcode = error.errcode
-    if isinstance(error, WeComTransientError):
-        errcode = -1
-    return problem_text(errcode, str(error))
+    return error_text(error, doing=REMINDER)
 
 
 def sent_text(reached: int, refused: int) -> str:
@@ -183,7 +140,7 @@ def reminder_detail(request, reminder_id):
     reached, refused = families_count(reminder)
     problem = ""
     if reminder.status == Reminder.Status.FAILED:
-        problem = problem_text(reminder.errcode, reminder.error)
+        problem = _problem(StoredWeComError(reminder.errcode, reminder.error))
     return render(
         request,
         "reminders/detail.html",

@@ -21,7 +21,7 @@ from school_live.attendance.sheets import (
     xlsx_sheet_append,
 )
 from school_live.reports.emails import Attachment
-from school_live.reports.periods import SCHOOL_TZ, school_date
+from school_live.reports.periods import school_date
 from school_live.school.models import Department, Living
 
 
@@ -29,7 +29,7 @@ def class_table_xlsx(*, living: Living, departments: list[Department]) -> bytes:
     """The workbook's bytes. Call inside the reader's ``translation.override``."""
     workbook = Workbook(write_only=True)
     used_titles: set[str] = set()
-    with timezone.override(SCHOOL_TZ):
+    with timezone.override(timezone.get_default_timezone()):
         for department in departments:
             # The class page's order and marks (rules.VERDICT_ORDER, attendance/namesakes.py).
             rows = (

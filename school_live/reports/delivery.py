@@ -6,7 +6,7 @@ sends nothing. A failed delivery may be claimed again, by a conditional UPDATE t
 claimer can win: automatically up to ``MAX_ATTEMPTS``, or by an admin's "resend".
 
 A row left ``claimed`` by a worker that died mid-send is not retried automatically (the message
-may have gone out); after ``STALE_CLAIM`` an admin can resend it.
+may have gone out); after ``stale_claim()`` an admin can resend it.
 """
 
 import datetime as dt
@@ -30,11 +30,15 @@ from school_live.wecom.redact import redact
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-# Longer than the hard task time limit, so a claim this old belongs to a worker that is gone.
-STALE_CLAIM = dt.timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 660) + 240)
 ERROR_MAX_CHARS = 2000
 # SMTP and socket errors are OSError subclasses (smtplib.SMTPException too).
 EXPECTED_FAILURES = (OSError, WeComError)
+
+
+def stale_claim() -> dt.timedelta:
+    """Longer than the hard task time limit, so a claim this old belongs to a worker that is
+    gone."""
+    return dt.timedelta(seconds=getattr(settings, "CELERY_TASK_TIME_LIMIT", 660) + 240)
 
 
 class DeliverySkipped(Exception):
@@ -99,7 +103,7 @@ def delivery_claim(
     )
     if force:
         takeable = Q(status__in=[ReportDelivery.Status.SENT, ReportDelivery.Status.FAILED]) | Q(
-            status=ReportDelivery.Status.CLAIMED, claimed_at__lt=now - STALE_CLAIM
+            status=ReportDelivery.Status.CLAIMED, claimed_at__lt=now - stale_claim()
         )
     else:
         takeable = Q(status=ReportDelivery.Status.FAILED, attempts__lt=MAX_ATTEMPTS)

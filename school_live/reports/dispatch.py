@@ -5,6 +5,7 @@ the second time. Messages are built inside the send step, after the claim, so a 
 already sent costs no queries.
 """
 
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -56,8 +57,10 @@ Report = ReportDelivery.Report
 Channel = ReportDelivery.Channel
 Status = ReportDelivery.Status
 
-# How long after a lesson the periodic check still looks for a report to send.
-LIVING_LOOKBACK = dt.timedelta(hours=getattr(settings, "REPORTS_LIVING_LOOKBACK_HOURS", 48))
+
+def living_lookback() -> dt.timedelta:
+    """How long after a lesson the periodic check still looks for a report to send."""
+    return dt.timedelta(hours=getattr(settings, "REPORTS_LIVING_LOOKBACK_HOURS", 48))
 
 
 @dataclass
@@ -81,17 +84,17 @@ class LazyWeComClient:
 
     def __init__(self):
         self._client = None
+        self._opened = contextlib.ExitStack()
 
     def get(self):
         if self._client is None:
-            from school_live.wecom.client import WeComClient
+            from school_live.wecom.client import school_client
 
-            self._client = WeComClient.from_settings()
+            self._client = self._opened.enter_context(school_client())
         return self._client
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        self._opened.close()
 
 
 def wecom_messages_enabled() -> bool:
@@ -154,7 +157,7 @@ def living_reports_due(*, now: dt.datetime | None = None) -> list[str]:
     now = now or timezone.now()
     recent = Living.objects.filter(
         stats_complete=True,
-        living_start__gte=now - LIVING_LOOKBACK,
+        living_start__gte=now - living_lookback(),
         living_start__lte=now,
     )
     handled = ReportDelivery.objects.filter(report=Report.LIVING).values("period")

@@ -12,8 +12,6 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from school_live.reports.periods import SCHOOL_TZ
-
 SUBJECT_MAX_CHARS = 200
 
 
@@ -34,7 +32,7 @@ class RenderedEmail:
 def email_render(*, report: str, context: dict, language: str | None = None) -> RenderedEmail:
     """The report's subject and bodies, in ``language`` and on the school's clock."""
     language = language or settings.LANGUAGE_CODE
-    with translation.override(language), timezone.override(SCHOOL_TZ):
+    with translation.override(language), timezone.override(timezone.get_default_timezone()):
         context = {**context, "site_url": settings.SITE_URL}
         subject = render_to_string(f"reports/{report}/subject.txt", context)
         text = render_to_string(f"reports/{report}/body.txt", context)

@@ -6,16 +6,13 @@ weeks are always cut in Asia/Shanghai, never in UTC.
 """
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
-
-SCHOOL_TZ = ZoneInfo(getattr(settings, "TIME_ZONE", None) or "Asia/Shanghai")
+from django.utils import timezone
 
 
 def school_date(moment: dt.datetime) -> dt.date:
     """The calendar day of an aware moment in the school's time zone."""
-    return moment.astimezone(SCHOOL_TZ).date()
+    return moment.astimezone(timezone.get_default_timezone()).date()
 
 
 def week_period(day: dt.date) -> str:
@@ -36,7 +33,7 @@ def week_monday(period: str) -> dt.date:
 def week_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
     """Monday 00:00 to the next Monday 00:00 in Shanghai, as aware datetimes (start inclusive)."""
     monday = week_monday(period)
-    start = dt.datetime.combine(monday, dt.time.min, tzinfo=SCHOOL_TZ)
+    start = dt.datetime.combine(monday, dt.time.min, tzinfo=timezone.get_default_timezone())
     return start, start + dt.timedelta(days=7)
 
 

@@ -13,7 +13,6 @@ from django.utils.translation import ngettext
 
 from school_live.attendance.namesakes import student_label
 from school_live.reports.living import LivingReport
-from school_live.reports.periods import SCHOOL_TZ
 from school_live.reports.weekly import TeacherDigest
 
 TITLE_MAX_BYTES = 128
@@ -30,7 +29,7 @@ def living_textcard(*, report: LivingReport, language: str) -> dict:
         )
         parts = []
         if living.living_start:
-            start = timezone.localtime(living.living_start, SCHOOL_TZ)
+            start = timezone.localtime(living.living_start, timezone.get_default_timezone())
             parts.append(
                 format_html('<div class="gray">{}</div>', start.strftime("%Y-%m-%d %H:%M"))
             )

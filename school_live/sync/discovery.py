@@ -16,13 +16,13 @@ the info was just read (so get_living_info is asked once per living and sync).
 
 from school_live.school.models import Living, SyncRun, Teacher
 from school_live.sync.living_stats import living_info_store
-from school_live.sync.patience import client_for, patient
+from school_live.sync.patience import patient
 from school_live.sync.runs import Progress, SyncProblem, run_recorded, units_problem
 from school_live.sync.sweep import sweep_livingids
 from school_live.sync.triggers import living_syncs_request
 from school_live.sync.units import units_each
 from school_live.wecom import ids
-from school_live.wecom.client import WeComClient
+from school_live.wecom.client import WeComClient, school_client
 from school_live.wecom.errors import WeComDataError
 
 LIVINGIDS = "living/get_user_all_livingid"
@@ -42,7 +42,7 @@ def livings_discover(
     """Every active teacher's livings, or those of ``teachers``; ``enqueue``: then queue the
     stats syncs of those the sweep picks."""
     run = run or SyncRun.objects.create(kind=SyncRun.Kind.DISCOVERY)
-    with run_recorded(run), client_for(client) as client:
+    with run_recorded(run), school_client(client) as client:
         progress = Progress(run)
         settled = set(Living.objects.filter(stats_complete=True).values_list("livingid", flat=True))
         done: set[str] = set()  # a living two teachers share is read once

@@ -31,12 +31,12 @@ from school_live.school.models import (
 )
 from school_live.sync.liveness import heartbeat
 from school_live.sync.locks import LivingLocked, living_lock
-from school_live.sync.patience import client_for, patient
+from school_live.sync.patience import patient
 from school_live.sync.runs import Progress, run_finish, run_recorded
 from school_live.sync.spool import RowSpool
 from school_live.sync.upsert import Replaced, SnapshotTable
 from school_live.wecom import ids
-from school_live.wecom.client import WeComClient
+from school_live.wecom.client import WeComClient, school_client
 from school_live.wecom.errors import WeComDataError
 from school_live.wecom.records import LivingInfo, UnwatchRecord, VisitorRecord, WatchRecord
 
@@ -118,7 +118,7 @@ def living_stats_sync(
         )
     try:
         with living_lock(livingid, run_id=run.pk), run_recorded(run, task_id=task_id):
-            with client_for(client) as used, patient(used):
+            with school_client(client) as used, patient(used):
                 snapshot = living_snapshot_fetch(
                     client=used,
                     livingid=livingid,

@@ -28,6 +28,8 @@ from school_live.sync.liveness import heartbeat, heartbeat_every
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import (
     BUSY,
+    CONCURRENCY_LIMIT,
+    FREQUENCY_LIMIT,
     HTTP_ERROR,
     NETWORK_ERROR,
     RATE_BUDGET,
@@ -36,8 +38,6 @@ from school_live.wecom.errors import (
 
 logger = logging.getLogger(__name__)
 
-FREQUENCY_LIMIT = 45009
-CONCURRENCY_LIMIT = 45033
 DEFAULT_BACKOFF = 2.0
 MAX_BACKOFF = 30.0
 
@@ -62,11 +62,11 @@ def wait_seconds(error: WeComTransientError, attempt: int) -> float:
 def wait_reason(error: WeComTransientError) -> str:
     """What happened, in a few words: ``WeCom 45009 frequency limit``."""
     if error.errcode == FREQUENCY_LIMIT:
-        return "WeCom 45009 frequency limit"
+        return f"WeCom {FREQUENCY_LIMIT} frequency limit"
     if error.errcode == CONCURRENCY_LIMIT:
-        return "WeCom 45033 concurrency limit"
+        return f"WeCom {CONCURRENCY_LIMIT} concurrency limit"
     if error.errcode == BUSY:
-        return "WeCom -1 system busy"
+        return f"WeCom {BUSY} system busy"
     if error.errcode == RATE_BUDGET:
         return f"rate budget of {error.endpoint} spent"
     if error.errcode == HTTP_ERROR:
@@ -138,14 +138,3 @@ def patient(client: WeComClient) -> Iterator[WeComClient]:
         yield client
     finally:
         client.waiter = None
-
-
-@contextmanager
-def client_for(client: WeComClient | None) -> Iterator[WeComClient]:
-    """``client``; or, when None, one made from the settings for the block and closed after it,
-    so a worker does not keep one idle connection to WeCom open per task it ran."""
-    if client is not None:
-        yield client
-        return
-    with WeComClient.from_settings() as own:
-        yield own

@@ -29,11 +29,11 @@ from school_live.school.models import (
     Teacher,
 )
 from school_live.sync.liveness import heartbeat
-from school_live.sync.patience import client_for, patient
+from school_live.sync.patience import patient
 from school_live.sync.runs import Progress, run_recorded, units_problem
 from school_live.sync.units import units_each
 from school_live.wecom import ids
-from school_live.wecom.client import WeComClient
+from school_live.wecom.client import WeComClient, school_client
 from school_live.wecom.errors import WeComDataError
 from school_live.wecom.records import DepartmentRecord, ParentOfStudent, StudentRecord
 
@@ -61,7 +61,7 @@ class RosterSnapshot:
 def roster_sync(*, client: WeComClient | None = None, run: SyncRun | None = None) -> SyncRun:
     run = run or SyncRun.objects.create(kind=SyncRun.Kind.ROSTER)
     with run_recorded(run):
-        with client_for(client) as used, patient(used):
+        with school_client(client) as used, patient(used):
             snapshot = roster_fetch(client=used, progress=Progress(run))
         run.pages = snapshot.pages
         heartbeat(force=True)

@@ -21,9 +21,9 @@ from school_live.wecom.errors import (
     CONFIG_ERRCODES,
     CONFIG_ERROR,
     TOKEN_ERRCODES,
-    TRANSIENT_ERRCODES,
     WeComConfigError,
     WeComError,
+    errcode_transient,
 )
 from school_live.wecom.redact import redact
 
@@ -90,7 +90,7 @@ def errcode_permanent(errcode: int | None) -> bool:
     return (
         errcode is not None
         and errcode > 0
-        and errcode not in TRANSIENT_ERRCODES
+        and not errcode_transient(errcode)
         and errcode not in APP_WIDE_ERRCODES
     )
 

@@ -15,12 +15,11 @@ the Celery task runs it again later (each step then reads what is still missing)
 
 from school_live.school.models import SyncRun
 from school_live.sync.discovery import livings_discover, teachers_active
-from school_live.sync.patience import client_for
 from school_live.sync.roster import roster_sync
 from school_live.sync.runs import SyncProblem, error_transient, run_recorded
 from school_live.sync.sweep import recent_livings_sweep
 from school_live.sync.triggers import discovery_shares_request
-from school_live.wecom.client import WeComClient
+from school_live.wecom.client import WeComClient, school_client
 from school_live.wecom.errors import WeComConfigError
 
 
@@ -34,7 +33,7 @@ def school_sync(
     """Returns the school run; ``run.steps`` holds the step runs in order."""
     run = run or SyncRun.objects.create(kind=SyncRun.Kind.SCHOOL)
     run.steps = []
-    with run_recorded(run, task_id=task_id), client_for(client) as client:
+    with run_recorded(run, task_id=task_id), school_client(client) as client:
         teachers: list[str] = []
 
         def discover(*, client, run):

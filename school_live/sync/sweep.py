@@ -47,7 +47,7 @@ from school_live.sync.runs import (
 )
 from school_live.sync.triggers import living_syncs_request
 from school_live.sync.units import units_each
-from school_live.wecom.client import WeComClient
+from school_live.wecom.client import WeComClient, school_client
 
 # Longer than any lesson: livings that started earlier cannot be live or recently ended.
 LONGEST_LIVING = dt.timedelta(hours=12)
@@ -175,14 +175,8 @@ def recent_livings_sweep(
         refused = livings_refused(livingids=livingids)
         livingids = [livingid for livingid in livingids if livingid not in refused]
         if livingids:
-            own_client = client is None
-            client = client or WeComClient.from_settings()
-            try:
-                with patient(client):
-                    _sweep_livings(client, livingids, run, enqueue=enqueue, since=info_since)
-            finally:
-                if own_client:
-                    client.close()
+            with school_client(client) as used, patient(used):
+                _sweep_livings(used, livingids, run, enqueue=enqueue, since=info_since)
     return run
 
 

@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 from django.conf import settings
 
+from school_live.wecom.single_flight import lock_wait
+
 BUCKET = 10  # seconds
 WINDOW_BUCKETS = 6  # the buckets before the current one that a call still counts against
 LOCK_TIMEOUT = 5
@@ -110,11 +112,10 @@ class RateBudget:
 
     def _locked_incr(self, key: str, delta: int, timeout: int) -> int:
         lock = f"{key}:lock"
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while not (locked := self.cache.add(lock, 1, timeout=LOCK_TIMEOUT)):
-            if time.monotonic() > deadline:
-                break  # its holder died and its lock is about to expire: count anyway
-            time.sleep(LOCK_POLL)
+        # Not taken in time: its holder died and its lock is about to expire, so count anyway.
+        locked = lock_wait(
+            self.cache, lock, timeout=LOCK_TIMEOUT, wait=LOCK_TIMEOUT, poll=LOCK_POLL
+        )
         try:
             value = (self.cache.get(key) or 0) + delta
             self.cache.set(key, value, timeout=timeout)

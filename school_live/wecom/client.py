@@ -7,8 +7,8 @@ Callers get frozen records (``records.py``) or typed errors (``errors.py``), nev
   has its own adapter that only retries failed connects, so a message is never sent twice because
   a reply was lost.
 - The access token lives in Django's cache, shared by every process, keyed by a hash of the base
-  URL, corp id and secret. One process refreshes at a time (an atomic ``cache.add`` lock); the others
-  poll the cache. On 40001/40014/42001 the token is dropped, refetched once and the call retried once.
+  URL, corp id and secret. One process refreshes at a time (``single_flight``); the others poll
+  the cache. On 40001/40014/42001 the token is dropped, refetched once and the call retried once.
 - errcode -1 is retried with exponential backoff; 45009/45033 raise ``WeComTransientError`` with a
   ``retry_after`` hint. A web request must not sit out a WeCom block, so by default every
   transient error is raised; a sync (worker or command) sets ``waiter``, which is handed each
@@ -19,13 +19,15 @@ Callers get frozen records (``records.py``) or typed errors (``errors.py``), nev
   processes together stay under WeCom's frequency limit instead of meeting 45009. When the
   budget is spent the call waits: through ``waiter`` (a sync; the error is ``RATE_BUDGET``), or
   here for at most ``budget_wait`` seconds (a web request), and then fails as transient.
+
+``school_client()`` is the one way to use the configured school's client for a block of work.
 """
 
 import hashlib
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -46,18 +48,16 @@ from school_live.wecom.errors import (
 from school_live.wecom.living_writes import LivingWrites
 from school_live.wecom.reader import Reader
 from school_live.wecom.records import (
-    DepartmentRecord,
     LivingInfo,
     MessageResult,
-    ParentRecord,
-    SchoolUser,
-    StudentRecord,
     UnwatchStatPage,
     UserIdentity,
     WatchStatPage,
 )
 from school_live.wecom.redact import install_filter, register_secret
+from school_live.wecom.school_contacts import SchoolContacts
 from school_live.wecom.school_notices import SchoolNotices
+from school_live.wecom.single_flight import single_flight
 from school_live.wecom.transport import request_send, response_decode, session_make
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ TOKEN_LOCK_POLL = 0.05
 MAX_LIVINGID_LIMIT = 100
 
 
-class WeComClient(LivingWrites, SchoolNotices):
+class WeComClient(LivingWrites, SchoolContacts, SchoolNotices):
     """A WeCom app (corp id + secret) on one base URL. Cheap to create; not shared across threads."""
 
     def __init__(
@@ -166,26 +166,22 @@ class WeComClient(LivingWrites, SchoolNotices):
         return self._refresh_token(stale=None)
 
     def _refresh_token(self, *, stale: str | None) -> str:
-        deadline = time.monotonic() + self.token_lock_wait
-        owner = uuid.uuid4().hex
-        while True:
-            current = self.cache.get(self._token_key)
-            if current and current != stale:
-                return current
-            if self.cache.add(self._lock_key, owner, timeout=TOKEN_LOCK_TIMEOUT):
-                try:
-                    current = self.cache.get(self._token_key)
-                    if current and current != stale:
-                        return current
-                    return self._fetch_and_store_token()
-                finally:
-                    if self.cache.get(self._lock_key) == owner:
-                        self.cache.delete(self._lock_key)
-            if time.monotonic() >= deadline:
-                # The holder died or hangs; its lock will expire, but do not wait for it.
-                logger.warning("WeCom token lock still held after %.0f s", self.token_lock_wait)
-                return self._fetch_and_store_token()
-            time.sleep(TOKEN_LOCK_POLL)
+        def lock_outlived() -> str:
+            # The holder died or hangs; its lock will expire, but do not wait for it.
+            logger.warning("WeCom token lock still held after %.0f s", self.token_lock_wait)
+            return self._fetch_and_store_token()
+
+        return single_flight(
+            self.cache,
+            key=self._token_key,
+            lock=self._lock_key,
+            fetch=self._fetch_and_store_token,
+            lock_timeout=TOKEN_LOCK_TIMEOUT,
+            wait=self.token_lock_wait,
+            on_timeout=lock_outlived,
+            stale=stale,
+            poll=TOKEN_LOCK_POLL,
+        )
 
     @sensitive_variables("token", "params", "data", "query")
     def _fetch_and_store_token(self) -> str:
@@ -366,35 +362,6 @@ class WeComClient(LivingWrites, SchoolNotices):
             cursor = next_cursor
         raise WeComDataError(f"more than {self.max_pages} pages", path)
 
-    # --- 家校通讯录 -----------------------------------------------------------------------------
-
-    # WeCom doc 92343: school/department/list
-    def list_departments(self, department_id: int | None = None) -> list[DepartmentRecord]:
-        """That department and everything under it (the whole school when None), flat."""
-        path = "school/department/list"
-        params = {} if department_id is None else {"id": department_id}
-        reader = Reader.root(path, self._call("GET", path, params=params))
-        return [DepartmentRecord.from_wecom(d) for d in reader.objs("departments")]
-
-    # WeCom doc 92338: school/user/list
-    def list_students(self, department_id: int) -> list[StudentRecord]:
-        """Students directly in the department (not recursive)."""
-        path = "school/user/list"
-        reader = Reader.root(path, self._call("GET", path, params={"department_id": department_id}))
-        return [StudentRecord.from_wecom(s) for s in reader.objs("students")]
-
-    # WeCom doc 96741: school/user/list_parent
-    def list_parents(self, department_id: int) -> list[ParentRecord]:
-        path = "school/user/list_parent"
-        reader = Reader.root(path, self._call("GET", path, params={"department_id": department_id}))
-        return [ParentRecord.from_wecom(p) for p in reader.objs("parents")]
-
-    # WeCom doc 92337: school/user/get
-    def get_school_user(self, userid: str) -> SchoolUser:
-        path = "school/user/get"
-        reader = Reader.root(path, self._call("GET", path, params={"userid": userid}))
-        return SchoolUser.from_wecom(reader)
-
     # --- sign-in and messages ------------------------------------------------------------------
 
     # WeCom doc 91023: auth/getuserinfo
@@ -433,3 +400,16 @@ class WeComClient(LivingWrites, SchoolNotices):
         payload = {**body, "touser": "|".join(touser), "msgtype": msgtype, "agentid": agentid}
         reader = Reader.root(path, self._call("POST", path, body=payload))
         return MessageResult.from_wecom(reader)
+
+
+@contextmanager
+def school_client(client: WeComClient | None = None, **overrides: Any) -> Iterator[WeComClient]:
+    """The configured school's client for a block: ``client`` when the caller has one (it stays
+    the caller's to close), else one made from the settings (``overrides`` passed on) and closed
+    after the block, so a worker keeps no idle connection to WeCom per task it ran. A missing
+    setting raises ``WeComConfigError`` before the block runs."""
+    if client is not None:
+        yield client
+        return
+    with WeComClient.from_settings(**overrides) as own:
+        yield own

@@ -31,13 +31,17 @@ TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 GETTOKEN_CONFIG_ERRCODES = frozenset({40001, 40013, 40091})
 # Codes that mean the app or the corp is set up wrongly; the admin has to change something.
 CONFIG_ERRCODES = frozenset({40013, 40056, 40091, 48002, 50001, 60020, 65022, 301002})
-TRANSIENT_ERRCODES = frozenset({BUSY, 45009, 45033})
-# Named for the code outside this package that explains them (the reminders' pages).
+FREQUENCY_LIMIT = 45009  # 接口调用超过限制
+CONCURRENCY_LIMIT = 45033  # 接口并发调用超过限制
+TRANSIENT_ERRCODES = frozenset({BUSY, FREQUENCY_LIMIT, CONCURRENCY_LIMIT})
+# Named for the code outside this package that acts on them.
 API_FORBIDDEN = 48002  # API 禁止调用: for 学校通知, the app is not among the parents' apps
 ALL_RECIPIENTS_INVALID = 81013  # 全部接收人无权限或不存在
 WRONG_AGENT = 301002  # the token's app is not the one agentid names
+UNKNOWN_USERIDS = frozenset({40003, 60111})  # 无效的UserID, UserID不存在
+ALREADY_STARTED = 92006  # living/modify, living/cancel: the living started or was cancelled
 # WeCom blocks for the rest of the limit window: a minute limit blocks 60 s (doc 90454).
-RETRY_AFTER = {BUSY: 1.0, 45009: 60.0, 45033: 1.0}
+RETRY_AFTER = {BUSY: 1.0, FREQUENCY_LIMIT: 60.0, CONCURRENCY_LIMIT: 1.0}
 
 GETTOKEN = "gettoken"
 
@@ -239,6 +243,35 @@ class WeComDataError(WeComError):
 
     def _message(self) -> str:
         return f"{self.endpoint}: {self.errmsg} (errcode {DATA_ERROR}: unexpected WeCom response)"
+
+
+def errcode_transient(errcode: int | None) -> bool:
+    """A failure with this errcode may pass when tried again later: WeCom busy or its limits,
+    the network, an HTTP error. For a failure known by its errcode only (one stored with a
+    reminder, say); a live error says it with ``.transient``."""
+    return errcode in TRANSIENT_ERRCODES or errcode in (NETWORK_ERROR, HTTP_ERROR)
+
+
+class StoredWeComError(WeComError):
+    """A failure read back from where it was stored: its errcode (or None) and its message."""
+
+    def __init__(self, errcode: int | None, message: str) -> None:
+        self.errcode = errcode
+        self.errmsg = ""
+        self.endpoint = ""
+        self._retry_after = None
+        Exception.__init__(self, message)
+
+    def __reduce__(self):
+        return (self.__class__, (self.errcode, str(self)))
+
+    @property
+    def transient(self) -> bool:
+        return errcode_transient(self.errcode)
+
+    @property
+    def token_problem(self) -> bool:
+        return False
 
 
 def error_for(errcode: int, errmsg: Any, endpoint: str) -> WeComError:

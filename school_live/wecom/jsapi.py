@@ -11,12 +11,12 @@ import dataclasses
 import hashlib
 import secrets
 import time
-import uuid
 from urllib.parse import urldefrag
 
 from django.views.decorators.debug import sensitive_variables
 
-from school_live.wecom.errors import WeComTransientError
+from school_live.wecom.errors import BUSY, FREQUENCY_LIMIT, WeComTransientError
+from school_live.wecom.single_flight import single_flight
 
 CORP = "corp"
 AGENT = "agent"
@@ -68,27 +68,23 @@ class TicketStore:
 
     @sensitive_variables("ticket")
     def ticket(self, kind: str) -> str:
-        ticket = self.cache.get(self._key(kind, "ticket"))
-        if ticket:
-            return ticket
-        deadline = time.monotonic() + self.lock_wait
-        owner = uuid.uuid4().hex
-        lock = self._key(kind, "lock")
-        while True:
-            ticket = self.cache.get(self._key(kind, "ticket"))
-            if ticket:
-                return ticket
-            if self.cache.add(lock, owner, timeout=LOCK_TIMEOUT):
-                try:
-                    return self.cache.get(self._key(kind, "ticket")) or self._fetch(kind)
-                finally:
-                    if self.cache.get(lock) == owner:
-                        self.cache.delete(lock)
-            if time.monotonic() >= deadline:
-                raise WeComTransientError(
-                    -1, "another process is fetching the JS-SDK ticket", "get_jsapi_ticket"
-                )
-            time.sleep(LOCK_POLL)
+        """The cached ticket; fetched by one process at a time when there is none."""
+
+        def lock_outlived() -> str:
+            raise WeComTransientError(
+                BUSY, "another process is fetching the JS-SDK ticket", "get_jsapi_ticket"
+            )
+
+        return single_flight(
+            self.cache,
+            key=self._key(kind, "ticket"),
+            lock=self._key(kind, "lock"),
+            fetch=lambda: self._fetch(kind),
+            lock_timeout=LOCK_TIMEOUT,
+            wait=self.lock_wait,
+            on_timeout=lock_outlived,
+            poll=LOCK_POLL,
+        )
 
     def fetches_this_hour(self, kind: str) -> int:
         return self.cache.get(self._hour_key(kind), 0)
@@ -108,7 +104,7 @@ class TicketStore:
         endpoint = "ticket/get" if kind == AGENT else "get_jsapi_ticket"
         if fetched > HOURLY_LIMITS[kind]:
             raise WeComTransientError(
-                45009,
+                FREQUENCY_LIMIT,
                 f"more than {HOURLY_LIMITS[kind]} JS-SDK ticket fetches this hour; "
                 "wait for the next hour",
                 endpoint,

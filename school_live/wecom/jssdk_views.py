@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .client import WeComClient
+from .client import school_client
 from .errors import WeComError
 from .jsapi import AGENT, CORP, MAX_URL_LENGTH, TicketStore
 
@@ -34,7 +34,7 @@ def jssdk_signature(request):
             status=503,
         )
     try:
-        with WeComClient.from_settings() as client:
+        with school_client() as client:
             store = TicketStore(client)
             corp = store.sign(url, kind=CORP)
             agent = store.sign(url, kind=AGENT)

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 
 from school_live.school.models import Teacher
 
-from .client import WeComClient
+from .client import school_client
 from .errors import WeComError
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def wecom_login_callback(request):
     if not code:
         return _fail(request, _("WeCom did not confirm who you are. Try signing in again."))
     try:
-        with WeComClient.from_settings() as client:
+        with school_client() as client:
             identity = client.get_user_identity(code)
     except WeComError as error:
         logger.warning("WeCom sign-in failed: %s", error)
