@@ -187,8 +187,11 @@ def schedule_seed(apps, using: str = "default") -> list[str]:
     return changed
 
 
-def schedule_seed_after_migrate(sender, *, apps, using="default", **kwargs) -> None:
-    """post_migrate: seed once django-celery-beat's tables are there."""
+def schedule_seed_after_migrate(sender, *, using="default", apps=None, **kwargs) -> None:
+    """post_migrate: seed once django-celery-beat's tables are there. ``apps``: the migrated
+    state's registry; a flush (TransactionTestCase) sends none: the installed apps then."""
+    if apps is None:
+        from django.apps import apps
     try:
         apps.get_model("django_celery_beat", "PeriodicTask")
         apps.get_model("django_celery_beat", "PeriodicTasks")
