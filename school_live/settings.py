@@ -250,11 +250,11 @@ SYNC_WAIT_TOTAL = env.float("SYNC_WAIT_TOTAL", default=120.0)
 SYNC_WAIT_SCALE = env.float("SYNC_WAIT_SCALE", default=1.0)
 # A running sync refreshes SyncRun.heartbeat_at at most every SYNC_HEARTBEAT_EVERY seconds while it
 # works; one whose heartbeat is older than SYNC_DEAD_AFTER seconds lost its worker: it is failed
-# and its living started again (the dead-run check runs every minute, see sync/migrations/0003).
+# and its living started again (the dead-run check runs every minute, see sync/schedule.py).
 SYNC_HEARTBEAT_EVERY = env.float("SYNC_HEARTBEAT_EVERY", default=10.0)
 SYNC_DEAD_AFTER = env.float("SYNC_DEAD_AFTER", default=60.0)
-# Live lessons: a tick every SYNC_LIVE_TICK_SECONDS (the beat schedule seeded by
-# sync/migrations/0004; edit it in the admin afterwards) queues a sync of each live lesson whose
+# Live lessons: a tick every SYNC_LIVE_TICK_SECONDS (the beat schedule of sync/schedule.py,
+# created at migrate; edit it in the admin afterwards) queues a sync of each live lesson whose
 # numbers are older than SYNC_LIVE_STALE_SECONDS, and of each lesson that ended within
 # SYNC_ENDED_WINDOW_SECONDS without a complete sync: every live lesson is synced at least once a
 # minute, and its final numbers within one tick of its end. The roll call page polls its JSON

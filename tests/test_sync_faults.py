@@ -145,8 +145,8 @@ def test_sync_living_waits_out_a_45009_and_a_502_mid_sync(sync_sandbox, sync_cli
     state = sync_sandbox.state
     livingid = ended_livingid(state)
     state.inject(livingid, page=2, errcode=45009, times=1)
-    # urllib3 retries a 502 three times itself; the fourth reaches the command's patience.
-    state.inject(livingid, page=3, kind="http502", times=4)
+    # Every transient failure of a sync's call goes to its patience (no quicker layer below).
+    state.inject(livingid, page=3, kind="http502", times=1)
 
     code, out, err = run_command("sync_living", livingid)
 
@@ -181,6 +181,50 @@ def test_persistent_45009_ends_in_one_clear_line_within_the_bound(sync_sandbox, 
     assert sync_sandbox.state.call_count(WATCH) == 4
     run = SyncRun.objects.get(livingid=livingid)
     assert run.status == SyncRun.Status.FAILED and run.errcode == 45009
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason", "seconds"),
+    [
+        # -1: WeCom's hint is 1 s; 91 s of waits, and a 30 s eighth would pass 120 s.
+        ({"errcode": -1}, "WeCom -1 system busy", [1, 2, 4, 8, 16, 30, 30]),
+        # HTTP 502 (and network errors): from 2 s; exactly 120 s of waits.
+        ({"kind": "http502"}, "WeCom HTTP 502", [2, 4, 8, 16, 30, 30, 30]),
+    ],
+)
+def test_a_call_that_keeps_failing_makes_8_attempts_within_120_s_of_waits(
+    sync_sandbox, settings, fault, reason, seconds
+):
+    """The worst case of one call in a sync (README, "Retries"): the client's one loop hands
+    each failure to the sync's patience, which waits with a doubling backoff of at most 30 s
+    and gives up before its waits pass SYNC_WAIT_TOTAL (120 s; scaled a thousandfold here)."""
+    livingid = ended_livingid(sync_sandbox.state)
+    sync_sandbox.state.inject(livingid, page=2, **fault)  # every time
+
+    code, out, err = run_command("sync_living", livingid)
+
+    assert code == 1 and out == ""
+    *waits, last = err.strip().splitlines()
+    assert waits == [
+        f"{reason}: waiting {wait * SYNC_WAIT_SCALE:g} s (attempt {attempt})"
+        for attempt, wait in enumerate(seconds, start=2)
+    ]
+    assert sum(seconds) <= settings.SYNC_WAIT_TOTAL < sum(seconds) + 30
+    assert last.startswith(f"{livingid}: failed, nothing changed — WeCom ")
+    assert sync_sandbox.state.call_count(WATCH) == 1 + 8  # page 1, then page 2 eight times
+
+
+def test_a_sync_task_runs_at_most_6_times_with_at_most_465_s_between_runs(settings):
+    """The worst case of one sync (README, "Retries"): the Celery task is the second and last
+    layer, 5 retries after a jittered backoff of at most 15, 30, 60, 120, 240 s."""
+    from school_live.sync.tasks import SYNC_TASK, retry_countdown
+    from school_live.wecom.errors import WeComTransientError
+
+    settings.SYNC_WAIT_SCALE = 1.0
+    busy = WeComTransientError(-1, "system busy", "school/living/get_watch_stat")
+    assert SYNC_TASK["max_retries"] == 5
+    longest = [max(retry_countdown(busy, retries) for _ in range(200)) for retries in range(5)]
+    assert all(0 < most <= 15 * 2**n for n, most in enumerate(longest))
 
 
 @pytest.mark.parametrize("livingid", ["", "   ", "x" * 129])

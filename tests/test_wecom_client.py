@@ -533,6 +533,21 @@ def test_busy_after_three_retries_raises_transient(client, sandbox):
     assert caught.value.errcode == -1 and caught.value.transient
 
 
+@pytest.mark.parametrize("fault", [{"errcode": -1}, {"kind": "http502"}])
+def test_a_web_call_that_keeps_failing_makes_4_attempts_within_1_4_s(sandbox, fault):
+    """The worst case of one call without a waiter (a web request; README, "Retries")."""
+    living = ended_living(sandbox.state)
+    sleeps = []
+    sandbox.state.inject(living.livingid, page=2, **({"kind": "errcode"} | fault))
+    with (
+        make_client(sandbox, retry_base_delay=0.2, sleep=sleeps.append) as web_client,
+        pytest.raises(WeComTransientError),
+    ):
+        watch_rows(web_client, living.livingid)
+    assert sandbox.state.call_count(WATCH) == 1 + 4
+    assert sleeps == [0.2, 0.4, 0.8]
+
+
 @pytest.mark.parametrize(("errcode", "retry_after"), [(45009, 60), (45033, 1)])
 def test_frequency_limit_raises_transient_with_retry_after(client, sandbox, errcode, retry_after):
     living = ended_living(sandbox.state)
@@ -559,7 +574,7 @@ def test_502_after_retries_is_transient(client, sandbox):
         watch_rows(client, living.livingid)
     assert caught.value.errcode == -3
     assert "HTTP 502" in str(caught.value)
-    assert sandbox.state.call_count(WATCH) == 4  # the first try and urllib3's three retries
+    assert sandbox.state.call_count(WATCH) == 4  # the first try and the client's three retries
 
 
 def test_timeout_is_transient_and_names_no_url(sandbox):

@@ -15,7 +15,7 @@ from django.utils import timezone
 from school_live.school.models import ClassAssignment, SyncRun, Teacher
 
 DEMO_ADMIN = "demo-admin"
-# Tasks made fast while the demo runs (names as the sync and reports migrations seed them).
+# Tasks made fast while the demo runs (task paths of sync/schedule.py's table).
 FAST_TASKS = (
     "sync.sweep_recent_livings",
     "sync.discover_livings",

@@ -8,9 +8,10 @@ them all. A running run whose heartbeat is older than SYNC_DEAD_AFTER seconds lo
 sweep, a sync request) fails it with the reason and starts its living again.
 
 Beats are written by the process doing the work, so a process that stops beating is stopped or
-stuck; one HTTP call that hangs past its timeouts and urllib3's retries (four read timeouts of
-20 s) is the one way a live run can miss its heartbeat, and then a second sync of the same living
-only stores the same snapshot again.
+stuck; one HTTP call that hangs (up to its read timeout of 20 s, attempt after attempt of the
+client's one retry loop, with patience beating between them) is the one way a live run can be
+late with its heartbeat, and then a second sync of the same living only stores the same snapshot
+again.
 """
 
 import datetime as dt

@@ -1,8 +1,9 @@
 """Waiting out WeCom's transient errors, call by call, in workers and in commands alike.
 
-The client hands every transient failure (-1 busy after its own quick retries, 45009 frequency
-limit, 45033 concurrency limit, HTTP 5xx and network errors after urllib3's retries) to its
-``waiter``; ``Patience`` is that waiter. It sleeps and lets the client ask again, or re-raises:
+The client hands every transient failure of a call (-1 busy, 45009 frequency limit, 45033
+concurrency limit, HTTP 5xx and network errors) to its ``waiter``, with no retry of its own
+first; ``Patience`` is that waiter. It sleeps and lets the client ask again, or re-raises. With
+the Celery task's retry (tasks.py) it is one of the two retry layers of a sync (README, "Retries"):
 
 - 45009: WeCom blocks the API for the rest of the limit window; a minute limit blocks 60 s
   (api.md §9), so asking sooner only burns a call. It waits the whole ``retry_after``.

@@ -4,8 +4,8 @@ Shared policy, with the reasons:
 - ``acks_late`` + ``reject_on_worker_lost`` (settings): a task is acknowledged after it ran, so a
   worker killed mid-sync gives the message back (Redis) instead of losing it. Every service is safe
   to re-run, and a finished run is never run twice.
-- Transient WeCom errors are first waited out call by call inside the service (patience.py: a
-  minute limit waits out the minute). What is left after that — a call that kept failing for
+- Two retry layers, no more (README, "Retries"): transient WeCom errors are first waited out
+  call by call inside the service (patience.py: a minute limit waits out the minute). What is left after that — a call that kept failing for
   SYNC_WAIT_TOTAL, a school run whose units failed only on transient errors (SyncProblem with
   ``transient``), raw network errors — is retried by the task: after a backoff from 15 s with
   full jitter (workers do not come back in step), never sooner than WeCom's ``retry_after`` (60 s
@@ -89,6 +89,20 @@ def _retrying(task, run: SyncRun, error: Exception):
     raise task.retry(exc=error, countdown=retry_countdown(error, task.request.retries))
 
 
+def _run_task(task, run_id: int | None, kind: str, service, **fields) -> int | None:
+    """The body of every sync task: its run (None when gone or finished), the service, the
+    retry of what waiting can fix. Returns the id of the run that did the work: the service's,
+    when it returns a run (another run already syncing the living), else this one."""
+    run = _run_for(task, run_id, kind, **fields)
+    if run is None:
+        return None
+    try:
+        result = service(run=run)
+    except RETRYABLE as error:
+        _retrying(task, run, error)
+    return result.pk if isinstance(result, SyncRun) else run.pk
+
+
 @shared_task(bind=True, name="sync.living_stats", **SYNC_TASK)
 def living_stats_task(
     self, run_id: int | None = None, livingid: str = "", info_since: str | None = None
@@ -96,31 +110,17 @@ def living_stats_task(
     """One living's info and stats. Takes the SyncRun id, or a livingid (beat, shell);
     ``info_since`` (ISO time): the school sync's discovery stored the info then, use it."""
     fields = {"livingid": livingid} if run_id is None else {}
-    run = _run_for(self, run_id, SyncRun.Kind.LIVING, **fields)
-    if run is None:
-        return None
     since = dt.datetime.fromisoformat(info_since) if info_since else None
-    try:
-        result = living_stats_sync(livingid=run.livingid, run=run, info_since=since)
-    except RETRYABLE as error:
-        _retrying(self, run, error)
-    return result.pk
 
+    def service(*, run: SyncRun) -> SyncRun:
+        return living_stats_sync(livingid=run.livingid, run=run, info_since=since)
 
-def _simple_task(self, run_id, kind, service):
-    run = _run_for(self, run_id, kind)
-    if run is None:
-        return None
-    try:
-        service(run=run)
-    except RETRYABLE as error:
-        _retrying(self, run, error)
-    return run.pk
+    return _run_task(self, run_id, SyncRun.Kind.LIVING, service, **fields)
 
 
 @shared_task(bind=True, name="sync.roster", **SYNC_TASK)
 def roster_sync_task(self, run_id: int | None = None) -> int | None:
-    return _simple_task(self, run_id, SyncRun.Kind.ROSTER, roster_sync)
+    return _run_task(self, run_id, SyncRun.Kind.ROSTER, roster_sync)
 
 
 @shared_task(bind=True, name="sync.discover_livings", **SYNC_TASK)
@@ -129,33 +129,23 @@ def livings_discover_task(
 ) -> int | None:
     """All active teachers (beat), or those of one share of a school sync (``teachers``), whose
     livings to sync it then queues itself."""
-    if teachers is None:
-        return _simple_task(self, run_id, SyncRun.Kind.DISCOVERY, livings_discover)
-    return _simple_task(
-        self,
-        run_id,
-        SyncRun.Kind.DISCOVERY,
-        functools.partial(livings_discover, teachers=teachers, enqueue=True),
-    )
+    service = livings_discover
+    if teachers is not None:
+        service = functools.partial(livings_discover, teachers=teachers, enqueue=True)
+    return _run_task(self, run_id, SyncRun.Kind.DISCOVERY, service)
 
 
 @shared_task(bind=True, name="sync.sweep_recent_livings", **SYNC_TASK)
 def recent_livings_sweep_task(self, run_id: int | None = None) -> int | None:
     """Fails runs whose worker died and queues one task per living to sync."""
-    return _simple_task(self, run_id, SyncRun.Kind.SWEEP, recent_livings_sweep)
+    return _run_task(self, run_id, SyncRun.Kind.SWEEP, recent_livings_sweep)
 
 
 @shared_task(bind=True, name="sync.school", **SYNC_TASK)
 def school_sync_task(self, run_id: int | None = None) -> int | None:
     """Roster and discovery here; the livings' stats as their own tasks."""
-    run = _run_for(self, run_id, SyncRun.Kind.SCHOOL)
-    if run is None:
-        return None
-    try:
-        school_sync(run=run, enqueue=True)
-    except RETRYABLE as error:
-        _retrying(self, run, error)
-    return run.pk
+    service = functools.partial(school_sync, enqueue=True)
+    return _run_task(self, run_id, SyncRun.Kind.SCHOOL, service)
 
 
 @shared_task(name="sync.recover_dead_runs", acks_late=True)

@@ -2,19 +2,17 @@
 
 Callers get frozen records (``records.py``) or typed errors (``errors.py``), never a raw dict.
 
-- One ``requests.Session`` (``transport.py``); urllib3 retries connection errors and HTTP
-  502/503/504 with a small backoff, for POST too (the stat endpoints are reads). ``message/send``
-  has its own adapter that only retries failed connects, so a message is never sent twice because
-  a reply was lost.
+- One ``requests.Session`` (``transport.py``), which retries nothing itself.
 - The access token lives in Django's cache, shared by every process, keyed by a hash of the base
   URL, corp id and secret. One process refreshes at a time (``single_flight``); the others poll
   the cache. On 40001/40014/42001 the token is dropped, refetched once and the call retried once.
-- errcode -1 is retried with exponential backoff; 45009/45033 raise ``WeComTransientError`` with a
-  ``retry_after`` hint. A web request must not sit out a WeCom block, so by default every
-  transient error is raised; a sync (worker or command) sets ``waiter``, which is handed each
-  transient failure of a call and either sleeps (the call is made again) or re-raises
-  (sync/patience.py). ``message/send`` and ``externalcontact/message/send`` are never repeated:
-  a lost reply may mean it was sent.
+- One retry loop per HTTP exchange (``_get_json``), the only one below the Celery task's: each
+  transient failure goes to the ``waiter`` when there is one (a sync: sync/patience.py sleeps or
+  re-raises), else to a short policy for web requests, which must not sit out a WeCom block: -1,
+  HTTP 502/503/504 and network errors are asked again ``busy_retries`` / ``http_retries`` (3)
+  times after ``retry_base_delay`` × 1, 2, 4; the rest is raised at once. ``message/send`` and
+  ``externalcontact/message/send`` never go to the waiter and are repeated only when WeCom surely
+  did nothing (-1, a connection never made): a lost reply may mean it was sent.
 - Every request first takes its place in the corp's shared per-API budget (budget.py), so all
   processes together stay under WeCom's frequency limit instead of meeting 45009. When the
   budget is spent the call waits: through ``waiter`` (a sync; the error is ``RATE_BUDGET``), or
@@ -38,6 +36,7 @@ from school_live.wecom.errors import (
     BUSY,
     CONFIG_ERROR,
     GETTOKEN,
+    NETWORK_ERROR,
     RATE_BUDGET,
     TOKEN_ERRCODES,
     WeComConfigError,
@@ -58,7 +57,13 @@ from school_live.wecom.redact import install_filter, register_secret
 from school_live.wecom.school_contacts import SchoolContacts
 from school_live.wecom.school_notices import SchoolNotices
 from school_live.wecom.single_flight import single_flight
-from school_live.wecom.transport import request_send, response_decode, session_make
+from school_live.wecom.transport import (
+    WeComConnectError,
+    WeComGatewayError,
+    request_send,
+    response_decode,
+    session_make,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -135,9 +140,8 @@ class WeComClient(LivingWrites, SchoolContacts, SchoolNotices):
         scope = hashlib.sha256(f"{self.base_url}\n{self.corp_id}".encode()).hexdigest()[:16]
         self.budget = RateBudget(cache=cache, scope=scope, per_minute=calls_per_minute, clock=clock)
         self.budget_wait = budget_wait
-        self.session = session_make(
-            self.base_url, http_retries=http_retries, backoff=self.retry_base_delay
-        )
+        self.http_retries = http_retries
+        self.session = session_make()
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> "WeComClient":
@@ -209,39 +213,60 @@ class WeComClient(LivingWrites, SchoolContacts, SchoolNotices):
     def _get_json(
         self, method: str, path: str, endpoint: str, *, params: dict, body: Any = None
     ) -> dict:
-        """One HTTP exchange (with urllib3's retries) and errcode handling except for tokens.
-
-        Returns the decoded body; raises for every non-zero errcode except token errors, which
-        the caller handles. errcode -1 is retried here.
-        """
-        busy_attempt = 0
+        """One HTTP exchange, asked again while ``_retry_wait`` allows: the decoded body, or the
+        typed error of a non-zero errcode (token errors are returned: the caller handles them)."""
+        attempt = 0
         while True:
-            self._budget_take(endpoint)
-            started = time.monotonic()
-            response = request_send(
-                self.session,
-                method,
-                f"{self.base_url}/cgi-bin/{path}",
-                endpoint,
-                params=params,
-                body=body,
-                timeout=self.timeout,
-            )
-            elapsed_ms = (time.monotonic() - started) * 1000
-            data = response_decode(response, endpoint, elapsed_ms)
-            # Every WeCom answer carries errcode (doc 90313); without it, success is a guess.
-            errcode = Reader.root(endpoint, data).integer("errcode", required=True)
-            log = logger.debug if errcode == 0 else logger.info
-            log("WeCom %s errcode=%s %.0f ms", endpoint, errcode, elapsed_ms)
-            if errcode == 0:
-                return data
-            if errcode in TOKEN_ERRCODES and endpoint != GETTOKEN:
-                return data
-            if errcode == BUSY and busy_attempt < self.busy_retries:
-                self._sleep(self.retry_base_delay * 2**busy_attempt)
-                busy_attempt += 1
-                continue
-            raise error_for(errcode, data.get("errmsg", ""), endpoint)
+            try:
+                return self._exchange(method, path, endpoint, params=params, body=body)
+            except WeComTransientError as error:
+                if error.errcode == RATE_BUDGET:
+                    raise  # nothing was sent, and _budget_take has waited already
+                attempt += 1
+                self._retry_wait(path, error, attempt)  # sleeps, or re-raises
+
+    def _retry_wait(self, path: str, error: WeComTransientError, attempt: int) -> None:
+        """After the ``attempt``-th transient failure of one exchange: sleep, or raise ``error``."""
+        if "message/" in path:
+            # A lost reply may mean the message went out: only what WeCom surely did not do.
+            if error.errcode != BUSY and not isinstance(error, WeComConnectError):
+                raise error
+        elif self.waiter is not None:
+            self.waiter(error, attempt)  # sleeps, or re-raises
+            return
+        # 45009, 45033 and other HTTP errors: a web request does not wait them out.
+        network = error.errcode == NETWORK_ERROR or isinstance(error, WeComGatewayError)
+        retries = self.busy_retries if error.errcode == BUSY else self.http_retries * network
+        if attempt > retries:
+            raise error
+        self._sleep(self.retry_base_delay * 2 ** (attempt - 1))
+
+    def _exchange(
+        self, method: str, path: str, endpoint: str, *, params: dict, body: Any = None
+    ) -> dict:
+        """One request, once: the decoded body, or the typed error of its errcode."""
+        self._budget_take(endpoint)
+        started = time.monotonic()
+        response = request_send(
+            self.session,
+            method,
+            f"{self.base_url}/cgi-bin/{path}",
+            endpoint,
+            params=params,
+            body=body,
+            timeout=self.timeout,
+        )
+        elapsed_ms = (time.monotonic() - started) * 1000
+        data = response_decode(response, endpoint, elapsed_ms)
+        # Every WeCom answer carries errcode (doc 90313); without it, success is a guess.
+        errcode = Reader.root(endpoint, data).integer("errcode", required=True)
+        log = logger.debug if errcode == 0 else logger.info
+        log("WeCom %s errcode=%s %.0f ms", endpoint, errcode, elapsed_ms)
+        if errcode == 0:
+            return data
+        if errcode in TOKEN_ERRCODES and endpoint != GETTOKEN:
+            return data
+        raise error_for(errcode, data.get("errmsg", ""), endpoint)
 
     def _budget_take(self, endpoint: str) -> None:
         """Wait until the shared budget lets one more call to ``endpoint`` go."""
@@ -260,25 +285,12 @@ class WeComClient(LivingWrites, SchoolContacts, SchoolNotices):
             self._sleep(seconds)
             waited += seconds
 
+    @sensitive_variables("token", "params", "data", "query")
     def _call(
         self, method: str, path: str, *, params: dict | None = None, body: Any = None
     ) -> dict:
-        """An API call; its transient failures go to ``waiter`` when there is one."""
-        attempt = 0
-        while True:
-            try:
-                return self._call_once(method, path, params=params, body=body)
-            except WeComTransientError as error:
-                attempt += 1
-                if self.waiter is None or "message/" in path:
-                    raise
-                self.waiter(error, attempt)  # sleeps, or re-raises
-
-    @sensitive_variables("token", "params", "data", "query")
-    def _call_once(
-        self, method: str, path: str, *, params: dict | None = None, body: Any = None
-    ) -> dict:
-        """An API call with the access token: refresh once on a token error, then give up."""
+        """An API call with the access token: refresh once on a token error, then give up.
+        Transient failures are retried per exchange (``_get_json``), the token's included."""
         endpoint = path
         refreshed = False
         token = self.get_access_token()

@@ -6,8 +6,8 @@ codes we know, says what to change. It never contains a URL, an access token or 
 Failures that do not come from WeCom's ``errcode`` use negative sentinels (WeCom's own -1 means
 "system busy"):
 
-- ``NETWORK_ERROR`` (-2): connection refused/reset, DNS, timeout — after urllib3's retries.
-- ``HTTP_ERROR`` (-3): an HTTP status other than 200 (502/503/504 after urllib3's retries).
+- ``NETWORK_ERROR`` (-2): connection refused/reset, DNS, timeout (retried by the client's one loop).
+- ``HTTP_ERROR`` (-3): an HTTP status other than 200 (502/503/504: ``WeComGatewayError``).
 - ``DATA_ERROR`` (-4): the body is not JSON or a field has the wrong type.
 - ``CONFIG_ERROR`` (-5): a required setting (WECOM_CORP_ID, WECOM_SECRET, ...) is missing.
 - ``RATE_BUDGET`` (-6): school_live's own budget of calls to that API (budget.py) is spent for

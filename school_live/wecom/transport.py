@@ -1,8 +1,11 @@
-"""HTTP to WeCom below the API: the session and its retries, one request, the decoded answer.
+"""HTTP to WeCom below the API: the session, one request, the decoded answer.
 
-The client (``client.py``) adds the access token, errcodes and the endpoints; this module knows
-no token and no errcode. Network failures become typed errors here, never chained: requests'
-exceptions carry the full URL, with the access token in its query.
+The client (``client.py``) adds the access token, errcodes, the endpoints and the one retry loop
+of a call; this module knows no token and no errcode, and retries nothing (no urllib3 ``Retry``).
+Network failures become typed errors here, never chained: requests' exceptions carry the full
+URL, with the access token in its query. Two of them say what the client may safely repeat: a
+connection never made (``WeComConnectError``: nothing reached WeCom) and a gateway's 502/503/504
+(``WeComGatewayError``).
 """
 
 import json
@@ -11,9 +14,8 @@ from typing import Any
 
 import requests
 from django.views.decorators.debug import sensitive_variables
-from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
-from urllib3.util.retry import Retry
 
 from school_live.wecom.errors import (
     HTTP_ERROR,
@@ -27,40 +29,20 @@ from school_live.wecom.reader import Reader
 logger = logging.getLogger(__name__)
 
 
-def session_make(base_url: str, *, http_retries: int, backoff: float) -> requests.Session:
-    """urllib3 retries connection errors and HTTP 502/503/504 with a small backoff, for POST too
-    (the stat endpoints are reads); ``message/send`` only retries failed connects."""
+class WeComConnectError(WeComTransientError):
+    """The connection to WeCom was never made: nothing was sent, any call may be repeated."""
+
+
+class WeComGatewayError(WeComTransientError):
+    """HTTP 502, 503 or 504 from the gateway in front of WeCom."""
+
+
+GATEWAY_STATUSES = (502, 503, 504)
+
+
+def session_make() -> requests.Session:
+    """One connection pool for the client; requests' adapter retries nothing by default."""
     session = requests.Session()
-    retry = Retry(
-        total=http_retries,
-        connect=http_retries,
-        read=http_retries,
-        status=http_retries,
-        other=0,
-        backoff_factor=backoff,
-        backoff_max=5,
-        status_forcelist=(502, 503, 504),
-        allowed_methods=frozenset({"GET", "POST"}),
-        raise_on_status=False,
-        respect_retry_after_header=False,
-    )
-    session.mount(base_url + "/", HTTPAdapter(max_retries=retry))
-    # A lost reply to message/send may mean the message went out: only retry failed connects.
-    send_retry = Retry(
-        total=http_retries,
-        connect=http_retries,
-        read=0,
-        status=0,
-        other=0,
-        backoff_factor=backoff,
-        backoff_max=5,
-        allowed_methods=frozenset({"POST"}),
-        raise_on_status=False,
-    )
-    session.mount(base_url + "/cgi-bin/message/", HTTPAdapter(max_retries=send_retry))
-    session.mount(
-        base_url + "/cgi-bin/externalcontact/message/", HTTPAdapter(max_retries=send_retry)
-    )
     session.headers["User-Agent"] = "school_live"
     return session
 
@@ -76,7 +58,7 @@ def request_send(
     body: Any,
     timeout: tuple[float, float],
 ) -> requests.Response:
-    """One request (with urllib3's retries); ``body``, when not None, is sent as UTF-8 JSON."""
+    """One request, never repeated here; ``body``, when not None, is sent as UTF-8 JSON."""
     try:
         if body is None:
             return session.request(method, url, params=params, timeout=timeout)
@@ -93,7 +75,11 @@ def request_send(
         reason = getattr(exc.args[0], "reason", None) if exc.args else None
         timed_out = isinstance(exc, requests.Timeout) or isinstance(reason, Urllib3TimeoutError)
         kind = "timed out" if timed_out else "connection failed"
-        raise WeComTransientError(NETWORK_ERROR, kind, endpoint) from None
+        never_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(
+            reason, NewConnectionError
+        )
+        error = WeComConnectError if never_sent else WeComTransientError
+        raise error(NETWORK_ERROR, kind, endpoint) from None
     except requests.RequestException as exc:
         raise WeComError(NETWORK_ERROR, type(exc).__name__, endpoint) from None
 
@@ -103,6 +89,8 @@ def response_decode(response: requests.Response, endpoint: str, elapsed_ms: floa
     status = response.status_code
     if status != 200:
         logger.info("WeCom %s HTTP %s %.0f ms", endpoint, status, elapsed_ms)
+        if status in GATEWAY_STATUSES:
+            raise WeComGatewayError(HTTP_ERROR, f"HTTP {status}", endpoint)
         error = WeComTransientError if status >= 500 or status == 429 else WeComError
         raise error(HTTP_ERROR, f"HTTP {status}", endpoint)
     try:

@@ -4,6 +4,9 @@
 start together); outside those hours: hourly at :05, as before. Two PeriodicTask rows of the same
 task, since one crontab cannot give different minutes to different hours.
 
+The rows 0001 seeded are now created by sync/schedule.py after migrate (0001 is a no-op); this
+migration still moves a database that has the old hourly row onto the two rows of that table.
+
 The schedule is editable in the admin: the rows are changed only while they are still exactly as
 0001 seeded them (same crontab, enabled, no other schedule). An admin's edit, even disabling the
 task, is left alone, and then no night row is added either.

@@ -4,37 +4,13 @@ live lessons whose numbers are going stale and of lessons that just ended.
 An interval, not a crontab: crontabs count in minutes. A tick left waiting in the queue longer
 than its period is dropped (``expire_seconds``): the next one asks the same question afresh.
 Created only when missing (matched by name), like 0001's schedule, so an admin's edits survive.
+
+The schedule is no longer seeded here: school_live/sync/schedule.py holds every periodic task and
+puts the missing ones into django-celery-beat after every migrate. This migration stays (a no-op)
+so that the migration graph of deployed databases is unchanged.
 """
 
-from django.conf import settings
 from django.db import migrations
-from django.utils import timezone
-
-NAME = "sync: live lessons tick (every 20 seconds)"
-TASK = "sync.live_tick"
-
-
-def seed(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    if PeriodicTask.objects.filter(task=TASK).exists():
-        return
-    seconds = int(getattr(settings, "SYNC_LIVE_TICK_SECONDS", 20))
-    interval, _created = IntervalSchedule.objects.get_or_create(every=seconds, period="seconds")
-    PeriodicTask.objects.create(
-        name=NAME if seconds == 20 else f"sync: live lessons tick (every {seconds} seconds)",
-        task=TASK,
-        interval=interval,
-        expire_seconds=seconds,
-        enabled=True,
-    )
-    # The historical model skips PeriodicTask's save() hook: tell running beats to reload.
-    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
-
-
-def unseed(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(task=TASK).delete()
 
 
 class Migration(migrations.Migration):
@@ -43,4 +19,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(seed, unseed)]
+    operations = [migrations.RunPython(migrations.RunPython.noop, migrations.RunPython.noop)]
