@@ -16,12 +16,67 @@ from simple_history.models import HistoricalRecords
 from school_live.school.models import Department, Living, Student
 
 
-class ExcuseQuerySet(models.QuerySet):
+class RevocableQuerySet(models.QuerySet):
     def active(self):
         return self.filter(revoked_at__isnull=True)
 
 
-class Excuse(models.Model):
+class RevocableCorrection(models.Model):
+    """A correction that is never deleted, only revoked, and keeps every version of itself: who
+    wrote it and when, who revoked it and when (``services.record_revoke``), and, through
+    django-simple-history, who changed what and why. A concrete correction inherits the abstract
+    model ``revocable_correction()`` makes, with these fields in its own words."""
+
+    objects = RevocableQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+def revocable_correction(*, created_by_label, created_at_label, revoked_at_label, revoked_by_label):
+    """The abstract ``RevocableCorrection`` with its audit fields and its history, each field
+    labelled as one kind of correction says it (an excuse is "marked" and "revoked", a nickname
+    claim "claimed" and "removed")."""
+
+    class AuditedCorrection(RevocableCorrection):
+        created_by = models.ForeignKey(
+            settings.AUTH_USER_MODEL,
+            verbose_name=created_by_label,
+            null=True,
+            blank=True,
+            on_delete=models.SET_NULL,
+            related_name="+",
+        )
+        created_at = models.DateTimeField(created_at_label, auto_now_add=True)
+        revoked_at = models.DateTimeField(revoked_at_label, null=True, blank=True)
+        revoked_by = models.ForeignKey(
+            settings.AUTH_USER_MODEL,
+            verbose_name=revoked_by_label,
+            null=True,
+            blank=True,
+            on_delete=models.SET_NULL,
+            related_name="+",
+        )
+        history = HistoricalRecords(inherit=True)
+
+        class Meta:
+            abstract = True
+
+    return AuditedCorrection
+
+
+class Excuse(
+    revocable_correction(
+        created_by_label=_("marked by"),
+        created_at_label=_("marked at"),
+        revoked_at_label=_("revoked at"),
+        revoked_by_label=_("revoked by"),
+    )
+):
     """A student excused (请假) for one living, or for every living starting on the days from
     ``start_date`` to ``end_date`` (inclusive, Beijing dates)."""
 
@@ -48,27 +103,6 @@ class Excuse(models.Model):
     end_date = models.DateField(_("to (date)"), null=True, blank=True)
     kind = models.CharField(_("reason"), max_length=10, choices=Kind.choices)
     reason = models.CharField(_("details"), max_length=200, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("marked by"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(_("marked at"), auto_now_add=True)
-    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("revoked by"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    history = HistoricalRecords()
-
-    objects = ExcuseQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("excused absence")
@@ -107,17 +141,15 @@ class Excuse(models.Model):
         label = str(self.get_kind_display())
         return f"{label}: {self.reason}" if self.reason else label
 
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
 
-
-class NicknameClaimQuerySet(models.QuerySet):
-    def active(self):
-        return self.filter(revoked_at__isnull=True)
-
-
-class NicknameClaim(models.Model):
+class NicknameClaim(
+    revocable_correction(
+        created_by_label=_("claimed by"),
+        created_at_label=_("claimed at"),
+        revoked_at_label=_("removed at"),
+        revoked_by_label=_("removed by"),
+    )
+):
     """The nickname book: a teacher says that the WeChat visitor with this exact nickname is the
     family of a student of their class. From then on that nickname's visits to the class's
     lessons, past and future, count for the student when they have no watch of their own.
@@ -139,27 +171,6 @@ class NicknameClaim(models.Model):
         related_name="nickname_claims",
     )
     reason = models.CharField(_("details"), max_length=200, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("claimed by"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(_("claimed at"), auto_now_add=True)
-    revoked_at = models.DateTimeField(_("removed at"), null=True, blank=True)
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("removed by"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    history = HistoricalRecords()
-
-    objects = NicknameClaimQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("WeChat nickname claim")
@@ -185,7 +196,3 @@ class NicknameClaim(models.Model):
             and not self.department.enrollments.filter(student_id=self.student_id).exists()
         ):
             raise ValidationError({"student": _("Choose a student of this class.")})
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None

@@ -157,7 +157,11 @@ def reminder_send(
         cache.delete(key)
 
 
-def _store(living, department, sender, kind, now, text, selection, status) -> Reminder:
+def _store(
+    *, living, department, sender, kind, now, text, selection: Selection, status
+) -> Reminder:
+    """The reminder as sent (or not) to the families of ``selection``, with its parents and
+    students, in one transaction."""
     with transaction.atomic():
         reminder = Reminder.objects.create(
             living=living,
@@ -199,7 +203,14 @@ def _send_locked(client, living, department, sender, kind, now) -> ReminderOutco
             )
     except WeComError as error:
         reminder = _store(
-            living, department, sender, kind, now, text, empty, Reminder.Status.FAILED
+            living=living,
+            department=department,
+            sender=sender,
+            kind=kind,
+            now=now,
+            text=text,
+            selection=empty,
+            status=Reminder.Status.FAILED,
         )
         _failed(reminder, error)
         return ReminderOutcome(selection=empty, reminder=reminder, error=error)
@@ -207,11 +218,25 @@ def _send_locked(client, living, department, sender, kind, now) -> ReminderOutco
         reminder = None
         if kind == Reminder.Kind.AUTOMATIC:  # once per lesson, even when nobody needed it
             reminder = _store(
-                living, department, None, kind, now, text, selection, Reminder.Status.EMPTY
+                living=living,
+                department=department,
+                sender=None,
+                kind=kind,
+                now=now,
+                text=text,
+                selection=selection,
+                status=Reminder.Status.EMPTY,
             )
         return ReminderOutcome(selection=selection, reminder=reminder)
     reminder = _store(
-        living, department, sender, kind, now, text, selection, Reminder.Status.SENDING
+        living=living,
+        department=department,
+        sender=sender,
+        kind=kind,
+        now=now,
+        text=text,
+        selection=selection,
+        status=Reminder.Status.SENDING,
     )
     try:
         result = client.send_school_notice(

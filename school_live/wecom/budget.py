@@ -7,8 +7,9 @@ corp and API, in buckets of BUCKET seconds. A call may go when the current bucke
 WINDOW_BUCKETS before it, which together cover more than any 60 s, hold fewer calls than
 WECOM_CALLS_PER_MINUTE: so no minute, however it is cut, sees more than the budget.
 
-Counting is an atomic add: ``cache.incr`` on Redis; the database cache's ``incr`` is a read and
-a write, so there a short ``cache.add`` lock makes it atomic. To keep the cache's work small a
+Counting is an atomic add: ``cache.incr`` where the backend adds natively (Redis, memcached,
+local memory); Django's own two-step ``incr`` (a read and a write, the database and file caches)
+is made atomic by a short ``cache.add`` lock. To keep the cache's work small a
 process takes its calls in small batches (``batch``) and spends them itself before the bucket
 ends; a batch left over when the bucket ends is counted and not used, which only errs on the
 safe side.
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.cache.backends.base import BaseCache
 
 from school_live.wecom.single_flight import lock_wait
 
@@ -38,10 +40,12 @@ def calls_per_minute() -> int:
     return int(getattr(settings, "WECOM_CALLS_PER_MINUTE", DEFAULT_CALLS_PER_MINUTE))
 
 
-def _atomic_incr(cache) -> bool:
-    """Does this cache's ``incr`` add atomically across processes?"""
-    module = type(cache).__module__
-    return any(name in module for name in ("redis", "memcached", "locmem"))
+def atomic_incr(cache) -> bool:
+    """Does this cache's ``incr`` add atomically across processes? Django's backends that have a
+    native increment override ``BaseCache.incr``; the others inherit its get-then-set (Django's
+    cache docs, "Cache key increment"). ``cache`` may be ``django.core.cache.cache``: its
+    ``incr`` is the configured backend's."""
+    return getattr(cache.incr, "__func__", BaseCache.incr) is not BaseCache.incr
 
 
 class RateBudget:
@@ -62,7 +66,7 @@ class RateBudget:
         self.clock = clock
         # Batches of about a hundredth of the budget, at most 10: a few calls' worth.
         self.batch = max(1, min(10, self.per_minute // 100))
-        self._atomic = _atomic_incr(cache)
+        self._atomic = atomic_incr(cache)
 
     def _key(self, api: str, bucket: int) -> str:
         return f"wecom:budget:{self.scope}:{api}:{bucket}"

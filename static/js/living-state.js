@@ -4,7 +4,8 @@
    it ended or was cancelled). Paused while the page is hidden. The element is #wecom-status, or
    on a page without it (a class page) the one marked data-living-state (the roll call). Answers
    other scripts fetched anyway (rollcall.js's) arrive as "living:state" events and are judged
-   the same way: this file is the one place that reloads on a change. */
+   the same way: this file is the one place that reloads on a change. Asking again, with
+   back-off after a failure, through poll.js (window.schoolPoll), loaded first. */
 (function () {
   "use strict";
 
@@ -23,36 +24,11 @@
       status: element.dataset.status || ""
     };
     if (!url || current.state === "cancelled" || !watched(current)) { return; }
-    var delay = POLL_MS;
 
     function changed(answer) {
       var status = answer.status === null || answer.status === undefined ? "" : String(answer.status);
       return answer.state !== current.state || answer.display !== current.display ||
         status !== current.status;
-    }
-
-    function later() { window.setTimeout(poll, delay); }
-
-    function poll() {
-      if (document.hidden) { later(); return; }
-      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (response) {
-          if (!response.ok) { throw new Error(String(response.status)); }
-          return response.json();
-        })
-        .then(function (answer) {
-          delay = POLL_MS;
-          if (changed(answer)) {
-            element.setAttribute("data-changed", "1");
-            window.location.reload();
-            return;
-          }
-          later();
-        })
-        .catch(function () {
-          delay = Math.min(delay * 2, MAX_BACKOFF_MS);
-          later();
-        });
     }
 
     document.addEventListener("living:state", function (event) {
@@ -62,7 +38,18 @@
       }
     });
 
-    later();
+    window.schoolPoll.repeat({
+      url: url,
+      interval: POLL_MS,
+      maxDelay: MAX_BACKOFF_MS,
+      pauseHidden: true,
+      onAnswer: function (answer) {
+        if (!changed(answer)) { return true; }
+        element.setAttribute("data-changed", "1");
+        window.location.reload();
+        return false;
+      }
+    });
   }
 
   function init() {

@@ -1,22 +1,13 @@
 /* The living page's refresh button: start a sync of this living, show its progress by polling the
    run's status, and reload the page once the run has finished. Words come from data-* attributes
-   that the template translated; the CSRF token comes from the form (or the csrftoken cookie). */
+   that the template translated; the CSRF token comes from the form (or the csrftoken cookie).
+   Asking and polling through poll.js (window.schoolPoll), loaded first. */
 (function () {
   "use strict";
 
   var POLL_MS = 1500;
   var GIVE_UP_MS = 15 * 60 * 1000;
-
-  function cookie(name) {
-    var match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
-  function fill(template, values) {
-    return template.replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
-    });
-  }
+  var fill = window.schoolPoll.fill;
 
   function setup(form) {
     var button = document.getElementById("refresh-button");
@@ -51,20 +42,15 @@
       return false;
     }
 
-    function poll(url) {
-      if (Date.now() - startedAt > GIVE_UP_MS) {
-        fail("");
-        return;
-      }
-      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (response) {
-          if (!response.ok) { throw new Error(String(response.status)); }
-          return response.json();
-        })
-        .then(function (run) {
-          if (!progress(run)) { window.setTimeout(function () { poll(url); }, POLL_MS); }
-        })
-        .catch(function () { fail(""); });
+    function follow(url) {
+      window.schoolPoll.repeat({
+        url: url,
+        interval: POLL_MS,
+        deadline: startedAt + GIVE_UP_MS,
+        onGiveUp: function () { fail(""); },
+        onAnswer: function (run) { return !progress(run); },
+        onError: function () { fail(""); return false; }
+      });
     }
 
     form.addEventListener("submit", function (event) {
@@ -72,23 +58,17 @@
       button.disabled = true;
       startedAt = Date.now();
       say(words.textStarting, "starting");
-      var field = form.querySelector("input[name=csrfmiddlewaretoken]");
-      var token = field ? field.value : cookie("csrftoken");
-      fetch(form.action, {
+      window.schoolPoll.request(form.action, {
         method: "POST",
-        credentials: "same-origin",
-        headers: { "X-CSRFToken": token, Accept: "application/json" }
+        headers: { "X-CSRFToken": window.schoolPoll.csrfToken(form) }
       })
-        .then(function (response) {
-          return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-        })
         .then(function (result) {
           var body = result.body || {};
           if (!body.status_url) {
             fail(body.error || "");
             return;
           }
-          if (!progress(body)) { window.setTimeout(function () { poll(body.status_url); }, POLL_MS); }
+          if (!progress(body)) { follow(body.status_url); }
         })
         .catch(function () { fail(""); });
     });

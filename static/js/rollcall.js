@@ -6,17 +6,13 @@
    held at the same height across the update. Words come from data-* attributes the template
    translated; the header's viewer and comment numbers (#living-numbers) are refreshed too.
    The answer's lesson state goes to living-state.js as a "living:state" event: that
-   file alone reloads the page, e.g. into the verdicts once the lesson has ended. */
+   file alone reloads the page, e.g. into the verdicts once the lesson has ended. Asking again,
+   with back-off after a failure, through poll.js (window.schoolPoll), loaded first. */
 (function () {
   "use strict";
 
   var MAX_BACKOFF_MS = 5 * 60 * 1000;
-
-  function fill(template, values) {
-    return String(template || "").replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
-    });
-  }
+  var fill = window.schoolPoll.fill;
 
   function setup(root) {
     var url = root.dataset.url;
@@ -24,7 +20,6 @@
     var words = root.dataset;
     var age = root.dataset.syncedAge === "" ? null : parseInt(root.dataset.syncedAge, 10);
     var ageAt = Date.now();
-    var delay = every;
     var template = document.getElementById("rollcall-row");
     var ageElement = document.getElementById("rollcall-age");
     var sinceElement = document.getElementById("rollcall-since");
@@ -162,32 +157,23 @@
       root.setAttribute("data-updated", String(Date.now()));
     }
 
-    function later() { window.setTimeout(poll, delay); }
-
-    function poll() {
-      if (document.hidden) { later(); return; }
-      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (response) {
-          if (!response.ok) { throw new Error(String(response.status)); }
-          return response.json();
-        })
-        .then(function (answer) {
-          delay = every;
-          if (problem) { problem.textContent = ""; }
-          update(answer);
-          document.dispatchEvent(new CustomEvent("living:state", { detail: answer }));
-          if (answer.live) { later(); }
-        })
-        .catch(function () {
-          if (problem) { problem.textContent = words.textFailed; }
-          delay = Math.min(delay * 2, MAX_BACKOFF_MS);
-          later();
-        });
-    }
-
     showAge();
     window.setInterval(showAge, 1000);
-    later();
+    window.schoolPoll.repeat({
+      url: url,
+      interval: every,
+      maxDelay: MAX_BACKOFF_MS,
+      pauseHidden: true,
+      onAnswer: function (answer) {
+        if (problem) { problem.textContent = ""; }
+        update(answer);
+        document.dispatchEvent(new CustomEvent("living:state", { detail: answer }));
+        return Boolean(answer.live);
+      },
+      onError: function () {
+        if (problem) { problem.textContent = words.textFailed; }
+      }
+    });
   }
 
   function init() {

@@ -7,22 +7,12 @@
    Either way the livingId WeCom answers is POSTed to data-started-url. The site asks WeCom before
    the lesson counts: the answer is the lesson (the page then shows it), "waiting" (WeCom could not
    be asked yet: the words say so, the site asks again, nothing is live meanwhile) or a refusal. Outside WeCom the note that starting needs the WeCom app stays and the buttons stay
-   hidden. Words come from data-text-* attributes that the template translated. */
+   hidden. Words come from data-text-* attributes that the template translated. The site is asked
+   through poll.js (window.schoolPoll), loaded first. */
 (function () {
   "use strict";
 
-  function csrfToken() {
-    var field = document.querySelector("input[name=csrfmiddlewaretoken]");
-    if (field) { return field.value; }
-    var match = document.cookie.match(/(?:^|; )csrftoken=([^;]*)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
-  function fill(template, values) {
-    return (template || "").replace(/\{(\w+)\}/g, function (whole, key) {
-      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
-    });
-  }
+  var fill = window.schoolPoll.fill;
 
   function pageUrl() {
     return window.location.href.split("#")[0];
@@ -78,14 +68,11 @@
     function signature(url) {
       url = (url || pageUrl()).split("#")[0];
       if (!signatures[url]) {
-        signatures[url] = fetch(words.signatureUrl + "?url=" + encodeURIComponent(url), {
-          credentials: "same-origin",
-          headers: { Accept: "application/json" }
-        }).then(function (response) {
-          return response.json().then(function (body) {
-            if (!response.ok) { throw new Error(body.error || String(response.status)); }
-            return body;
-          });
+        signatures[url] = window.schoolPoll.request(
+          words.signatureUrl + "?url=" + encodeURIComponent(url)
+        ).then(function (answer) {
+          if (!answer.ok) { throw new Error(answer.body.error || String(answer.status)); }
+          return answer.body;
         });
         signatures[url].catch(function () { delete signatures[url]; });
       }
@@ -116,20 +103,17 @@
     function record(livingId, extra) {
       var body = new URLSearchParams(extra || {});
       body.set("livingid", livingId);
-      return fetch(words.startedUrl, {
+      return window.schoolPoll.request(words.startedUrl, {
         method: "POST",
-        credentials: "same-origin",
-        headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+        headers: { "X-CSRFToken": window.schoolPoll.csrfToken() },
         body: body
-      }).then(function (response) {
-        return response.json().then(function (answer) {
-          if (!response.ok) {
-            var failure = new Error(answer.error || String(response.status));
-            failure.state = answer.state || "";
-            throw failure;
-          }
-          return answer;
-        });
+      }).then(function (answer) {
+        if (!answer.ok) {
+          var failure = new Error(answer.body.error || String(answer.status));
+          failure.state = answer.body.state || "";
+          throw failure;
+        }
+        return answer.body;
       });
     }
 
