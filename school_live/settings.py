@@ -139,6 +139,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # default is the database cache (its table is created by a migration), never the memory cache.
 CACHES = {
     "default": env.cache_url("CACHE_URL", default="dbcache://school_live_cache"),
+    # Per process, in memory: what a page may recompute at any time, kept under a version read
+    # from the default cache (school/changes.py), e.g. the class page's warnings.
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "school_live-pages",
+        "OPTIONS": {"MAX_ENTRIES": 1000},
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -9,6 +9,7 @@ stays on record, revoked, and the verdicts it changed go back to what WeCom's ro
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from school_live.school.changes import attendance_changed
 from school_live.school.models import Department, Enrollment, Student
 
 from .models import NicknameClaim
@@ -51,6 +52,7 @@ def nickname_claim_create(
         # Another teacher claimed it between the check and the save.
         _refuse_if_claimed(department=department, nickname=nickname)
         raise
+    attendance_changed([department.pk])
     return claim
 
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from school_live.school.changes import attendance_changed
 from school_live.school.models import Living, Student
 
 from .models import Excuse
@@ -63,6 +64,7 @@ def excuse_create(*, request: ExcuseRequest, by=None, why: str = "") -> Excuse:
     )
     history_note(excuse, by=by, why=why or _("marked excused"))
     excuse.save()
+    attendance_changed()
     return excuse
 
 
@@ -88,6 +90,7 @@ def record_revoke(record, *, by, why: str):
     record.revoked_by = by
     history_note(record, by=by, why=why)
     record.save(update_fields=["revoked_at", "revoked_by"])
+    attendance_changed()
     return record
 
 

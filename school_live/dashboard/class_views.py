@@ -146,7 +146,7 @@ def _class_page(request, department, period, *, status: int = 200):
         # 现在开课 starts a lesson as the signed-in teacher (staff too, when they are one).
         "can_start_here": scope.teacher_for(request.user) is not None,
         "theme_max": THEME_MAX_CHARS,
-        "warnings": queries.class_warnings(department=department),
+        "warnings": queries.class_warnings_kept(department=department),
     }
     if context["can_start_here"]:
         context.update(pages.jssdk_context(request.user))

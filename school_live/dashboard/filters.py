@@ -7,8 +7,6 @@ from django.utils.translation import gettext_lazy as _
 from school_live.attendance.rules import Flag, Verdict
 from school_live.school.models import Student
 
-from . import widgets
-
 NO_FLAG = "none"
 FLAG_CHOICES = [
     (Flag.LATE.value, Flag.LATE.label),
@@ -26,21 +24,18 @@ class StudentAttendanceFilter(django_filters.FilterSet):
         label=_("Verdict"),
         choices=Verdict.choices,
         empty_label=_("All verdicts"),
-        widget=widgets.Select,
     )
     flag = django_filters.ChoiceFilter(
         label=_("Flag"),
         choices=FLAG_CHOICES,
         empty_label=_("Any flag"),
         method="filter_flag",
-        widget=widgets.Select,
     )
     comment = django_filters.ChoiceFilter(
         label=_("Comment"),
         choices=COMMENT_CHOICES,
         empty_label=_("With or without"),
         method="filter_comment",
-        widget=widgets.Select,
     )
 
     class Meta:

@@ -12,8 +12,6 @@ from school_live.attendance.state import LivingState, living_state
 from school_live.corrections.models import Excuse
 from school_live.corrections.services import ExcuseRefused, ExcuseRequest, excuse_check
 
-from . import widgets
-
 # The dates a period may span. WeCom's 上课直播 is younger than the first and the school's
 # records will not outlive the last; beyond them a day's bounds overflow Python's dates.
 FIRST_DAY = dt.date(2000, 1, 1)
@@ -47,7 +45,7 @@ class PeriodDateField(forms.DateField):
 
 
 class PeriodForm(forms.Form):
-    living = forms.CharField(label=_("Live lesson"), required=False, widget=widgets.Select)
+    living = forms.CharField(label=_("Live lesson"), required=False, widget=forms.Select)
     start = PeriodDateField(label=_("From (date)"))
     end = PeriodDateField(label=_("To (date)"))
 

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from school_live.attendance import scope
 from school_live.lessons.models import LessonOccurrence, LessonSeries
+from school_live.school.changes import attendance_changed
 from school_live.school.models import Department, Living, Teacher
 from school_live.wecom.errors import (
     ALREADY_STARTED,
@@ -392,6 +393,7 @@ def lesson_cancel(*, client, living: Living) -> Living:
     living.status = Living.Status.CANCELLED
     living.status_changed_at = timezone.now()
     living.save(update_fields=["status", "status_changed_at"])
+    attendance_changed(living.classes.values_list("pk", flat=True))
     return living
 
 

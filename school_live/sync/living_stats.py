@@ -19,6 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from school_live.school.changes import attendance_changed
 from school_live.school.models import (
     Department,
     Living,
@@ -301,6 +302,7 @@ def living_info_store(*, info: LivingInfo, synced_at=None) -> Living:
             },
         )
         in_range = Department.objects.filter(id__in=info.partyids, type=Department.Type.CLASS)
+        classes_before = set(living.classes.values_list("pk", flat=True))
         if info.partyids or info.group_names:
             # WeCom's range wins once it names an audience; a difference from the plan is shown.
             living.classes.set(in_range)
@@ -308,6 +310,8 @@ def living_info_store(*, info: LivingInfo, synced_at=None) -> Living:
             # A reserved living from living/create has no class field: the classes the teacher
             # scheduled it for stand in until WeCom reports a range.
             living.classes.set(living.planned_classes.all())
+        # The lesson's classes, before and after: their warnings read its verdicts.
+        attendance_changed(classes_before | set(living.classes.values_list("pk", flat=True)))
     return living
 
 
@@ -325,6 +329,7 @@ def living_snapshot_store(*, snapshot: LivingSnapshot) -> StoredSnapshot:
         living.stats_synced_at = now
         living.stats_complete = snapshot.ended
         living.save(update_fields=["stats_synced_at", "stats_complete"])
+        # living_info_store above has told the lesson's classes their attendance changed.
     logger.info(
         "living %s stored: %s",
         living.livingid,

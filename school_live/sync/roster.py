@@ -18,6 +18,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from school_live.school import synced_fields
+from school_live.school.changes import attendance_changed
 from school_live.school.models import (
     ClassAssignment,
     Department,
@@ -135,6 +136,7 @@ def roster_store(*, snapshot: RosterSnapshot) -> int:
         students, parents = _people_store(
             snapshot.students_by_class, now, complete=snapshot.complete
         )
+        attendance_changed()  # rosters, names, guardians: any class's verdicts and warnings
     return len(department_ids) + teachers + students + parents
 
 

@@ -7,7 +7,9 @@ One module per reader, each re-exported here (``from school_live.attendance impo
   ``class_period_students``, ``students_absent_repeatedly``, ``students_with_falling_coverage``);
 - ``student``: one student across livings (``student_history``);
 - ``warnings``: the students of a class who need attention now, with the evidence
-  (``class_warnings``; thresholds per class from ``school_live.alerts``);
+  (``class_warnings``; thresholds per class from ``school_live.alerts``); ``warnings_kept``: the
+  same kept per class until the class's attendance changes (``class_warnings_kept``, the class
+  page's);
 - ``summaries``: counts of verdicts and flags (``class_summary``, ``living_breakdown``,
   ``livings_breakdown``, ``summaries_total``).
 
@@ -77,6 +79,7 @@ from .summaries import (
     summaries_total,
 )
 from .warnings import EarlyWarning, StudentWarnings, WarningKind, class_warnings
+from .warnings_kept import class_warnings_kept
 
 __all__ = [
     "SUMMED_COUNTS",
@@ -93,6 +96,7 @@ __all__ = [
     "class_roster",
     "class_summary",
     "class_warnings",
+    "class_warnings_kept",
     "coverage_histogram",
     "living_breakdown",
     "livings_breakdown",

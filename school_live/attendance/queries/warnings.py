@@ -69,7 +69,7 @@ from school_live.alerts.models import (
     policy_and_thresholds,
 )
 from school_live.db_internals import join_grouped, joined_column
-from school_live.school.models import Department, Living, StudentWatch
+from school_live.school.models import AttendancePolicy, Department, Living, StudentWatch
 
 from ..namesakes import marks_of_rows, namesake_columns
 from ..percents import percent_text
@@ -300,12 +300,14 @@ def class_warnings(
     department: Department,
     now: dt.datetime | None = None,
     thresholds: WarningThresholds | None = None,
+    policy: AttendancePolicy | None = None,
 ) -> list[StudentWarnings]:
     """The class's students who need attention at ``now`` (default: now), by name, each with
     their warnings in the order of ``WarningKind``. ``thresholds``: the class's from the admin
-    unless given."""
-    policy, class_thresholds = policy_and_thresholds(department)
-    thresholds = thresholds or class_thresholds
+    unless given; ``policy``: the school's attendance policy, read with them unless given."""
+    if policy is None or thresholds is None:
+        read_policy, class_thresholds = policy_and_thresholds(department)
+        policy, thresholds = policy or read_policy, thresholds or class_thresholds
     fires = _fires(thresholds)
     if not fires:
         return []  # every rule turned off
