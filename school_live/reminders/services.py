@@ -14,6 +14,7 @@ for the 10-minute rule, so a refused one can be sent again at once.
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 
 from django.conf import settings
@@ -193,6 +194,10 @@ def _store(
 
 def _send_locked(client, living, department, sender, kind, now) -> ReminderOutcome:
     text = reminder_text(living=living, department=department)
+    # What every stored Reminder of this press shares; who sent it, for whom and how it went vary.
+    store = functools.partial(
+        _store, living=living, department=department, kind=kind, now=now, text=text
+    )
     empty = Selection(families=(), recently_reminded=0, unreachable=0, outside_scope=0)
     try:
         selection = reminder_preview(client=client, living=living, department=department, now=now)
@@ -202,42 +207,15 @@ def _send_locked(client, living, department, sender, kind, now) -> ReminderOutco
                 joined_now(client=client, living=living, department=department)
             )
     except WeComError as error:
-        reminder = _store(
-            living=living,
-            department=department,
-            sender=sender,
-            kind=kind,
-            now=now,
-            text=text,
-            selection=empty,
-            status=Reminder.Status.FAILED,
-        )
+        reminder = store(sender=sender, selection=empty, status=Reminder.Status.FAILED)
         _failed(reminder, error)
         return ReminderOutcome(selection=empty, reminder=reminder, error=error)
     if not selection.families:
         reminder = None
         if kind == Reminder.Kind.AUTOMATIC:  # once per lesson, even when nobody needed it
-            reminder = _store(
-                living=living,
-                department=department,
-                sender=None,
-                kind=kind,
-                now=now,
-                text=text,
-                selection=selection,
-                status=Reminder.Status.EMPTY,
-            )
+            reminder = store(sender=None, selection=selection, status=Reminder.Status.EMPTY)
         return ReminderOutcome(selection=selection, reminder=reminder)
-    reminder = _store(
-        living=living,
-        department=department,
-        sender=sender,
-        kind=kind,
-        now=now,
-        text=text,
-        selection=selection,
-        status=Reminder.Status.SENDING,
-    )
+    reminder = store(sender=sender, selection=selection, status=Reminder.Status.SENDING)
     try:
         result = client.send_school_notice(
             parent_userids=selection.parent_userids,
