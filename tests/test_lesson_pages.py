@@ -426,3 +426,18 @@ def test_departments_named_in_wecom_are_escaped_on_the_schedule_form(sync_sandbo
     Department.objects.filter(pk=people["class"].pk).update(name="<b>一班</b>")
     page = as_user(people["teacher"].user).get(reverse("lessons:new")).content.decode()
     assert "<b>一班" not in page and "&lt;b&gt;一班" in page
+
+
+def test_reserved_is_said_only_until_the_clock_has_the_lesson_started(
+    sync_sandbox, people, reserved, clock_at
+):
+    """WeCom's school living info has no status: "reserved" from our creation goes stale at the
+    start, and a live page must not say 预约中 beside its roll call."""
+    from school_live.lessons.pages import lesson_side
+
+    host = people["teacher"].user
+    assert lesson_side(host, reserved).wecom_status_label != ""
+    clock_at(reserved.living_start + dt.timedelta(minutes=1))
+    side = lesson_side(host, reserved)
+    assert side.wecom_status == Living.Status.RESERVED
+    assert side.wecom_status_label == ""

@@ -57,9 +57,16 @@ def lesson_side(user, living: Living) -> LessonSide:
             in_range = [d.name for d in range_classes] + list(living.range_group_names or [])
     status = living.status
     reserved = lesson_is_reserved(living, now=now)
+    # "Reserved" is what our creation was told; WeCom's school living info carries no status, so
+    # once the clock has the lesson started (live or over) that word is stale and says nothing.
+    stale = status == Living.Status.RESERVED and (
+        state.living_state(living, now=now) != state.LivingState.UPCOMING
+    )
     return LessonSide(
         wecom_status=status,
-        wecom_status_label=str(Living.Status(status).label) if status is not None else "",
+        wecom_status_label=str(Living.Status(status).label)
+        if status is not None and not stale
+        else "",
         reserved=reserved,
         can_change=reserved and lesson_changeable(user, living),
         can_start=is_host and lesson_startable(living, now=now),
