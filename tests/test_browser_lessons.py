@@ -3,6 +3,7 @@ site, created in the sandbox, started with 开始直播 through the sandbox's st
 is the one that runs with WeCom's SDK), then live and ended on a page nobody reloads by hand."""
 
 import datetime as dt
+import time
 
 import pytest
 import requests
@@ -103,8 +104,17 @@ def test_a_teacher_schedules_starts_and_watches_a_lesson_go_live_and_end(
     assert sandbox.state.school.livings[first.livingid].status(sandbox.state.clock()) == 1
     assert page.locator("#wecom-status").get_attribute("data-status") == "0"
     assert page.locator("#living-state").get_attribute("data-state") in ("unsynced", "live")
-    # The worker syncs the started lesson; the page notices and shows its numbers so far.
+    # The page shows it live at once (its roll call); the worker syncs the started lesson.
     page.wait_for_selector("#living-state[data-state=live]", timeout=LIVE_TIMEOUT)
+    synced = Living.objects.filter(livingid=first.livingid, stats_synced_at__isnull=False)
+    deadline = time.monotonic() + LIVE_TIMEOUT / 1000
+    while not synced.exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert synced.exists(), "the worker never synced the started lesson"
+    # Ended in the second it started, it would end a second later than now (the sandbox keeps
+    # a lesson at least 1 s long): let that second pass first.
+    while sandbox.state.clock() <= sandbox.state.school.livings[first.livingid].living_start + 1:
+        time.sleep(0.2)
     page.screenshot(path=str(screenshot_dir / "living-live-phone.png"), full_page=True)
 
     # The teacher ends the lesson in WeCom; a sync (the sweep's or the callback's) reads it.
