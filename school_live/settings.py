@@ -227,7 +227,7 @@ WECOM_SECRET = env.str("WECOM_SECRET", default="")
 WECOM_AGENT_ID = env.int("WECOM_AGENT_ID", default=None)
 # Calls a minute to any one WeCom API, by every process of this site together (counted in the
 # shared cache): half of WeCom's per-corp limit of 10,000 (api.md §9), leaving room for other
-# apps of the corp. Past it calls wait instead of meeting 45009. 0 turns the budget off.
+# apps of the corp. Past it calls wait instead of meeting WeCom's frequency limit. 0 turns the budget off.
 WECOM_CALLS_PER_MINUTE = env.int("WECOM_CALLS_PER_MINUTE", default=5000)
 # Where a teacher's browser is sent to sign in with WeCom (the sandbox serves a stand-in page).
 WECOM_OAUTH_BASE = env.str("WECOM_OAUTH_BASE", default="https://open.weixin.qq.com").rstrip("/")
@@ -249,7 +249,7 @@ WECOM_JSSDK_URL = env.str("WECOM_JSSDK_URL", default="")
 # Sync: livings that ended this many days ago and were never synced are fetched by the sweep (a
 # new installation finds every living its app ever created; older ones: `manage.py sync_living`).
 SYNC_BACKFILL_DAYS = env.int("SYNC_BACKFILL_DAYS", default=7)
-# WeCom's transient errors (-1 busy, 45009/45033 limits, HTTP 5xx, network) are waited out, call
+# WeCom's transient errors (busy, the frequency and concurrency limits, HTTP 5xx, network) are waited out, call
 # by call, in workers and commands alike: a minute limit waits out the minute, the others back off
 # from 2 s; one call gives up once its waits would pass SYNC_WAIT_TOTAL seconds. SYNC_WAIT_SCALE
 # multiplies every wait and the total (tests and demos shrink it; production keeps 1).

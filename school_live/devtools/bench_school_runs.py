@@ -27,6 +27,7 @@ from school_live.school.models import (
     Teacher,
     VisitorWatch,
 )
+from school_live.wecom.errors import FREQUENCY_LIMIT
 from school_live.wecom_sandbox.state import SandboxState
 
 WATCH_COLUMNS = (
@@ -66,14 +67,14 @@ class Calls:
     per_api: Counter = field(default_factory=Counter)
     peak_api: str = ""
     peak: int = 0  # the most calls to one API within any 60 s
-    limited: int = 0  # answers of 45009
+    limited: int = 0  # answers of the frequency limit
 
     @classmethod
     def of(cls, state: CountingState) -> "Calls":
         with state.lock:
             wall = list(state.wall)
         calls = cls(per_api=Counter(path for _at, path, _code in wall))
-        calls.limited = sum(1 for *_rest, code in wall if code == 45009)
+        calls.limited = sum(1 for *_rest, code in wall if code == FREQUENCY_LIMIT)
         for api in calls.per_api:
             times = sorted(at for at, path, _code in wall if path == api)
             start = 0
@@ -88,7 +89,7 @@ class Calls:
         apis = ", ".join(f"{_short(api)} {n}" for api, n in self.per_api.most_common())
         return (
             f"{sum(self.per_api.values())} WeCom calls ({apis}); the most to one API in any "
-            f"60 s: {self.peak} ({_short(self.peak_api)}); 45009 answers: {self.limited}"
+            f"60 s: {self.peak} ({_short(self.peak_api)}); frequency-limit answers: {self.limited}"
         )
 
 

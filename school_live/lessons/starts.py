@@ -2,7 +2,7 @@
 
 What the phone sends is not a WeCom fact: a livingid in a POST could be made up, another app's or
 another teacher's. A reported start therefore counts only once WeCom's get_living_info (api.md §4)
-says that the living exists and this app may read it (92008 otherwise), that this teacher hosts
+says that the living exists and this app may read it (WeCom refuses another app's living), that this teacher hosts
 it, and that it has not ended. Then the lesson is stored from WeCom's info (theme, start, host),
 with the class the teacher chose, and its sync is queued. While WeCom cannot be asked (busy, rate
 limit, network) the report waits, and is no lesson: no page, roll call or reminder sees it, until

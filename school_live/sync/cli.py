@@ -21,7 +21,7 @@ MAX_LIVINGID = 128
 def command_client(*, stderr) -> WeComClient:
     """A client that waits out WeCom's transient errors like a worker does (patience.py), within
     SYNC_WAIT_TOTAL per call, writing one line to ``stderr`` each time it waits, e.g.
-    ``WeCom 45009 frequency limit: waiting 60 s (attempt 2)``. Raises WeComError when WeCom is
+    ``WeCom <errcode> frequency limit: waiting 60 s (attempt 2)``. Raises WeComError when WeCom is
     not configured."""
     return WeComClient.from_settings(waiter=Patience(report=stderr.write))
 

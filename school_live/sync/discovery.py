@@ -4,7 +4,7 @@ Teacher by teacher: their livingid list, then the info of each living we do not 
 is not settled (stats incomplete); a living whose last sync read every page after it ended is left
 alone. A teacher's livings are stored before the next teacher is asked, so one error loses at most
 that teacher's list. A teacher or a living that fails is recorded and the others go on: a living
-WeCom refuses (92008: created by another app) is named on the run, so an admin sees it; a
+WeCom refuses (a living created by another app) is named on the run, so an admin sees it; a
 transient failure (after the waits of patience.py) gets another round, and the next run finds
 what is still missing. An error about the app's setup (wrong secret, untrusted IP, ...) stops the
 run: every other call would repeat it.

@@ -13,7 +13,7 @@ this tick queues a sync of
 
 Nothing else: not a lesson ahead, not one long over (the sweep's), not a cancelled one, not one
 whose sync is already queued or running (``living_sync_request`` hands back the active run and
-queues nothing), not one WeCom refuses for good (92008: the sweep's ``livings_refused``). While
+queues nothing), not one WeCom refuses for good (another app's living: the sweep's ``livings_refused``). While
 the app's own setup is broken (bad secret, untrusted IP) only one living is tried per tick, as
 the sweep does. The tick makes no WeCom call itself: each queued sync is three calls or so
 (get_living_info, a page of watch and unwatch stats each, per hundred students).

@@ -1,11 +1,11 @@
 """Waiting out WeCom's transient errors, call by call, in workers and in commands alike.
 
-The client hands every transient failure of a call (-1 busy, 45009 frequency limit, 45033
+The client hands every transient failure of a call (busy, the frequency limit, the
 concurrency limit, HTTP 5xx and network errors) to its ``waiter``, with no retry of its own
 first; ``Patience`` is that waiter. It sleeps and lets the client ask again, or re-raises. With
 the Celery task's retry (tasks.py) it is one of the two retry layers of a sync (README, "Retries"):
 
-- 45009: WeCom blocks the API for the rest of the limit window; a minute limit blocks 60 s
+- the frequency limit: WeCom blocks the API for the rest of the limit window; a minute limit blocks 60 s
   (api.md §9), so asking sooner only burns a call. It waits the whole ``retry_after``.
 - the others: exponential backoff from their ``retry_after`` (2 s when WeCom gives none), at most
   30 s a wait.
@@ -61,7 +61,7 @@ def wait_seconds(error: WeComTransientError, attempt: int) -> float:
 
 
 def wait_reason(error: WeComTransientError) -> str:
-    """What happened, in a few words: ``WeCom 45009 frequency limit``."""
+    """What happened, in a few words: ``WeCom <errcode> frequency limit``."""
     if error.errcode == FREQUENCY_LIMIT:
         return f"WeCom {FREQUENCY_LIMIT} frequency limit"
     if error.errcode == CONCURRENCY_LIMIT:

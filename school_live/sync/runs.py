@@ -82,7 +82,7 @@ def error_app_wide(error: WeComError) -> bool:
 
 
 def errcode_permanent(errcode: int | None) -> bool:
-    """WeCom refused this one living for good (92008: another app's living; 40058: a bad
+    """WeCom refused this one living for good (another app's living; a bad
     livingid): asking again gets the same answer until someone changes something.
 
     Not our negative sentinels (network, HTTP, malformed answer: the next try may pass), not the

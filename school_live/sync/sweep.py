@@ -8,7 +8,7 @@ Which livings (defaults in brackets, settings beside them):
 - never synced at all although ended within SYNC_BACKFILL_DAYS [7] (found by discovery late).
 
 What it leaves alone, since asking again would only record the same failure every round:
-- a living whose latest sync failed with a permanent WeCom error for that living (92008: created
+- a living whose latest sync failed with a permanent WeCom error for that living (another app's: created
   by another app; 40058: invalid livingid). A manual sync (dashboard button, admin action,
   ``sync_living``) still runs it, and once one succeeds the sweep takes the living back;
 - while the app itself is set up wrongly: the access token is checked before anything is queued

@@ -9,7 +9,7 @@ Shared policy, with the reasons:
   SYNC_WAIT_TOTAL, a school run whose units failed only on transient errors (SyncProblem with
   ``transient``), raw network errors — is retried by the task: after a backoff from 15 s with
   full jitter (workers do not come back in step), never sooner than WeCom's ``retry_after`` (60 s
-  for 45009), at most 5 retries. Permanent errors (92008, bad secret, malformed data) fail at
+  for the frequency limit), at most 5 retries. Permanent errors (another app's living, bad secret, malformed data) fail at
   once: retrying cannot change WeCom's answer.
 - Time limits: a 20,000-row living downloads and stores in well under a minute, so a task still
   running after CELERY_TASK_SOFT_TIME_LIMIT (600 s) is stuck on WeCom; the soft limit lets the

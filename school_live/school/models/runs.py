@@ -76,7 +76,7 @@ class SyncRun(models.Model):
     pages = models.PositiveIntegerField(_("pages"), default=0)
     rows = models.PositiveIntegerField(_("rows"), default=0)
     error = models.TextField(_("error"), blank=True)
-    # Lets the sweep tell a living WeCom will never serve (92008) from a failure worth retrying.
+    # Lets the sweep tell a living WeCom will never serve (another app's living) from a failure worth retrying.
     errcode = models.IntegerField(
         _("WeCom errcode"),
         null=True,

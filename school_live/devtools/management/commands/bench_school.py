@@ -5,7 +5,7 @@ and 500 livings by default; its clock stands still, so every run reads the same 
 syncs it from empty: once here (``sync_school``'s service), then with each number of worker
 processes of ``--workers`` (real ``celery worker`` processes on the configured broker, database
 and cache). Each run reports its wall time, the livings and rows stored, WeCom calls per API,
-the most calls to one API within any 60 s and the 45009 answers; the worker runs their peak RSS.
+the most calls to one API within any 60 s and the frequency-limit answers; the worker runs their peak RSS.
 ``--faults 0.2`` adds a run with 20% transient faults and compares every living's stored rows
 with the fault-free run's. It empties the school tables of the configured database first: give
 it a database of its own.
@@ -40,7 +40,7 @@ from school_live.wecom_sandbox.server import SandboxServer
 REPO = Path(__file__).resolve().parents[4]
 TEACHERS_PER_CLASS = 2  # the generated school's 班主任 and one subject teacher
 RUN_TIMEOUT = 30 * 60
-# With faults, a 45009 waits 60 s × this instead of a minute (as the fault tests shrink it).
+# With faults, a frequency limit waits 60 s × this instead of a minute (as the fault tests shrink it).
 FAULT_WAIT_SCALE = 0.01
 
 
