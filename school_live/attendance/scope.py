@@ -175,14 +175,6 @@ def userid_or_404(value: str) -> str:
     return value
 
 
-def wecom_id_or_404(value: str) -> str:
-    """A livingid or userid from a URL. No WeCom id holds a NUL character, and PostgreSQL refuses
-    to compare text with one: a hand-edited id with it is a missing page, not a server error."""
-    if "\x00" in value:
-        raise Http404
-    return value
-
-
 def correctable_students(user) -> QuerySet[Student]:
     """Students whose attendance the user may correct: every student for staff, the students of
     the active classes a teacher is 班主任 of."""
