@@ -34,6 +34,17 @@ if not SECRET_KEY:
         key_file.write_text(get_random_secret_key())
     SECRET_KEY = key_file.read_text().strip()
 
+# Fernet keys that encrypt schools' secrets at rest (school_live/school/models/encrypted.py): the
+# first encrypts, all decrypt. Development keeps one under var/; production sets its own.
+ENCRYPTION_KEYS = env.list("SCHOOL_LIVE_ENCRYPTION_KEYS", default=[])
+if not ENCRYPTION_KEYS and DEBUG:
+    encryption_key_file = VAR_DIR / "dev-encryption-key"
+    if not encryption_key_file.exists():
+        from cryptography.fernet import Fernet
+
+        encryption_key_file.write_text(Fernet.generate_key().decode())
+    ENCRYPTION_KEYS = [encryption_key_file.read_text().strip()]
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")

@@ -20,6 +20,7 @@ from .org import (
     Teacher,
 )
 from .runs import AttendancePolicy, SyncRun
+from .tenant import School
 from .times import from_unix, to_unix
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Guardianship",
     "Living",
     "Parent",
+    "School",
     "Student",
     "StudentUnwatch",
     "StudentWatch",
