@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from school_live.attendance import queries, scope, state
 from school_live.attendance.rules import Flag, Verdict, rules_for
 from school_live.school.models import AttendancePolicy, Department, Living, Teacher
+from school_live.school.tenancy import default_school
 from tests.fixtures.attendance import START, make_living, make_roster, make_student, watch
 
 PRESENT, PARTIAL = Verdict.PRESENT, Verdict.PARTIAL
@@ -99,7 +100,7 @@ def test_class_threshold_override_decides_the_verdict_in_that_class(attendance_l
 
 
 def test_school_policy_is_the_default_threshold_and_grace(attendance_living):
-    policy = AttendancePolicy.current()
+    policy = AttendancePolicy.current(default_school())
     policy.present_threshold = 50
     policy.late_grace_minutes = 15
     policy.save()
@@ -200,7 +201,7 @@ def test_leaving_within_the_grace_is_not_leaving_early(attendance_living):
 
 def test_unknown_watchers_lists_rows_the_roster_does_not_know(attendance_living):
     rows = queries.unknown_watchers(living=attendance_living.living)
-    assert [(row.student_id, row.known_student, row.student_name) for row in rows] == [
+    assert [(row.student_userid, row.known_student, row.student_name) for row in rows] == [
         ("ghost_child", False, None),
         ("left_school", True, "卫退学"),
     ]
@@ -446,7 +447,7 @@ def test_teacher_of_another_class_gets_404_and_empty_querysets(attendance_living
     user = other_teacher.user
     make_living("lv-one-only", classes=[attendance_living.school["class_one"]])
     with pytest.raises(Http404):
-        scope.class_or_404(user, attendance_living.school["class_one"].pk)
+        scope.class_or_404(user, attendance_living.school["class_one"].wecom_id)
     with pytest.raises(Http404):
         scope.living_or_404(user, "lv-one-only")
     with pytest.raises(Http404):
@@ -465,10 +466,12 @@ def test_living_hosted_by_a_teacher_is_visible_to_the_host_whatever_it_covers(sc
     user = head_teacher.user
     assert list(scope.visible_livings(user)) == [hosted]
     assert list(scope.living_classes(user, hosted)) == [school["class_two"]]
-    assert scope.living_class_or_404(user, hosted, school["class_two"].pk) == school["class_two"]
+    assert (
+        scope.living_class_or_404(user, hosted, school["class_two"].wecom_id) == school["class_two"]
+    )
     # Hosting a living does not open the class's own pages.
     with pytest.raises(Http404):
-        scope.class_or_404(user, school["class_two"].pk)
+        scope.class_or_404(user, school["class_two"].wecom_id)
     with pytest.raises(Http404):
         scope.living_or_404(user, "lv-foreign")
 
@@ -486,12 +489,12 @@ def test_staff_see_every_class_living_and_student(attendance_living, admin_user)
 
 
 def test_inactive_class_is_hidden_from_teachers_but_open_to_staff(school, head_teacher, admin_user):
-    Department.objects.filter(pk=3).update(is_active=False)
+    Department.objects.filter(wecom_id=3).update(is_active=False)
     assert not scope.visible_classes(head_teacher.user).exists()
     with pytest.raises(Http404):
         scope.class_or_404(head_teacher.user, 3)
-    assert scope.class_or_404(admin_user, 3).pk == 3
-    assert 3 not in set(scope.visible_classes(admin_user).values_list("pk", flat=True))
+    assert scope.class_or_404(admin_user, 3).wecom_id == 3
+    assert 3 not in set(scope.visible_classes(admin_user).values_list("wecom_id", flat=True))
 
 
 def test_login_without_a_teacher_or_anonymous_sees_nothing(attendance_living, head_teacher):
@@ -526,7 +529,7 @@ def count_queries(call) -> int:
 @pytest.fixture
 def sized_class(school):
     """Return a builder of one living of 一年级一班 with ``size`` students."""
-    AttendancePolicy.current()
+    AttendancePolicy.current(default_school())
 
     def build(size):
         living = make_living(f"lv-size{size}", classes=[school["class_one"], school["class_two"]])
@@ -567,7 +570,7 @@ def test_class_queries_take_a_fixed_number_of_queries_at_any_size(
 def test_queries_across_livings_take_a_fixed_number_of_queries(
     weeks, school, django_assert_max_num_queries
 ):
-    AttendancePolicy.current()
+    AttendancePolicy.current(default_school())
     class_one = school["class_one"]
     livings = [
         make_living(f"lv-w{week}", classes=[class_one], start=START + dt.timedelta(weeks=week))
@@ -697,7 +700,7 @@ def test_livings_breakdown_gives_each_living_the_summary_of_living_breakdown(
 def test_livings_breakdown_takes_a_fixed_number_of_queries_for_any_number_of_livings(
     count, school, head_teacher, django_assert_max_num_queries
 ):
-    AttendancePolicy.current()
+    AttendancePolicy.current(default_school())
     class_one, class_two = school["class_one"], school["class_two"]
     livings = [
         make_living(

@@ -286,7 +286,7 @@ def test_refresh_button_shows_progress_then_the_new_numbers(
     present = [
         row.student_userid
         for row in class_attendance(
-            department=Department.objects.get(pk=browser_school.class_id),
+            department=Department.objects.get(wecom_id=browser_school.class_id),
             living=Living.objects.get(livingid=browser_school.livingid),
         )
         if row.verdict == "present"

@@ -74,7 +74,7 @@ def test_a_subject_teacher_gets_no_form_and_a_direct_post_is_a_404(new_page, bro
     from school_live.corrections.models import Excuse
     from school_live.school.models import ClassAssignment
 
-    in_class = ClassAssignment.objects.filter(department_id=browser_school.class_id)
+    in_class = ClassAssignment.objects.filter(department__wecom_id=browser_school.class_id)
     heads = in_class.filter(role=ClassAssignment.Role.HEAD).values("teacher_id")
     subject = (
         in_class.filter(role=ClassAssignment.Role.SUBJECT)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from school_live.lessons.services import LessonPlan, lesson_plan_check
 from school_live.school.models import ClassAssignment, Department, Living, Teacher
+from school_live.school.tenancy import default_school
 from school_live.sync.triggers import living_sync_request
 from tests.fixtures.browser import PHONE, TEACHER_PASSWORD, browser_login
 
@@ -50,7 +51,7 @@ def test_a_teacher_schedules_starts_and_watches_a_lesson_go_live_and_end(
     settings.WECOM_JSSDK_URL = f"{sandbox.url}/sandbox/ww.js"
     cache.clear()  # no JS-SDK ticket from an earlier test: the sandbox issued new ones since
     celery_worker_factory(sandbox)
-    department = Department.objects.get(pk=browser_school.class_id)
+    department = Department.objects.get(wecom_id=browser_school.class_id)
     teacher = Teacher.objects.get(user__username=browser_school.username)
     start = free_slot(teacher, department)
 
@@ -120,7 +121,7 @@ def test_a_teacher_schedules_starts_and_watches_a_lesson_go_live_and_end(
     # The teacher ends the lesson in WeCom; a sync (the sweep's or the callback's) reads it.
     ended = requests.post(f"{sandbox.url}/sandbox/livings/{first.livingid}/end", timeout=5)
     assert ended.json()["living"]["status"] == "ended"
-    living_sync_request(livingid=first.livingid)
+    living_sync_request(school=default_school(), livingid=first.livingid)
     page.wait_for_selector("#living-state[data-state=ended]", timeout=LIVE_TIMEOUT)
     living = Living.objects.get(livingid=first.livingid)
     assert living.living_end <= timezone.now()
@@ -129,8 +130,8 @@ def test_a_teacher_schedules_starts_and_watches_a_lesson_go_live_and_end(
 
 def test_a_teacher_of_another_class_gets_a_404_when_scheduling_for_it(new_page, browser_school):
     other = (
-        ClassAssignment.objects.exclude(department_id=browser_school.class_id)
-        .exclude(teacher__assignments__department_id=browser_school.class_id)
+        ClassAssignment.objects.exclude(department__wecom_id=browser_school.class_id)
+        .exclude(teacher__assignments__department__wecom_id=browser_school.class_id)
         .select_related("teacher__user")
         .first()
     )
@@ -142,6 +143,7 @@ def test_a_teacher_of_another_class_gets_a_404_when_scheduling_for_it(new_page, 
     response = page.goto(f"/lessons/new/?class={browser_school.class_id}")
     assert response.status == 404
     # Their own class's form works, and does not offer the other class.
-    page.goto(f"/lessons/new/?class={other.department_id}")
+    page.goto(f"/lessons/new/?class={other.department.wecom_id}")
     assert page.locator("#schedule-form").count() == 1
-    assert page.locator(f"#lesson-classes input[value='{browser_school.class_id}']").count() == 0
+    hidden = Department.objects.get(wecom_id=browser_school.class_id).pk  # the form's values
+    assert page.locator(f"#lesson-classes input[value='{hidden}']").count() == 0

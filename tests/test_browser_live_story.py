@@ -21,6 +21,7 @@ from school_live.attendance.rules import Verdict
 from school_live.lessons.models import LessonSeries
 from school_live.lessons.services import LessonPlan, lesson_plan_check, lesson_schedule
 from school_live.school.models import Department, Living, StudentWatch, Teacher
+from school_live.school.tenancy import default_school
 from school_live.sync.living_stats import living_stats_sync
 from school_live.wecom.client import WeComClient
 from tests.fixtures.browser import TEACHER_PASSWORD, browser_login
@@ -35,7 +36,7 @@ SHOTS = "/work/wt"
 
 def schedule_and_start(browser_school) -> Living:
     """The class's 班主任 schedules a lesson of their class in school_live, then starts it now."""
-    department = Department.objects.get(pk=browser_school.class_id)
+    department = Department.objects.get(wecom_id=browser_school.class_id)
     teacher = Teacher.objects.get(user__username=browser_school.username)
     later = timezone.now().replace(microsecond=0) + dt.timedelta(hours=2)
     plans = [
@@ -68,7 +69,7 @@ def rewind(state, livingid: str, seconds: int) -> None:
 
 
 def sync(living: Living) -> Living:
-    run = living_stats_sync(livingid=living.livingid)
+    run = living_stats_sync(school=default_school(), livingid=living.livingid)
     assert run.status == "succeeded", run.error
     return Living.objects.get(pk=living.pk)
 
@@ -98,18 +99,18 @@ def test_the_roll_call_the_reminder_the_home_card_and_the_verdicts_agree(
     state.set_unwatch_for_created(unwatch)
     living = schedule_and_start(browser_school)
     assert state.living(living.livingid).partyids == ()  # living/create: no class range
-    department = Department.objects.get(pk=browser_school.class_id)
+    department = Department.objects.get(wecom_id=browser_school.class_id)
     living = sync(living)
 
     page = new_page(viewport=PHONE)
     browser_login(page, username=browser_school.username, password=TEACHER_PASSWORD)
     other = page.context.new_page()  # the confirmation and the home page, beside the roll call
-    page.goto(f"/livings/{living.livingid}/?class={department.pk}")
+    page.goto(f"/livings/{living.livingid}/?class={department.wecom_id}")
     page.wait_for_selector("#rollcall")
     assert page.locator("#living-state").get_attribute("data-state") == "live"
     page.evaluate("window.__marker = 'not reloaded'")
 
-    confirm = f"/reminders/livings/{living.livingid}/classes/{department.pk}/"
+    confirm = f"/reminders/livings/{living.livingid}/classes/{department.wecom_id}/"
     for step in range(4):
         if step:
             # Time passes for the lesson (its start moves back, as the sandbox's clock would
@@ -164,7 +165,7 @@ def test_the_roll_call_the_reminder_the_home_card_and_the_verdicts_agree(
     waiting, cut_off = listed(page, "reachable"), listed(page, "unreachable")
     following = {
         parent.userid
-        for student in state.school.roster((department.pk,))
+        for student in state.school.roster((department.wecom_id,))
         if student.userid in waiting
         for parent in student.parents
         if parent.is_subscribe
@@ -185,7 +186,7 @@ def test_the_roll_call_the_reminder_the_home_card_and_the_verdicts_agree(
     came = {
         userid.lower()
         for userid in StudentWatch.objects.filter(living=living).values_list(
-            "student_id", flat=True
+            "student_userid", flat=True
         )
     }
     verdicts = {

@@ -6,6 +6,7 @@ import pytest
 
 from school_live.reminders.models import Reminder
 from school_live.school.models import Department
+from school_live.school.tenancy import default_school
 from school_live.sync.living_stats import living_stats_sync
 from tests.fixtures.browser import TEACHER_PASSWORD, browser_login
 from tests.fixtures.sandbox import live_livingid
@@ -50,7 +51,7 @@ def test_a_teacher_reminds_the_families_once_and_a_second_press_sends_nothing(
     state = browser_school.sandbox.state
     class_id = browser_school.class_id
     livingid, joined = live_lesson_of(state, class_id)
-    run = living_stats_sync(livingid=livingid)
+    run = living_stats_sync(school=default_school(), livingid=livingid)
     assert run.status == "succeeded", run.error
     expected = {
         parent.userid
@@ -72,7 +73,10 @@ def test_a_teacher_reminds_the_families_once_and_a_second_press_sends_nothing(
     preview = page.locator("#reminder-preview")
     families = int(preview.get_attribute("data-families"))
     assert families > 0
-    assert Department.objects.get(pk=class_id).name in page.locator("#reminder-text").inner_text()
+    assert (
+        Department.objects.get(wecom_id=class_id).name
+        in page.locator("#reminder-text").inner_text()
+    )
     assert state.call_count(SEND) == 0
     no_sideways_scroll(page)
     page.screenshot(path=str(screenshot_dir / "reminder-confirm-phone.png"), full_page=True)

@@ -6,6 +6,7 @@ import pytest
 import requests
 
 from school_live.school.models import Living
+from school_live.school.tenancy import default_school
 from school_live.sync.living_stats import living_stats_sync
 from tests.fixtures.browser import TEACHER_PASSWORD, browser_login
 
@@ -34,7 +35,7 @@ def test_the_roll_call_fills_up_without_a_reload_and_keeps_the_place(
     living = state.schedule_demo_living(
         start_in=0, duration=1800, partyids=(browser_school.class_id,), anchor_userid=head
     )
-    run = living_stats_sync(livingid=living.livingid)
+    run = living_stats_sync(school=default_school(), livingid=living.livingid)
     assert run.status == "succeeded", run.error
 
     page = new_page(viewport=PHONE_740)
@@ -62,7 +63,7 @@ def test_the_roll_call_fills_up_without_a_reload_and_keeps_the_place(
     arrived = waiting[:3]
     for userid in arrived:
         state.watcher_arrive(living.livingid, userid)
-    living_stats_sync(livingid=living.livingid)
+    living_stats_sync(school=default_school(), livingid=living.livingid)
 
     page.wait_for_function(
         f"Number(document.querySelector('#rollcall-counts [data-total=joined]').textContent)"
@@ -90,7 +91,7 @@ def test_the_roll_call_fills_up_without_a_reload_and_keeps_the_place(
     assert requests.post(
         f"{browser_school.sandbox.url}/sandbox/livings/{living.livingid}/end", timeout=5
     ).ok
-    living_stats_sync(livingid=living.livingid)
+    living_stats_sync(school=default_school(), livingid=living.livingid)
     assert Living.objects.get(livingid=living.livingid).stats_complete
     page.wait_for_selector("#living-state[data-state=ended]", timeout=WAIT)
     assert page.locator("#rollcall").count() == 0

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from school_live.dashboard.class_views import LIVING_CHOICES, UPCOMING_CHOICES
 from school_live.school.models import Living
+from school_live.school.tenancy import default_school
 from tests.fixtures.attendance import make_living
 
 CLASS_ONE = 3
@@ -29,6 +30,7 @@ def test_a_term_scheduled_ahead_leaves_the_page_on_the_latest_lesson(
     ahead = Living.objects.bulk_create(
         [
             Living(
+                school=default_school(),
                 livingid=f"lv-ahead-{day:03d}",
                 theme=f"第{day}课",
                 living_start=now + dt.timedelta(days=day, hours=1),

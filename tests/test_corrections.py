@@ -22,6 +22,7 @@ from school_live.corrections.services import (
     excuse_revoke,
 )
 from school_live.school.models import AttendancePolicy, Department, Living
+from school_live.school.tenancy import default_school
 from tests.fixtures.attendance import START, make_living, make_student, watch
 
 DAY = dt.date(2026, 3, 2)  # the Beijing date of the fixture's living
@@ -287,7 +288,7 @@ def test_every_change_of_an_excuse_is_kept_with_who_and_why(attendance_living, a
 
 
 def test_a_threshold_changed_in_the_admin_is_recorded_with_who_and_why(client, admin_user, school):
-    policy = AttendancePolicy.current()
+    policy = AttendancePolicy.current(default_school())
     client.force_login(admin_user)
     response = client.post(
         reverse("admin:school_attendancepolicy_change", args=[policy.pk]),

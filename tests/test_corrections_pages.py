@@ -21,6 +21,7 @@ from school_live.reports.dispatch import (
     teacher_digest_send,
 )
 from school_live.school.models import AttendancePolicy, Student
+from school_live.school.tenancy import default_school
 from tests.fixtures.attendance import watch
 from tests.fixtures.reports import lesson_of, roster_one
 from tests.test_dashboard import QUERY_BUDGET
@@ -137,7 +138,7 @@ def test_the_student_page_stays_within_the_query_budget_with_excuses(
     client, school, head_teacher, django_assert_max_num_queries
 ):
     build_class(school["class_one"], students=10, livings=8)
-    AttendancePolicy.current()
+    AttendancePolicy.current(default_school())
     student = Student.objects.filter(enrollments__department=school["class_one"]).first()
     for day in range(3):
         excuse_create(

@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from school_live.attendance import queries
 from school_live.devtools.roster_builder import build_class
 from school_live.school.models import AttendancePolicy, Student
+from school_live.school.tenancy import default_school
 from tests.fixtures.attendance import make_living, make_student, watch
 
 CLASS_ONE = 3
@@ -335,7 +336,7 @@ def test_every_page_stays_within_the_query_budget(
     client, school, head_teacher, django_assert_max_num_queries, students, livings
 ):
     made = build_class(school["class_one"], students=students, livings=livings)
-    AttendancePolicy.current()
+    AttendancePolicy.current(default_school())
     student = Student.objects.filter(enrollments__department=school["class_one"]).first()
     client.force_login(head_teacher.user)
     urls = [reverse("dashboard:home")] + page_urls(
@@ -485,7 +486,9 @@ def test_a_date_range_counts_only_started_and_synced_lessons(client, dashboard_s
         synced=False,
     )
     client.force_login(head_teacher.user)
-    url = reverse("dashboard:class", args=[department.pk]) + "?start=2026-03-01&end=2026-03-31"
+    url = (
+        reverse("dashboard:class", args=[department.wecom_id]) + "?start=2026-03-01&end=2026-03-31"
+    )
     numbers = summary_numbers(client.get(url).content.decode())
     assert numbers["livings"] == 3
     assert numbers["total"] == 3 * 6

@@ -21,13 +21,16 @@ from school_live.school.models import (
     from_unix,
     to_unix,
 )
+from school_live.school.tenancy import default_school
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def living(db):
-    return Living.objects.create(livingid="lv-1", theme="直角三角形讲解", living_duration=1800)
+    return Living.objects.create(
+        school=default_school(), livingid="lv-1", theme="直角三角形讲解", living_duration=1800
+    )
 
 
 def _violates(make):
@@ -37,43 +40,69 @@ def _violates(make):
 
 @pytest.mark.django_db
 def test_natural_keys_are_unique(living):
-    Department.objects.create(id=10, name="一班", type=Department.Type.CLASS)
-    _violates(lambda: Department.objects.create(id=10, name="二班", type=Department.Type.CLASS))
-    Teacher.objects.create(userid="zhangsan")
-    _violates(lambda: Teacher.objects.create(userid="zhangsan"))
-    student = Student.objects.create(student_userid="s1", name="张三")
-    _violates(lambda: Student.objects.create(student_userid="s1", name="张三"))
-    parent = Parent.objects.create(parent_userid="p1")
-    _violates(lambda: Parent.objects.create(parent_userid="p1"))
-    Guardianship.objects.create(student=student, parent=parent, relation="妈妈")
-    _violates(lambda: Guardianship.objects.create(student=student, parent=parent, relation="爸爸"))
-    _violates(lambda: Living.objects.create(livingid="lv-1"))
+    school = default_school()
+    Department.objects.create(school=school, wecom_id=10, name="一班", type=Department.Type.CLASS)
+    _violates(
+        lambda: Department.objects.create(
+            school=school, wecom_id=10, name="二班", type=Department.Type.CLASS
+        )
+    )
+    Teacher.objects.create(school=default_school(), userid="zhangsan")
+    _violates(lambda: Teacher.objects.create(school=default_school(), userid="zhangsan"))
+    student = Student.objects.create(school=default_school(), student_userid="s1", name="张三")
+    _violates(
+        lambda: Student.objects.create(school=default_school(), student_userid="s1", name="张三")
+    )
+    parent = Parent.objects.create(school=default_school(), parent_userid="p1")
+    _violates(lambda: Parent.objects.create(school=default_school(), parent_userid="p1"))
+    Guardianship.objects.create(
+        school=default_school(), student=student, parent=parent, relation="妈妈"
+    )
+    _violates(
+        lambda: Guardianship.objects.create(
+            school=default_school(), student=student, parent=parent, relation="爸爸"
+        )
+    )
+    _violates(lambda: Living.objects.create(school=default_school(), livingid="lv-1"))
 
 
 @pytest.mark.django_db
 def test_watch_rows_are_unique_per_living_student_and_parent(living):
-    row = {"living": living, "student_id": "s1", "watch_time": 30, "partyids": [10, 11]}
-    StudentWatch.objects.create(parent_userid="p1", **row)
-    StudentWatch.objects.create(parent_userid="", **row)  # the student's own account
-    StudentWatch.objects.create(parent_userid="p2", **row)  # a second parent watched too
-    _violates(lambda: StudentWatch.objects.create(parent_userid="p1", **row))
-    StudentUnwatch.objects.create(living=living, student_id="s2", parent_userid="p3")
+    row = {"living": living, "student_userid": "s1", "watch_time": 30, "partyids": [10, 11]}
+    StudentWatch.objects.create(school=default_school(), parent_userid="p1", **row)
+    # The student's own account, and a second parent who watched too.
+    StudentWatch.objects.create(school=default_school(), parent_userid="", **row)
+    StudentWatch.objects.create(school=default_school(), parent_userid="p2", **row)
     _violates(
-        lambda: StudentUnwatch.objects.create(living=living, student_id="s2", parent_userid="p3")
+        lambda: StudentWatch.objects.create(school=default_school(), parent_userid="p1", **row)
+    )
+    StudentUnwatch.objects.create(
+        school=default_school(), living=living, student_userid="s2", parent_userid="p3"
+    )
+    _violates(
+        lambda: StudentUnwatch.objects.create(
+            school=default_school(), living=living, student_userid="s2", parent_userid="p3"
+        )
     )
 
 
 @pytest.mark.django_db
 def test_watch_row_for_a_student_the_roster_does_not_know_is_stored(living):
-    StudentWatch.objects.create(living=living, student_id="nobody-knows", watch_time=5)
+    StudentWatch.objects.create(
+        school=default_school(), living=living, student_userid="nobody-knows", watch_time=5
+    )
     assert not Student.objects.filter(student_userid="nobody-knows").exists()
-    assert living.watches.get().student_id == "nobody-knows"
+    assert living.watches.get().student_userid == "nobody-knows"
 
 
 @pytest.mark.django_db
 def test_visitors_with_the_same_nickname_are_two_rows(living):
-    VisitorWatch.objects.create(living=living, position=0, nickname="小明", watch_time=10)
-    VisitorWatch.objects.create(living=living, position=1, nickname="小明", watch_time=20)
+    VisitorWatch.objects.create(
+        school=default_school(), living=living, position=0, nickname="小明", watch_time=10
+    )
+    VisitorWatch.objects.create(
+        school=default_school(), living=living, position=1, nickname="小明", watch_time=20
+    )
     assert living.visitors.filter(nickname="小明").count() == 2
 
 
@@ -104,7 +133,9 @@ def test_every_admin_page_answers_for_a_superuser(client, admin_user, name):
 
 @pytest.mark.django_db
 def test_admin_changelists_render_with_rows(client, admin_user, living, head_teacher):
-    StudentWatch.objects.create(living=living, student_id="s1", watch_time=30)
+    StudentWatch.objects.create(
+        school=default_school(), living=living, student_userid="s1", watch_time=30
+    )
     client.force_login(admin_user)
     for name in ("school_living", "school_studentwatch", "school_teacher", "school_department"):
         response = client.get(reverse(f"admin:{name}_changelist"))

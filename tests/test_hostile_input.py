@@ -216,9 +216,9 @@ def test_a_nul_in_a_sync_url_is_a_404(hostile_school):
 
 def class_urls(w) -> list[str]:
     return [
-        reverse("dashboard:class", args=[w.class_one.pk]),
-        reverse("dashboard:class_export", args=[w.class_one.pk, "csv"]),
-        reverse("dashboard:class_export", args=[w.class_one.pk, "xlsx"]),
+        reverse("dashboard:class", args=[w.class_one.wecom_id]),
+        reverse("dashboard:class_export", args=[w.class_one.wecom_id, "csv"]),
+        reverse("dashboard:class_export", args=[w.class_one.wecom_id, "xlsx"]),
     ]
 
 
@@ -282,7 +282,7 @@ def test_the_dates_at_the_edge_of_the_allowed_range_still_work(hostile_school):
 def test_a_huge_or_negative_page_shows_a_page_of_rows(hostile_school, name, query):
     w = hostile_school
     url = {
-        "class": reverse("dashboard:class", args=[w.class_one.pk]),
+        "class": reverse("dashboard:class", args=[w.class_one.wecom_id]),
         "living": reverse("dashboard:living", args=[w.living.livingid]),
     }[name]
     response = login_as(Client(), w.head.user).get(url, query)
@@ -366,6 +366,6 @@ def test_an_id_of_the_wrong_shape_or_range_in_a_url_is_a_404(hostile_school, url
 def test_a_living_of_another_shape_in_the_query_is_a_404(hostile_school):
     w = hostile_school
     client = login_as(Client(), w.head.user)
-    url = reverse("dashboard:class", args=[w.class_one.pk])
+    url = reverse("dashboard:class", args=[w.class_one.wecom_id])
     assert client.get(url, {"living": "<script>alert(1)</script>"}).status_code == 404
     assert client.get(url, {"living": w.living.livingid}).status_code == 200

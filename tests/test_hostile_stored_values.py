@@ -34,6 +34,7 @@ from school_live.school.models import (
     Teacher,
     VisitorWatch,
 )
+from school_live.school.tenancy import default_school
 from school_live.wecom import ids
 from tests.fixtures.attendance import make_living, make_student, watch
 from tests.fixtures.security import markup_in
@@ -77,15 +78,20 @@ def hostile_stored(hostile_school, subject_teacher):
     Department.objects.filter(pk=w.class_one.parent.parent_id).update(name=SCRIPT)
 
     hostile_user = get_user_model().objects.create_user(username="hostile-teacher")
-    w.hostile_teacher = Teacher.objects.create(userid="a/b", name=SCRIPT, user=hostile_user)
+    w.hostile_teacher = Teacher.objects.create(
+        school=default_school(), userid="a/b", name=SCRIPT, user=hostile_user
+    )
     ClassAssignment.objects.create(
+        school=default_school(),
         teacher=w.hostile_teacher,
         department=w.class_one,
         role=ClassAssignment.Role.SUBJECT,
         subject="{{ x }}<script>alert(1)</script>",
     )
     for value in HOSTILE:
-        Teacher.objects.create(userid=clip(value, 63) + "t", name=clip(value, 100))
+        Teacher.objects.create(
+            school=default_school(), userid=clip(value, 63) + "t", name=clip(value, 100)
+        )
 
     w.hostile_livings = []
     w.hostile_students = []
@@ -112,9 +118,14 @@ def hostile_stored(hostile_school, subject_teacher):
         watch(living, student.student_userid, seconds=600, enter=0, leave=10, parent=value[:64])
         watch(w.living, student.student_userid, seconds=60 * index, enter=1, leave=2)
         StudentUnwatch.objects.create(
-            living=living, student_id="s_absent", parent_userid=clip(value, 64), partyids=[3]
+            school=default_school(),
+            living=living,
+            student_userid="s_absent",
+            parent_userid=clip(value, 64),
+            partyids=[3],
         )
         VisitorWatch.objects.create(
+            school=default_school(),
             living=living,
             position=index,
             nickname=value,
@@ -123,6 +134,7 @@ def hostile_stored(hostile_school, subject_teacher):
             leave_time=living.living_start + dt.timedelta(minutes=1),
         )
         VisitorWatch.objects.create(
+            school=default_school(),
             living=w.living,
             position=index + 1,
             nickname=value,
@@ -131,6 +143,7 @@ def hostile_stored(hostile_school, subject_teacher):
             leave_time=w.living.living_start + dt.timedelta(minutes=1),
         )
         Excuse.objects.create(
+            school=default_school(),
             student=student if index % 2 else w.student,
             living=living if index % 3 else None,
             start_date=None if index % 3 else living.living_start.date(),
@@ -140,6 +153,7 @@ def hostile_stored(hostile_school, subject_teacher):
             created_by=w.head.user,
         )
         NicknameClaim.objects.create(
+            school=default_school(),
             department=w.class_one,
             nickname=value,
             student=student,
@@ -147,6 +161,7 @@ def hostile_stored(hostile_school, subject_teacher):
             created_by=w.head.user,
         )
         reminder = Reminder.objects.create(
+            school=default_school(),
             living=living,
             department=w.class_one,
             kind="manual",
@@ -161,6 +176,7 @@ def hostile_stored(hostile_school, subject_teacher):
             error=value,
         )
         ReminderStudent.objects.create(
+            school=default_school(),
             reminder=reminder,
             living=living,
             student_userid=clip(value, 64),
@@ -168,9 +184,14 @@ def hostile_stored(hostile_school, subject_teacher):
             parent_userids=[value],
         )
         SyncRun.objects.create(
-            kind=SyncRun.Kind.LIVING, livingid=clip(value, 128), living=living, error=value
+            school=default_school(),
+            kind=SyncRun.Kind.LIVING,
+            livingid=clip(value, 128),
+            living=living,
+            error=value,
         )
         series = LessonSeries.objects.create(
+            school=default_school(),
             teacher=w.head,
             theme=clip(value, 20),
             first_start=living.living_start,
@@ -179,6 +200,7 @@ def hostile_stored(hostile_school, subject_teacher):
         )
         series.classes.set([w.class_one])
         LessonOccurrence.objects.create(
+            school=default_school(),
             series=series,
             index=0,
             key=f"hostile-{index}",
@@ -214,25 +236,25 @@ def roles(w) -> dict[str, object]:
 
 def site_urls(w) -> list[str]:
     """Every page of the site that shows the hostile values, for one class."""
-    class_url = reverse("dashboard:class", args=[w.class_one.pk])
+    class_url = reverse("dashboard:class", args=[w.class_one.wecom_id])
     urls = [
         reverse("dashboard:home"),
         class_url,
         f"{class_url}?start=2026-01-01&end=2026-12-31",
         reverse("lessons:new"),
-        reverse("lessons:new") + f"?class={w.class_one.pk}",
+        reverse("lessons:new") + f"?class={w.class_one.wecom_id}",
         reverse("reports:preferences"),
         reverse("lessons:edit", args=[w.ahead.livingid]),
         reverse("lessons:state", args=[w.ahead.livingid]),
         reverse("dashboard:living", args=[w.ahead.livingid]),
-        reverse("reminders:confirm", args=[w.living.livingid, w.class_one.pk]),
-        reverse("reminders:confirm", args=[w.ahead.livingid, w.class_one.pk]),
+        reverse("reminders:confirm", args=[w.living.livingid, w.class_one.wecom_id]),
+        reverse("reminders:confirm", args=[w.ahead.livingid, w.class_one.wecom_id]),
     ]
     for fmt in ("csv", "xlsx"):
-        export = reverse("dashboard:class_export", args=[w.class_one.pk, fmt])
+        export = reverse("dashboard:class_export", args=[w.class_one.wecom_id, fmt])
         urls += [export, f"{export}?living={w.living.livingid}", f"{export}?start=2026-01-01"]
     living_url = reverse("dashboard:living", args=[w.living.livingid])
-    urls += [living_url, f"{living_url}?class={w.class_one.pk}"]
+    urls += [living_url, f"{living_url}?class={w.class_one.wecom_id}"]
     urls.append(reverse("dashboard:rollcall", args=[w.living.livingid]))
     urls.append(f"{class_url}?living={w.living.livingid}")
     for student in (w.student, w.formula, w.absent):
@@ -246,7 +268,7 @@ def site_urls(w) -> list[str]:
             reverse("dashboard:rollcall", args=[living.livingid]),
             reverse("lessons:edit", args=[living.livingid]),
             reverse("lessons:state", args=[living.livingid]),
-            reverse("reminders:confirm", args=[living.livingid, w.class_one.pk]),
+            reverse("reminders:confirm", args=[living.livingid, w.class_one.wecom_id]),
         ]
     for student in w.hostile_students:
         urls.append(reverse("dashboard:student", args=[student.student_userid]))
@@ -300,7 +322,7 @@ def test_no_stored_value_breaks_a_page_of_the_site(hostile_stored, role):
         statuses[url] = response.status_code
     if role == "班主任":
         assert statuses[reverse("dashboard:home")] == 200
-        assert statuses[reverse("dashboard:class", args=[w.class_one.pk])] == 200
+        assert statuses[reverse("dashboard:class", args=[w.class_one.wecom_id])] == 200
         living_url = reverse("dashboard:living", args=[SCRIPT])
         assert statuses[living_url] == 404, living_url
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from school_live.lessons import cli
 from school_live.lessons.models import LessonOccurrence, LessonSeries
 from school_live.school.models import Living
+from school_live.school.tenancy import default_school
 from school_live.sync.roster import roster_sync
 from school_live.wecom.client import WeComClient
 from tests.fixtures.sandbox import SYNC_SECRET
@@ -29,7 +30,9 @@ COLUMNS = "class_id,teacher_userid,weekday,start_time,minutes,theme,first_date,w
 
 @pytest.fixture
 def roster(sync_sandbox, sync_client):
-    roster_sync(client=sync_client)  # also leaves an access token in the shared cache
+    roster_sync(
+        school=default_school(), client=sync_client
+    )  # also leaves an access token in the shared cache
     return sync_sandbox
 
 
@@ -88,7 +91,7 @@ def test_schedule_living_prints_the_new_livingid_and_stores_the_lesson_reserved(
     assert wecom.living_type == LessonSeries.Type.BIG_CLASS
     living = Living.objects.get(livingid=wecom.livingid)
     assert living.status == Living.Status.RESERVED
-    assert list(living.planned_classes.values_list("pk", flat=True)) == [3]
+    assert list(living.planned_classes.values_list("wecom_id", flat=True)) == [3]
     assert living.occurrence.series.source == LessonSeries.Source.COMMAND
 
 
@@ -103,7 +106,7 @@ def test_a_weekly_small_class_for_two_classes_prints_one_livingid_per_week(roste
     assert [b - a for a, b in zip(starts, starts[1:], strict=False)] == [7 * 24 * 3600] * 2
     assert {(lv.living_type, lv.remind_time) for lv in created} == {(1, 15 * 60)}
     for living in Living.objects.all():
-        assert set(living.planned_classes.values_list("pk", flat=True)) == {3, 4}
+        assert set(living.planned_classes.values_list("wecom_id", flat=True)) == {3, 4}
 
 
 def test_the_same_command_twice_prints_the_same_livingid_and_creates_nothing(roster):

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from school_live.lessons.models import LessonOccurrence, LessonSeries
 from school_live.school.models import ClassAssignment, Department, Living, SyncRun, Teacher
+from school_live.school.tenancy import default_school
 from school_live.sync.roster import roster_sync
 from school_live.wecom.client import WeComClient
 from school_live.wecom.jsapi import AGENT, CORP, TicketStore, jsapi_signature
@@ -30,7 +31,7 @@ def people(sync_sandbox, sync_client, settings):
     """The sandbox's roster synced: a teacher with their class, a teacher of another class only,
     and an admin."""
     settings.WECOM_AGENT_ID = sync_sandbox.state.agent_id
-    roster_sync(client=sync_client)
+    roster_sync(school=default_school(), client=sync_client)
     teaches = {}
     for assignment in ClassAssignment.objects.filter(
         department__type=Department.Type.CLASS, teacher__user__isnull=False
@@ -89,7 +90,9 @@ def sandbox_livings(sandbox, theme=THEME):
 
 
 def schedule(client, klass, **extra):
-    return client.post(f"{reverse('lessons:new')}?class={klass.pk}", lesson_form(klass, **extra))
+    return client.post(
+        f"{reverse('lessons:new')}?class={klass.wecom_id}", lesson_form(klass, **extra)
+    )
 
 
 # --- scheduling -------------------------------------------------------------------------------
@@ -97,7 +100,7 @@ def schedule(client, klass, **extra):
 
 def test_a_teacher_schedules_a_lesson_for_their_class_and_wecom_has_it(sync_sandbox, people):
     client = as_user(people["teacher"].user)
-    page = client.get(f"{reverse('lessons:new')}?class={people['class'].pk}")
+    page = client.get(f"{reverse('lessons:new')}?class={people['class'].wecom_id}")
     assert page.status_code == 200
     html = page.content.decode()
     assert 'maxlength="20"' in html
@@ -141,7 +144,7 @@ def test_without_repeat_the_weeks_field_is_ignored(sync_sandbox, people):
 
 def test_another_class_is_a_404_when_scheduling_and_creates_nothing(sync_sandbox, people):
     client = as_user(people["other"].user)
-    url = f"{reverse('lessons:new')}?class={people['class'].pk}"
+    url = f"{reverse('lessons:new')}?class={people['class'].wecom_id}"
     assert client.get(url).status_code == 404
     assert client.post(url, lesson_form(people["class"])).status_code == 404
     # Without ?class= the form offers only their own classes: a forged choice is refused.
@@ -180,7 +183,7 @@ def test_a_wecom_refusal_shows_the_form_again_with_what_to_do(sync_sandbox, peop
 
 def test_staff_schedule_for_a_teacher_they_pick(sync_sandbox, people):
     client = as_user(people["admin"])
-    page = client.get(f"{reverse('lessons:new')}?class={people['class'].pk}").content.decode()
+    page = client.get(f"{reverse('lessons:new')}?class={people['class'].wecom_id}").content.decode()
     assert 'name="teacher"' in page
     data = lesson_form(people["class"], teacher=str(people["teacher"].pk))
     response = client.post(reverse("lessons:new"), data)
@@ -300,11 +303,14 @@ def test_the_host_reports_a_start_and_wecoms_start_makes_it_live(sync_sandbox, p
 
 
 def test_only_the_host_reports_a_start(sync_sandbox, people, reserved):
-    teacher = Teacher.objects.create(userid="colleague", name="同事")
+    teacher = Teacher.objects.create(school=default_school(), userid="colleague", name="同事")
     teacher.user = get_user_model().objects.create_user(username="colleague")
     teacher.save()
     ClassAssignment.objects.create(
-        teacher=teacher, department=people["class"], role=ClassAssignment.Role.SUBJECT
+        school=default_school(),
+        teacher=teacher,
+        department=people["class"],
+        role=ClassAssignment.Role.SUBJECT,
     )
     response = as_user(teacher.user).post(reverse("lessons:started", args=[reserved.livingid]))
     assert response.status_code == 400
@@ -316,9 +322,9 @@ def test_start_now_records_the_new_lesson_with_its_class(sync_sandbox, people):
     teacher, klass = people["teacher"], people["class"]
     started = sync_sandbox.state.start_by_jssdk(
         userid=teacher.userid,
-        params={"liveType": 2, "theme": "现在开课", "departmentIds": [klass.pk]},
+        params={"liveType": 2, "theme": "现在开课", "departmentIds": [klass.wecom_id]},
     )
-    url = reverse("lessons:class_started", args=[klass.pk])
+    url = reverse("lessons:class_started", args=[klass.wecom_id])
     data = {"livingid": started.livingid, "theme": "现在开课"}
     assert as_user(people["other"].user).post(url, data).status_code == 404
     assert not Living.objects.filter(livingid=started.livingid).exists()
@@ -334,7 +340,7 @@ def test_start_now_records_the_new_lesson_with_its_class(sync_sandbox, people):
 
 
 def test_start_now_cannot_claim_a_lesson_of_another_class(sync_sandbox, people):
-    theirs = Living.objects.create(livingid="lv-theirs", theme="二班")
+    theirs = Living.objects.create(school=default_school(), livingid="lv-theirs", theme="二班")
     theirs.classes.set([people["other_class"]])
     url = reverse("lessons:class_started", args=[people["class"].pk])
     response = as_user(people["teacher"].user).post(url, {"livingid": "lv-theirs"})
@@ -347,7 +353,7 @@ def test_the_class_page_offers_start_now_and_scheduling(sync_sandbox, people, se
     settings.WECOM_JSSDK_URL = f"{sync_sandbox.url}/sandbox/ww.js"
     client = as_user(people["teacher"].user)
     page = client.get(reverse("dashboard:class", args=[people["class"].pk])).content.decode()
-    assert f'href="/lessons/new/?class={people["class"].pk}"' in page
+    assert f'href="/lessons/new/?class={people["class"].wecom_id}"' in page
     assert 'id="start-class-button"' in page and 'maxlength="20"' in page
     assert f'src="{settings.WECOM_JSSDK_URL}"' in page
     assert f'data-wecom-userid="{people["teacher"].userid}"' in page

@@ -16,9 +16,11 @@ from school_live.lessons.services import (
     lesson_schedule,
 )
 from school_live.school.models import ClassAssignment, Department, Living, Teacher
+from school_live.school.tenancy import default_school
 from school_live.sync.roster import roster_sync
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import WeComTransientError
+from tests.fixtures.people import make_department
 
 # These tests pin English wording; the site speaks zh-hans first.
 pytestmark = pytest.mark.usefixtures("english")
@@ -26,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("english")
 
 @pytest.fixture
 def roster(sync_sandbox, sync_client):
-    roster_sync(client=sync_client)
+    roster_sync(school=default_school(), client=sync_client)
     # A head teacher of one class only (the sandbox's 数学 teacher teaches both classes and
     # already has a "数学：认识钟表" living): the tests below rely on both.
     assignment = (
@@ -121,7 +123,7 @@ def test_a_retry_after_a_lost_reply_finds_the_living_instead_of_creating_it_agai
 
 def test_plan_check_refuses_what_wecom_or_the_school_would_refuse(sync_sandbox, roster):
     teacher, klass = roster
-    other = Department.objects.create(id=9901, name="三年级九班", type=Department.Type.CLASS)
+    other = make_department(9901, "三年级九班", Department.Type.CLASS)
     problems = lesson_plan_check(plan(teacher, other, theme="x" * 21, hours=-1))
     text = " ".join(problems)
     assert "21" in text and "20" in text  # the theme's length and WeCom's limit

@@ -23,6 +23,7 @@ from django.utils import timezone
 from school_live.attendance import state
 from school_live.lessons.services import LessonPlan, lesson_schedule
 from school_live.school.models import ClassAssignment, Department, Living, SyncRun, Teacher
+from school_live.school.tenancy import default_school
 from school_live.sync.roster import roster_sync
 from school_live.wecom.errors import WeComError
 from tests.fixtures.sandbox import ended_livingid, foreign_livingid
@@ -38,7 +39,7 @@ def staff(sync_sandbox, sync_client, settings):
     """The sandbox's roster: the 班主任 of each class, a teacher of both who hosts the joint
     lesson, another subject teacher of both, and an admin."""
     settings.WECOM_AGENT_ID = sync_sandbox.state.agent_id
-    roster_sync(client=sync_client)
+    roster_sync(school=default_school(), client=sync_client)
     class_one, class_two = Department.objects.filter(type=Department.Type.CLASS).order_by("pk")
     heads = {
         a.department_id: a.teacher
@@ -78,7 +79,7 @@ def as_user(user) -> Client:
 
 
 def class_started(teacher, klass, livingid, theme="现在开课"):
-    url = reverse("lessons:class_started", args=[klass.pk])
+    url = reverse("lessons:class_started", args=[klass.wecom_id])
     return as_user(teacher.user).post(url, {"livingid": livingid, "theme": theme})
 
 
@@ -86,7 +87,7 @@ def phone_start(sandbox, teacher, klass, theme="数学：认识钟表"):
     """What ww.startLiving does on the teacher's phone: a living WeCom knows, live from now."""
     return sandbox.state.start_by_jssdk(
         userid=teacher.userid,
-        params={"liveType": 2, "theme": theme, "departmentIds": [klass.pk]},
+        params={"liveType": 2, "theme": theme, "departmentIds": [klass.wecom_id]},
     )
 
 
@@ -198,7 +199,7 @@ def test_the_sandbox_answers_get_living_info_only_for_this_apps_livings(
     info = sync_client.get_living_info(started.livingid)
     assert (info.anchor_userid, info.partyids) == (
         staff["head_one"].userid,
-        (staff["class_one"].pk,),
+        (staff["class_one"].wecom_id,),
     )
     created = sync_client.create_living(
         anchor_userid=staff["host"].userid,

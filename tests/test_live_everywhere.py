@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from school_live.reminders.models import Reminder, ReminderStudent
 from school_live.school.models import StudentUnwatch
+from school_live.school.tenancy import default_school
 from tests.fixtures.attendance import make_living, make_student, watch
 
 CLASS_ONE = 3
@@ -42,7 +43,11 @@ def live_lesson(department, *, synced: bool):
         living.save(update_fields=["stats_synced_at", "viewer_num", "comment_num"])
         watch(living, "in_room", seconds=300, enter=2, leave=None)
         StudentUnwatch.objects.create(
-            living=living, student_id="listed", parent_userid="li_m", partyids=[department.pk]
+            school=default_school(),
+            living=living,
+            student_userid="listed",
+            parent_userid="li_m",
+            partyids=[department.wecom_id],
         )
     return living
 
@@ -74,6 +79,7 @@ def test_a_lesson_just_started_shows_the_roll_call_at_once(client, live_class, h
 def test_the_home_card_shows_the_roll_call_never_verdicts(client, live_class, head_teacher):
     living = live_lesson(live_class, synced=True)
     reminder = Reminder.objects.create(
+        school=default_school(),
         living=living,
         department=live_class,
         kind=Reminder.Kind.MANUAL,
@@ -82,7 +88,11 @@ def test_the_home_card_shows_the_roll_call_never_verdicts(client, live_class, he
         text="…",
     )
     ReminderStudent.objects.create(
-        reminder=reminder, living=living, student_userid="coming", parent_userids=["co_m"]
+        school=default_school(),
+        reminder=reminder,
+        living=living,
+        student_userid="coming",
+        parent_userids=["co_m"],
     )
     client.force_login(head_teacher.user)
     html = client.get(reverse("dashboard:home")).content.decode()

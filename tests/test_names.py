@@ -28,6 +28,7 @@ from school_live.school.models import (
     Student,
     Teacher,
 )
+from school_live.school.tenancy import default_school
 from tests.fixtures.attendance import make_living, make_student, watch
 from tests.fixtures.dashboard import add_visitors
 from tests.fixtures.warnings import NOW, build_class
@@ -40,8 +41,9 @@ NO_NAME = "老师（企业微信未提供姓名）"
 def nameless(school):
     """A 班主任 of 一年级一班 whom WeCom lists by userid only (the roster sync stores no name)."""
     user = get_user_model().objects.create_user(username="liujiabo", password="x" * 20)
-    teacher = Teacher.objects.create(userid="liujiabo", user=user)
+    teacher = Teacher.objects.create(school=default_school(), userid="liujiabo", user=user)
     ClassAssignment.objects.create(
+        school=default_school(),
         teacher=teacher,
         department=school["class_one"],
         role=ClassAssignment.Role.HEAD,
@@ -58,7 +60,7 @@ def mobile(parent_userid: str, number: str) -> None:
 def namesakes(school):
     """Two 唐睿 in 一年级一班 (one present, one absent) and a 何诺文, at one ended lesson."""
     class_one = school["class_one"]
-    AttendancePolicy.current()
+    AttendancePolicy.current(default_school())
     living = make_living("lv-names", classes=[class_one])
     make_student("tang_a", "唐睿", classes=[class_one], parents=[("tang_a_f", "爸爸", True)])
     make_student("tang_b", "唐睿", classes=[class_one], parents=[("tang_b_m", "妈妈", True)])
@@ -103,7 +105,7 @@ def test_the_overlap_error_names_the_teacher_in_words_not_by_login_id(nameless, 
 
 
 def test_the_admin_lists_teachers_by_name_or_says_there_is_none(client, admin_user, nameless):
-    Teacher.objects.create(userid="linjing", name="林静")
+    Teacher.objects.create(school=default_school(), userid="linjing", name="林静")
     client.force_login(admin_user)
     html = client.get(reverse("admin:school_teacher_changelist")).content.decode()
     assert "林静" in html and NO_NAME in html
@@ -113,6 +115,7 @@ def test_the_admin_lists_teachers_by_name_or_says_there_is_none(client, admin_us
 @pytest.fixture
 def reminder(namesakes, nameless, school):
     sent = Reminder.objects.create(
+        school=default_school(),
         living=namesakes,
         department=school["class_one"],
         kind=Reminder.Kind.MANUAL,
@@ -123,7 +126,12 @@ def reminder(namesakes, nameless, school):
         parent_userids=["he_f"],
     )
     ReminderStudent.objects.create(
-        reminder=sent, living=namesakes, student_userid="he", name="何诺文", parent_userids=["he_f"]
+        school=default_school(),
+        reminder=sent,
+        living=namesakes,
+        student_userid="he",
+        name="何诺文",
+        parent_userids=["he_f"],
     )
     return sent
 
@@ -220,7 +228,7 @@ def test_the_roll_call_tells_namesakes_apart(client, school, head_teacher):
 
 def test_the_warnings_tell_namesakes_apart(client, school, head_teacher, clock_at):
     clock_at(NOW)
-    AttendancePolicy.current()
+    AttendancePolicy.current(default_school())
     made = build_class(school["class_one"])
     # 李四 (absent repeatedly) and 王五 (unreachable) are both 唐睿 here.
     for student in (made.people.li, made.people.wang):
@@ -246,6 +254,7 @@ def test_the_nickname_book_offers_namesakes_apart(client, namesakes, head_teache
 
 def test_the_reminder_tells_namesakes_apart(client, reminder, nameless):
     ReminderStudent.objects.create(
+        school=default_school(),
         reminder=reminder,
         living=reminder.living,
         student_userid="tang_b",
@@ -273,7 +282,7 @@ def ordered(school):
     """丙三 and 甲一 present, 乙二 excused between them by name, 丁四 absent; 戊五 watched 62.5%
     and 己六 57.5% of the lesson (partial at the 80% threshold)."""
     class_one = school["class_one"]
-    AttendancePolicy.current()
+    AttendancePolicy.current(default_school())
     living = make_living("lv-order", classes=[class_one])
     for userid, name in [
         ("bing", "丙三"),
@@ -289,7 +298,10 @@ def ordered(school):
     watch(living, "wu", seconds=2250, enter=0, leave=60)
     watch(living, "ji", seconds=2070, enter=0, leave=60)
     Excuse.objects.create(
-        student=Student.objects.get(student_userid="yi"), living=living, kind=Excuse.Kind.SICK
+        school=default_school(),
+        student=Student.objects.get(student_userid="yi"),
+        living=living,
+        kind=Excuse.Kind.SICK,
     )
     return living
 

@@ -33,6 +33,7 @@ from school_live.corrections.nicknames import (
 from school_live.reports.attachments import class_table_xlsx
 from school_live.reports.dispatch import living_report_send
 from school_live.school.models import AttendancePolicy, Living, VisitorWatch
+from school_live.school.tenancy import default_school
 from tests.fixtures.attendance import START, make_living, make_student, watch
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
@@ -47,6 +48,7 @@ pytestmark = pytest.mark.usefixtures("english")
 def visit(living, nickname, *, seconds, enter=0, leave=60, comment=False):
     position = VisitorWatch.objects.filter(living=living).count()
     return VisitorWatch.objects.create(
+        school=default_school(),
         living=living,
         position=position,
         nickname=nickname,
@@ -61,7 +63,7 @@ def visit(living, nickname, *, seconds, enter=0, leave=60, comment=False):
 def book(school, head_teacher, subject_teacher, other_teacher):
     """小明 and 小红 in 一年级一班, 小刚 in 一年级二班; a lesson of each class, the same day, and
     in both a visitor who calls herself 小明妈妈."""
-    AttendancePolicy.current()
+    AttendancePolicy.current(default_school())
     one, two = school["class_one"], school["class_two"]
     ming = make_student("ming", "小明", classes=[one], parents=[("ming_mum", "妈妈", True)])
     hong = make_student("hong", "小红", classes=[one], parents=[("hong_mum", "妈妈", True)])
@@ -245,7 +247,9 @@ def test_a_nickname_claimed_for_another_student_of_the_class_is_refused(book):
         claim(book, student=book.gang)  # not a student of 一年级一班
     # The database refuses a second active claim too, whatever the code path.
     with pytest.raises(IntegrityError), transaction.atomic():
-        NicknameClaim.objects.create(department=book.one, nickname=MUM, student=book.hong)
+        NicknameClaim.objects.create(
+            school=default_school(), department=book.one, nickname=MUM, student=book.hong
+        )
     assert NicknameClaim.objects.count() == 1
 
 
@@ -275,14 +279,15 @@ def test_removing_a_claim_reverses_the_verdicts_and_keeps_the_history(book):
 
 def living_url(b, department=None):
     return (
-        reverse("dashboard:living", args=[b.lesson.livingid]) + f"?class={(department or b.one).pk}"
+        reverse("dashboard:living", args=[b.lesson.livingid])
+        + f"?class={(department or b.one).wecom_id}"
     )
 
 
 def claim_url(b, department=None, living=None):
     return reverse(
         "dashboard:nickname_claim",
-        args=[(living or b.lesson).livingid, (department or b.one).pk],
+        args=[(living or b.lesson).livingid, (department or b.one).wecom_id],
     )
 
 
@@ -316,7 +321,9 @@ def test_a_teacher_of_the_class_claims_on_the_lessons_page(client, book, who):
     student_page = client.get(reverse("dashboard:student", args=["ming"]), **EN).content.decode()
     assert 'id="nickname-claim-list"' in student_page and "她在群里说的" in student_page
     assert 'data-verdict="present"' in student_page and "via WeChat 访客 小明妈妈" in student_page
-    class_page = client.get(reverse("dashboard:class", args=[book.one.pk]), **EN).content.decode()
+    class_page = client.get(
+        reverse("dashboard:class", args=[book.one.wecom_id]), **EN
+    ).content.decode()
     assert "via WeChat 访客 小明妈妈" in class_page and 'data-absent="1"' in class_page
 
 
@@ -336,7 +343,9 @@ def test_a_refused_claim_says_why_and_saves_nothing(client, book):
 def test_removing_on_the_page_reverses_and_the_student_page_keeps_the_history(client, book):
     made = claim(book)
     client.force_login(book.subject.user)
-    url = reverse("dashboard:nickname_remove", args=[book.lesson.livingid, book.one.pk, made.pk])
+    url = reverse(
+        "dashboard:nickname_remove", args=[book.lesson.livingid, book.one.wecom_id, made.pk]
+    )
     response = client.post(url, {"why": "不是小明家"}, **EN)
     assert response.status_code == 302 and response["Location"].endswith("#visitors-title")
     made.refresh_from_db()
@@ -349,7 +358,9 @@ def test_removing_on_the_page_reverses_and_the_student_page_keeps_the_history(cl
 
 def test_others_get_404s_and_nothing_changes(client, book, admin_user):
     made = claim(book)
-    remove = reverse("dashboard:nickname_remove", args=[book.lesson.livingid, book.one.pk, made.pk])
+    remove = reverse(
+        "dashboard:nickname_remove", args=[book.lesson.livingid, book.one.wecom_id, made.pk]
+    )
     data = {"nickname": MUM, "student": "hong"}
     client.force_login(book.other_teacher.user)
     assert client.post(claim_url(book), data).status_code == 404
@@ -361,7 +372,7 @@ def test_others_get_404s_and_nothing_changes(client, book, admin_user):
     client.force_login(book.head.user)
     theirs = claim(book, student=book.gang, department=book.two, by=book.other_teacher.user)
     other_remove = reverse(
-        "dashboard:nickname_remove", args=[book.lesson.livingid, book.one.pk, theirs.pk]
+        "dashboard:nickname_remove", args=[book.lesson.livingid, book.one.wecom_id, theirs.pk]
     )
     assert client.post(other_remove).status_code == 404
     assert client.get(claim_url(book)).status_code == 405
@@ -392,7 +403,7 @@ def test_hostile_nicknames_are_shown_as_text_everywhere(client, book):
     for url in (
         living_url(book),
         reverse("dashboard:student", args=["hong"]),
-        reverse("dashboard:class", args=[book.one.pk]),
+        reverse("dashboard:class", args=[book.one.wecom_id]),
     ):
         html = client.get(url, **EN).content.decode()
         assert "<script>alert" not in html, url
@@ -411,7 +422,7 @@ def test_downloads_and_the_lesson_email_say_via_which_visitor(client, book):
     visit(later, MUM, seconds=1200, enter=10, leave=40)
     claim(book)
     client.force_login(book.head.user)
-    export = reverse("dashboard:class_export", args=[book.one.pk, "csv"])
+    export = reverse("dashboard:class_export", args=[book.one.wecom_id, "csv"])
     rows = list(
         csv.reader(
             io.StringIO(client.get(f"{export}?living=lv-one", **EN).content.decode("utf-8-sig"))
@@ -421,7 +432,7 @@ def test_downloads_and_the_lesson_email_say_via_which_visitor(client, book):
     ming = next(row for row in rows if row[1] == "ming")
     assert ming[2] == "present" and ming[-1] == "via WeChat 访客 小明妈妈"
     xlsx = client.get(
-        reverse("dashboard:class_export", args=[book.one.pk, "xlsx"]) + "?living=lv-one", **EN
+        reverse("dashboard:class_export", args=[book.one.wecom_id, "xlsx"]) + "?living=lv-one", **EN
     )
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert "via WeChat 访客 小明妈妈" in [row[-1] for row in sheet.iter_rows(values_only=True)]
@@ -467,7 +478,7 @@ def test_pages_stay_within_the_query_budget_with_claims(
     for url in (
         living_url(book),
         reverse("dashboard:student", args=["ming"]),
-        reverse("dashboard:class", args=[book.one.pk]),
+        reverse("dashboard:class", args=[book.one.wecom_id]),
         reverse("dashboard:home"),
     ):
         with django_assert_max_num_queries(QUERY_BUDGET):

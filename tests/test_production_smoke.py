@@ -199,7 +199,7 @@ user.save()
 students = assignment.department.students.filter(is_active=True).order_by("name")
 print(json.dumps({
     "username": user.username,
-    "class_id": assignment.department_id,
+    "class_id": assignment.department.wecom_id,
     "class_name": assignment.department.name,
     "students": [s.name for s in students],
 }))
@@ -275,8 +275,9 @@ def test_gunicorn_worker_and_beat_serve_a_synced_class_on_postgres_and_redis(tmp
                     "manage.py",
                     "shell",
                     "-c",
+                    "from school_live.school.tenancy import default_school; "
                     "from school_live.sync.triggers import school_sync_request; "
-                    "print(school_sync_request()[0].pk)",
+                    "print(school_sync_request(school=default_school())[0].pk)",
                 ).split()[-1]
             )
 

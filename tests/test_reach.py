@@ -29,6 +29,7 @@ from school_live.attendance.rules import Verdict
 from school_live.reminders.queries import not_joined_families
 from school_live.reports.weekly import class_digest_build
 from school_live.school.models import Department, Living, StudentUnwatch
+from school_live.school.tenancy import default_school
 from tests.fixtures.attendance import make_living, make_student, watch
 
 REACHABLE = {"roster_only", "unwatch_only"}
@@ -56,7 +57,11 @@ def lesson(livingid, department, *, start, duration=45 * 60, synced_at=None) -> 
     living.save(update_fields=["stats_complete"])
     watch(living, "here", seconds=duration, enter=0, leave=duration // 60)
     StudentUnwatch.objects.create(
-        living=living, student_id="unwatch_only", parent_userid="uo_m", partyids=[department.pk]
+        school=default_school(),
+        living=living,
+        student_userid="unwatch_only",
+        parent_userid="uo_m",
+        partyids=[department.wecom_id],
     )
     return living
 

@@ -36,6 +36,7 @@ from school_live.school.models import (
     StudentWatch,
     Teacher,
 )
+from school_live.school.tenancy import default_school
 from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.roster import roster_sync
 from tests.fixtures.sandbox import live_livingid
@@ -56,7 +57,9 @@ class LiveLesson:
     unreachable: str  # a student of the class no parent of whom follows 学校通知
 
     def sync(self) -> Living:
-        run = living_stats_sync(client=self.client, livingid=self.living.livingid)
+        run = living_stats_sync(
+            school=default_school(), client=self.client, livingid=self.living.livingid
+        )
         assert run.status == "succeeded", run.error
         self.living.refresh_from_db()
         return self.living
@@ -66,7 +69,7 @@ class LiveLesson:
         school = self.state.school
         return {
             parent.userid
-            for student in school.students_by_dept[self.department.pk]
+            for student in school.students_by_dept[self.department.wecom_id]
             if student.userid not in self.joined
             for parent in student.parents
             if parent.is_subscribe
@@ -110,14 +113,14 @@ def lesson(sync_sandbox, sync_client, settings) -> LiveLesson:
         state.add_watcher(
             livingid, userid, enter_time=start + 60, leave_time=start + 240, watch_time=180
         )
-    assert roster_sync(client=sync_client).status == "succeeded"
-    run = living_stats_sync(client=sync_client, livingid=livingid)
+    assert roster_sync(school=default_school(), client=sync_client).status == "succeeded"
+    run = living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     assert run.status == "succeeded", run.error
     return LiveLesson(
         state=state,
         client=sync_client,
         living=run.living,
-        department=Department.objects.get(pk=class_id),
+        department=Department.objects.get(wecom_id=class_id),
         joined=joined,
         unreachable=unreachable,
     )
@@ -181,7 +184,7 @@ def test_recipients_are_the_parents_of_reachable_students_not_in_the_room(lesson
 def test_a_watch_row_with_no_time_yet_has_joined_as_in_the_roll_call(lesson):
     """During the lesson a row of 0 s is someone who has just come in: the roll call shows them
     joined, so their family is not reminded (the verdicts after the end judge 0 s as absent)."""
-    StudentWatch.objects.filter(living=lesson.living, student_id=lesson.joined[0]).update(
+    StudentWatch.objects.filter(living=lesson.living, student_userid=lesson.joined[0]).update(
         watch_time=0
     )
     selection = not_joined_families(
@@ -213,7 +216,7 @@ def test_only_families_within_the_allow_scope_are_reminded(lesson):
     school = lesson.state.school
     allowed = next(
         s.userid
-        for s in sorted(school.students_by_dept[lesson.department.pk], key=lambda s: s.userid)
+        for s in sorted(school.students_by_dept[lesson.department.wecom_id], key=lambda s: s.userid)
         if s.userid not in lesson.joined and s.subscribed_parent
     )
     lesson.state.set_allow_scope(students=[allowed], departments=[])
@@ -227,7 +230,11 @@ def test_only_families_within_the_allow_scope_are_reminded(lesson):
 
 
 def test_a_theme_from_wecom_cannot_become_a_link_in_the_families_text(school):
-    living = Living(livingid="lv-x", theme='<a href="https://evil.example">点我</a>数学')
+    living = Living(
+        school=default_school(),
+        livingid="lv-x",
+        theme='<a href="https://evil.example">点我</a>数学',
+    )
     living.living_start = timezone.now()
     text = reminder_text(living=living, department=school["class_one"])
     assert "<" not in text and ">" not in text
@@ -290,9 +297,9 @@ def test_the_button_confirms_then_sends_and_a_second_press_says_nothing_was_sent
     browser.force_login(who.head)
     living_page = reverse("dashboard:living", args=[lesson.living.livingid])
     html = browser.get(living_page).content.decode()
-    url = reverse("reminders:confirm", args=[lesson.living.livingid, lesson.department.pk])
+    url = reverse("reminders:confirm", args=[lesson.living.livingid, lesson.department.wecom_id])
     assert f'href="{url}"' in html
-    class_page = reverse("dashboard:class", args=[lesson.department.pk])
+    class_page = reverse("dashboard:class", args=[lesson.department.wecom_id])
     class_html = browser.get(class_page, {"living": lesson.living.livingid}).content.decode()
     assert f'href="{url}"' in class_html
 
@@ -318,7 +325,7 @@ def test_the_button_confirms_then_sends_and_a_second_press_says_nothing_was_sent
 
 def test_people_outside_the_class_get_a_404_and_send_nothing(lesson):
     who = people(lesson)
-    url = reverse("reminders:confirm", args=[lesson.living.livingid, lesson.department.pk])
+    url = reverse("reminders:confirm", args=[lesson.living.livingid, lesson.department.wecom_id])
     outsider = Client()
     outsider.force_login(who.other)
     assert outsider.get(url).status_code == 404
@@ -338,12 +345,14 @@ def test_people_outside_the_class_get_a_404_and_send_nothing(lesson):
 def test_the_lessons_host_may_remind(lesson):
     host = get_user_model().objects.create_user(username="host")
     Teacher.objects.update_or_create(
-        userid=lesson.living.anchor_userid, defaults={"user": host, "is_active": True}
+        school=default_school(),
+        userid=lesson.living.anchor_userid,
+        defaults={"user": host, "is_active": True},
     )
     ClassAssignment.objects.filter(teacher__user=host).delete()
     browser = Client(HTTP_ACCEPT_LANGUAGE="en")
     browser.force_login(host)
-    url = reverse("reminders:confirm", args=[lesson.living.livingid, lesson.department.pk])
+    url = reverse("reminders:confirm", args=[lesson.living.livingid, lesson.department.wecom_id])
     assert browser.get(url).status_code == 200
 
 
@@ -360,7 +369,7 @@ def test_wecom_errors_say_what_to_fix_and_the_reminder_is_kept(lesson, setup, er
     setup(lesson.state)
     browser = Client(HTTP_ACCEPT_LANGUAGE="en")
     browser.force_login(who.head)
-    url = reverse("reminders:confirm", args=[lesson.living.livingid, lesson.department.pk])
+    url = reverse("reminders:confirm", args=[lesson.living.livingid, lesson.department.wecom_id])
     html = browser.post(url, follow=True).content.decode()
     assert words in html
     reminder = Reminder.objects.get()
@@ -378,7 +387,7 @@ def test_the_confirm_page_of_a_lesson_that_is_not_live_offers_no_button(lesson):
     browser.force_login(who.head)
     html = browser.get(reverse("dashboard:living", args=[lesson.living.livingid])).content.decode()
     assert 'id="remind-button"' not in html
-    url = reverse("reminders:confirm", args=[lesson.living.livingid, lesson.department.pk])
+    url = reverse("reminders:confirm", args=[lesson.living.livingid, lesson.department.wecom_id])
     page = browser.get(url).content.decode()
     assert 'id="reminder-not-live"' in page and 'id="reminder-form"' not in page
     assert "not live" in browser.post(url, follow=True).content.decode()
@@ -464,7 +473,7 @@ def test_the_automatic_reminder_goes_out_once_n_minutes_after_the_start(lesson):
     # Off by default.
     assert auto_reminders_send(client=lesson.client) == []
     setting = ClassReminderSetting.objects.create(
-        department=lesson.department, auto_after_minutes=10
+        school=default_school(), department=lesson.department, auto_after_minutes=10
     )
     # Five minutes in: not yet.
     assert auto_reminders_send(client=lesson.client) == []
@@ -481,7 +490,9 @@ def test_the_automatic_reminder_goes_out_once_n_minutes_after_the_start(lesson):
 
 
 def test_a_transient_failure_of_the_automatic_reminder_is_tried_again(lesson):
-    ClassReminderSetting.objects.create(department=lesson.department, auto_after_minutes=1)
+    ClassReminderSetting.objects.create(
+        school=default_school(), department=lesson.department, auto_after_minutes=1
+    )
     lesson.state.inject_errcode(SEND, -1, times=None)
     [failed] = auto_reminders_send(client=lesson.client)
     assert failed.status == "failed" and failed.errcode == -1

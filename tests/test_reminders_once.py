@@ -26,6 +26,7 @@ from django.utils import timezone
 from school_live.reminders.models import ClassReminderSetting, Reminder, ReminderStudent
 from school_live.reminders.services import auto_reminders_send, reminder_send
 from school_live.school.models import ClassAssignment, Department, Living
+from school_live.school.tenancy import default_school
 from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.roster import roster_sync
 from school_live.wecom.client import WeComClient
@@ -56,7 +57,7 @@ class JointLesson:
         return {
             parent.userid
             for department in self.classes
-            for student in school.students_by_dept[department.pk]
+            for student in school.students_by_dept[department.wecom_id]
             if student.userid not in self.joined
             for parent in student.parents
             if parent.is_subscribe
@@ -116,12 +117,12 @@ def joint(sync_sandbox, sync_client, settings) -> JointLesson:
     state.add_watcher(
         livingid, joined[0], enter_time=start + 60, leave_time=start + 240, watch_time=180
     )
-    assert roster_sync(client=sync_client).status == "succeeded"
-    run = living_stats_sync(client=sync_client, livingid=livingid)
+    assert roster_sync(school=default_school(), client=sync_client).status == "succeeded"
+    run = living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     assert run.status == "succeeded", run.error
     living = run.living
-    classes = list(living.classes.order_by("pk"))
-    assert [c.pk for c in classes] == [one, two]
+    classes = list(living.classes.order_by("wecom_id"))
+    assert [c.wecom_id for c in classes] == [one, two]
     return JointLesson(
         state=state,
         client=sync_client,
@@ -213,7 +214,7 @@ def test_a_press_from_the_other_class_within_10_minutes_skips_families_already_r
     first_parents = set(first.reminder.parent_userids)
     skipped = {
         s.userid
-        for s in joint.state.school.students_by_dept[two.pk]
+        for s in joint.state.school.students_by_dept[two.wecom_id]
         if s.userid not in joint.joined and s.subscribed_parent
         if joint.parents_of(s.userid) <= first_parents
     }
@@ -240,7 +241,9 @@ def test_the_automatic_reminder_follows_the_same_rule(joint):
     now = timezone.now()
     manual = reminder_send(client=joint.client, living=joint.living, department=one, now=now)
     assert manual.sent
-    ClassReminderSetting.objects.create(department=two, auto_after_minutes=1)
+    ClassReminderSetting.objects.create(
+        school=default_school(), department=two, auto_after_minutes=1
+    )
     [automatic] = auto_reminders_send(client=joint.client, now=now + dt.timedelta(minutes=1))
     assert automatic.kind == "automatic" and automatic.department == two
     reminded = set(automatic.students.values_list("student_userid", flat=True))
@@ -258,7 +261,7 @@ def test_a_student_who_joined_after_the_last_sync_is_left_out_and_the_page_says_
     joint.stale()
     browser = Client(HTTP_ACCEPT_LANGUAGE="en")
     browser.force_login(head_of(one))
-    url = reverse("reminders:confirm", args=[joint.living.livingid, one.pk])
+    url = reverse("reminders:confirm", args=[joint.living.livingid, one.wecom_id])
     response = browser.post(url, follow=True)
     reminder = Reminder.objects.get()
     assert response.redirect_chain[-1][0] == reverse("reminders:detail", args=[reminder.pk])
@@ -302,7 +305,7 @@ def test_wecom_busy_when_reading_who_joined_sends_nothing_on_stale_rows(joint):
     joint.state.inject_errcode(WATCH_STAT, -1, times=None)
     browser = Client(HTTP_ACCEPT_LANGUAGE="en")
     browser.force_login(head_of(one))
-    url = reverse("reminders:confirm", args=[joint.living.livingid, one.pk])
+    url = reverse("reminders:confirm", args=[joint.living.livingid, one.wecom_id])
     page = browser.post(url, follow=True).content.decode()
     assert "Try again in a minute" in page
     assert joint.state.call_count(SEND) == 0
@@ -324,16 +327,30 @@ def test_the_migration_fills_the_parents_of_every_stored_reminder(school):
     from school_live.reminders.models import ReminderParent
 
     migration = importlib.import_module("school_live.reminders.migrations.0003_once_per_parent")
-    living = Living.objects.create(livingid="lvOld", living_start=timezone.now())
+    living = Living.objects.create(
+        school=default_school(), livingid="lvOld", living_start=timezone.now()
+    )
     kept = {"living": living, "department": school["class_one"], "kind": "manual", "text": "x"}
     sent = Reminder.objects.create(
-        **kept, status="sent", sent_at=timezone.now(), parent_userids=["mama", "baba", "mama"]
+        school=default_school(),
+        **kept,
+        status="sent",
+        sent_at=timezone.now(),
+        parent_userids=["mama", "baba", "mama"],
     )
     odd = Reminder.objects.create(
-        **kept, status="failed", sent_at=timezone.now(), parent_userids=["p" * 65, 7, "yeye"]
+        school=default_school(),
+        **kept,
+        status="failed",
+        sent_at=timezone.now(),
+        parent_userids=["p" * 65, 7, "yeye"],
     )
     not_a_list = Reminder.objects.create(
-        **kept, status="failed", sent_at=timezone.now(), parent_userids="mama"
+        school=default_school(),
+        **kept,
+        status="failed",
+        sent_at=timezone.now(),
+        parent_userids="mama",
     )
     migration.backfill(apps, None)
     rows = set(ReminderParent.objects.values_list("reminder_id", "living_id", "parent_userid"))

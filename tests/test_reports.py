@@ -33,6 +33,7 @@ from school_live.reports.periods import (
     week_period,
 )
 from school_live.school.models import ClassAssignment, Living
+from school_live.school.tenancy import default_school
 from school_live.wecom_sandbox.model import Teacher as SandboxTeacher
 from tests.fixtures.attendance import make_student, watch
 from tests.fixtures.people import PASSWORD
@@ -147,7 +148,7 @@ def test_running_the_task_twice_sends_one_email_per_teacher(report_living):
     assert deliveries.count() == 2
     assert {d.status for d in deliveries} == {ReportDelivery.Status.SENT}
     assert {d.attempts for d in deliveries} == {1}
-    assert living_reports_due(now=report_living.living.living_end) == []
+    assert living_reports_due(school=default_school(), now=report_living.living.living_end) == []
 
 
 def test_a_delivery_claimed_by_another_worker_is_not_sent_again(report_living):
@@ -158,8 +159,10 @@ def test_a_delivery_claimed_by_another_worker_is_not_sent_again(report_living):
         ReportDelivery.Channel.EMAIL,
         teacher_recipient(head),
     )
-    assert delivery_claim(key=key, teacher=head) is not None  # the other worker
-    assert delivery_claim(key=key, teacher=head, retry_failed=True) is None
+    assert (
+        delivery_claim(school=default_school(), key=key, teacher=head) is not None
+    )  # the other worker
+    assert delivery_claim(school=default_school(), key=key, teacher=head, retry_failed=True) is None
 
     summary = living_report_send(living=report_living.living)
 
@@ -176,7 +179,9 @@ def test_an_incomplete_lesson_is_not_reported_by_the_task(report_living):
 
 
 def test_opted_out_teacher_gets_nothing(report_living):
-    ReportPreference.objects.create(teacher=report_living.subject, living_report=False)
+    ReportPreference.objects.create(
+        school=default_school(), teacher=report_living.subject, living_report=False
+    )
 
     summary = living_report_send(living=report_living.living)
 
@@ -185,7 +190,9 @@ def test_opted_out_teacher_gets_nothing(report_living):
 
 
 def test_attachment_only_for_the_teacher_who_chose_it(report_living):
-    ReportPreference.objects.create(teacher=report_living.head, xlsx_attachment=True)
+    ReportPreference.objects.create(
+        school=default_school(), teacher=report_living.head, xlsx_attachment=True
+    )
 
     living_report_send(living=report_living.living)
 
@@ -200,7 +207,9 @@ def test_attachment_only_for_the_teacher_who_chose_it(report_living):
 
 
 def test_the_preference_address_overrides_the_wecom_one(report_living):
-    ReportPreference.objects.create(teacher=report_living.head, email_override="li@home.example")
+    ReportPreference.objects.create(
+        school=default_school(), teacher=report_living.head, email_override="li@home.example"
+    )
 
     living_report_send(living=report_living.living)
 
@@ -232,30 +241,38 @@ def test_a_teacher_of_another_class_gets_nothing(report_living, other_teacher):
 def test_the_periodic_check_finds_complete_recent_lessons_only(report_living):
     living = report_living.living
     now = living.living_end + dt.timedelta(minutes=10)
-    assert living_reports_due(now=now) == [living.livingid]
-    assert living_reports_due(now=now + dt.timedelta(days=3)) == []  # too old to report now
+    assert living_reports_due(school=default_school(), now=now) == [living.livingid]
+    assert (
+        living_reports_due(school=default_school(), now=now + dt.timedelta(days=3)) == []
+    )  # too old to report now
 
     living_report_send(living=living)
-    assert living_reports_due(now=now) == []
+    assert living_reports_due(school=default_school(), now=now) == []
 
 
 def test_the_check_task_queues_one_report_per_due_lesson(report_living, monkeypatch):
     queued = []
-    monkeypatch.setattr(tasks.send_living_report, "delay", queued.append)
+    monkeypatch.setattr(tasks.send_living_report, "delay", lambda *args: queued.append(args))
     monkeypatch.setattr(
-        tasks, "living_reports_due", lambda: living_reports_due(now=report_living.living.living_end)
+        tasks,
+        "living_reports_due",
+        lambda school: living_reports_due(school=school, now=report_living.living.living_end),
     )
 
     assert tasks.check_living_reports() == 1
-    assert queued == ["lesson-report-1"]
+    assert queued == [("lesson-report-1", default_school().pk)]
 
 
 # A real SMTP server --------------------------------------------------------------------------
 
 
 def test_a_real_smtp_server_receives_the_report_and_its_xlsx(report_living, smtp_server):
-    ReportPreference.objects.create(teacher=report_living.head, xlsx_attachment=True)
-    ReportPreference.objects.create(teacher=report_living.subject, living_report=False)
+    ReportPreference.objects.create(
+        school=default_school(), teacher=report_living.head, xlsx_attachment=True
+    )
+    ReportPreference.objects.create(
+        school=default_school(), teacher=report_living.subject, living_report=False
+    )
 
     living_report_send(living=report_living.living)
 
@@ -288,7 +305,7 @@ def test_smtp_failure_is_recorded_then_retried_once_the_server_answers(
     failed = ReportDelivery.objects.filter(status=ReportDelivery.Status.FAILED)
     assert failed.count() == 2
     assert all("ConnectionRefused" in delivery.error for delivery in failed)
-    assert living_reports_due(now=living.living_end) == [living.livingid]
+    assert living_reports_due(school=default_school(), now=living.living_end) == [living.livingid]
 
     settings.EMAIL_PORT = smtp_server.port
     second = living_report_send(living=living)
@@ -299,7 +316,9 @@ def test_smtp_failure_is_recorded_then_retried_once_the_server_answers(
 
 
 def test_admin_resend_sends_a_failed_report_again(report_living, admin_user, client, settings):
-    ReportPreference.objects.create(teacher=report_living.subject, living_report=False)
+    ReportPreference.objects.create(
+        school=default_school(), teacher=report_living.subject, living_report=False
+    )
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = free_port()
@@ -444,7 +463,9 @@ def test_wecom_textcard_goes_once_to_each_teacher(report_living, sandbox_teacher
 
 
 def test_wecom_card_respects_the_preference(report_living, sandbox_teachers):
-    ReportPreference.objects.create(teacher=report_living.subject, wecom_message=False)
+    ReportPreference.objects.create(
+        school=default_school(), teacher=report_living.subject, wecom_message=False
+    )
 
     living_report_send(living=report_living.living)
 
@@ -515,7 +536,9 @@ def test_teacher_without_lessons_that_week_or_opted_out_gets_no_digest(school, r
     class_one = school["class_one"]
     roster_one(class_one)
     week_of_lessons(class_one)
-    ReportPreference.objects.create(teacher=report_teachers.subject, weekly_digest=False)
+    ReportPreference.objects.create(
+        school=default_school(), teacher=report_teachers.subject, weekly_digest=False
+    )
 
     assert teacher_digest_send(teacher=report_teachers.subject, period=WEEK).opted_out == 1
     teacher_digest_send(teacher=report_teachers.head, period="2026-W20")

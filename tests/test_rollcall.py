@@ -14,14 +14,20 @@ from school_live.attendance.queries.rollcall import class_rollcall_students, liv
 from school_live.corrections.nicknames import nickname_claim_create
 from school_live.reminders.queries import not_joined_families
 from school_live.school.models import Department, Student, StudentUnwatch, VisitorWatch
+from school_live.school.tenancy import default_school
 from tests.fixtures.attendance import make_living, make_roster, make_student, watch
+from tests.fixtures.people import make_department
 
 CLASS_ONE, CLASS_TWO = 3, 4
 
 
 def unwatched(living, student_userid, parent="p"):
     StudentUnwatch.objects.create(
-        living=living, student_id=student_userid, parent_userid=parent, partyids=[]
+        school=default_school(),
+        living=living,
+        student_userid=student_userid,
+        parent_userid=parent,
+        partyids=[],
     )
 
 
@@ -101,7 +107,7 @@ def test_students_come_in_group_order_latest_arrival_first(live, school):
 
 def test_counts_per_class_and_in_total(live, school):
     rollcall = living_rollcall(living=live, classes=Department.objects.filter(type=1))
-    by_class = {entry.department.pk: entry.counts.as_dict() for entry in rollcall.classes}
+    by_class = {entry.department.wecom_id: entry.counts.as_dict() for entry in rollcall.classes}
     assert by_class[CLASS_ONE] == {
         "joined": 4,
         "reachable": 1,
@@ -115,7 +121,7 @@ def test_counts_per_class_and_in_total(live, school):
 
 
 def test_a_class_nobody_is_enrolled_in_counts_zero(live, school):
-    empty = Department.objects.create(id=9, name="空班", type=1, parent=school["grade"])
+    empty = make_department(9, "空班", 1, parent=school["grade"])
     live.classes.add(empty)
     rollcall = living_rollcall(living=live, classes=Department.objects.filter(pk=empty.pk))
     assert rollcall.classes[0].counts.total == 0
@@ -127,7 +133,7 @@ def test_queries_are_fixed_whatever_the_class_size(school, django_assert_num_que
         make_roster(school["class_one"], living, size, prefix=f"s{size}_")
         for index in range(0, size, 3):
             unwatched(living, f"s{size}_{CLASS_ONE}_{index}")
-        classes = Department.objects.filter(pk=CLASS_ONE)
+        classes = Department.objects.filter(wecom_id=CLASS_ONE)
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
@@ -153,6 +159,7 @@ def test_a_visitor_the_nickname_book_claims_has_joined_for_the_student(
     nickname = "<b>戊妈妈</b>"
     waiting = Student.objects.get(student_userid="waiting")
     VisitorWatch.objects.create(
+        school=default_school(),
         living=live,
         position=0,
         nickname=nickname,
@@ -165,7 +172,7 @@ def test_a_visitor_the_nickname_book_claims_has_joined_for_the_student(
     assert groups(live, one)["waiting"] == "joined"
     assert groups(live, two)["other2"] == "reachable"  # the claim is 一年级一班's only
     rollcall = living_rollcall(living=live, classes=Department.objects.filter(type=1))
-    by_class = {entry.department.pk: entry.counts for entry in rollcall.classes}
+    by_class = {entry.department.wecom_id: entry.counts for entry in rollcall.classes}
     assert (by_class[CLASS_ONE].joined, by_class[CLASS_ONE].reachable) == (5, 0)
     rows = {s.student_userid: s for s in class_rollcall_students(living=live, department=one)}
     assert rows["waiting"].first_enter == live.living_start + dt.timedelta(minutes=9)
@@ -215,7 +222,7 @@ def test_json_of_another_class_or_its_lesson_is_a_404(client, live, head_teacher
     assert rollcall_json(client, live, **{"class": CLASS_TWO}).status_code == 404
     assert rollcall_json(client, live, **{"class": "x"}).status_code == 404
     theirs = make_living(
-        "lv-theirs", classes=[Department.objects.get(pk=CLASS_TWO)], start=timezone.now()
+        "lv-theirs", classes=[Department.objects.get(wecom_id=CLASS_TWO)], start=timezone.now()
     )
     assert rollcall_json(client, theirs).status_code == 404
     outsider = Client()
@@ -283,7 +290,7 @@ def test_an_ended_lesson_shows_verdicts_again(client, live, head_teacher):
 
 def test_wecom_names_reach_the_page_escaped(client, live, head_teacher):
     make_student(
-        "evil", "<img src=x onerror=alert(1)>", classes=[Department.objects.get(pk=CLASS_ONE)]
+        "evil", "<img src=x onerror=alert(1)>", classes=[Department.objects.get(wecom_id=CLASS_ONE)]
     )
     client.force_login(head_teacher.user)
     html = client.get(reverse("dashboard:living", args=[live.livingid])).content.decode()

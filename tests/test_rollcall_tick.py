@@ -8,6 +8,7 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from school_live.school.models import Living, SyncRun
+from school_live.school.tenancy import default_school
 from school_live.sync.live import live_livings_due, live_syncs_queue
 from school_live.sync.tasks import live_tick_task
 from tests.fixtures.attendance import make_living
@@ -67,34 +68,45 @@ DUE = {"live-stale", "live-never-synced", "just-ended", "started-early", "ended-
 
 
 def test_the_tick_picks_live_stale_and_just_ended_lessons_only(livings):
-    assert {living.livingid for living in live_livings_due(now=NOW)} == DUE
+    assert {living.livingid for living in live_livings_due(school=default_school(), now=NOW)} == DUE
 
 
 def test_the_tick_queues_each_once_and_leaves_runs_under_way_alone(livings):
-    SyncRun.objects.create(kind=SyncRun.Kind.LIVING, livingid="live-stale")  # queued already
-    queued = live_syncs_queue(now=NOW)
+    SyncRun.objects.create(
+        school=default_school(), kind=SyncRun.Kind.LIVING, livingid="live-stale"
+    )  # queued already
+    queued = live_syncs_queue(school=default_school(), now=NOW)
     assert {run.livingid for run in queued} == DUE - {"live-stale"}
     assert all(run.status == SyncRun.Status.QUEUED for run in queued)
-    assert live_syncs_queue(now=NOW) == []  # the next tick finds them under way
+    assert (
+        live_syncs_queue(school=default_school(), now=NOW) == []
+    )  # the next tick finds them under way
     assert SyncRun.objects.filter(livingid="live-stale").count() == 1
 
 
 def test_a_lesson_wecom_refuses_for_good_is_left_to_manual_syncs(livings):
     SyncRun.objects.create(
+        school=default_school(),
         kind=SyncRun.Kind.LIVING,
         livingid="just-ended",
         status=SyncRun.Status.FAILED,
         errcode=92008,
         finished_at=NOW,
     )
-    assert "just-ended" not in {run.livingid for run in live_syncs_queue(now=NOW)}
+    assert "just-ended" not in {
+        run.livingid for run in live_syncs_queue(school=default_school(), now=NOW)
+    }
 
 
 def test_fresh_numbers_go_stale_after_the_setting(livings, settings):
     settings.SYNC_LIVE_STALE_SECONDS = 5
-    assert "live-fresh" in {living.livingid for living in live_livings_due(now=NOW)}
+    assert "live-fresh" in {
+        living.livingid for living in live_livings_due(school=default_school(), now=NOW)
+    }
     settings.SYNC_ENDED_WINDOW_SECONDS = 20 * 60
-    assert "ended-long-ago" in {living.livingid for living in live_livings_due(now=NOW)}
+    assert "ended-long-ago" in {
+        living.livingid for living in live_livings_due(school=default_school(), now=NOW)
+    }
 
 
 def test_the_task_queues_and_counts(livings):

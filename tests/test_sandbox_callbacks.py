@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from school_live.lessons.services import LessonPlan, lesson_plan_check, lesson_schedule
 from school_live.school.models import ClassAssignment, Living, SyncRun
+from school_live.school.tenancy import default_school
 from school_live.sync.roster import roster_sync
 from school_live.wecom_sandbox.callback_sender import event_xml, steps
 from tests.fixtures.sandbox import sandbox_state
@@ -46,7 +47,7 @@ def site(sync_sandbox, live_server, settings, tmp_path):
 def lesson(site, sync_client) -> Living:
     """A lesson the 班主任 scheduled through school_live for an hour from now: reserved here and
     in the sandbox."""
-    roster_sync(client=sync_client)
+    roster_sync(school=default_school(), client=sync_client)
     head = (
         ClassAssignment.objects.filter(role=ClassAssignment.Role.HEAD)
         .select_related("teacher", "department")

@@ -50,6 +50,7 @@ from school_live.reports.models import ReportDelivery, ReportPreference
 from school_live.reports.periods import week_period
 from school_live.reports.textcards import living_textcard
 from school_live.school.models import SyncRun
+from school_live.school.tenancy import default_school
 from school_live.wecom.client import WeComClient
 from school_live.wecom.redact import RedactSecretsFilter
 from tests.fixtures.attendance import START
@@ -141,13 +142,15 @@ SPECS = {
     "dashboard:home": Spec("self"),
     "dashboard:class": Spec(
         "scoped",
-        own=lambda w: [{"class_id": w.class_one.pk}],
-        theirs=lambda w: [{"class_id": w.class_two.pk}],
+        own=lambda w: [{"class_id": w.class_one.wecom_id}],
+        theirs=lambda w: [{"class_id": w.class_two.wecom_id}],
     ),
     "dashboard:class_export": Spec(
         "scoped",
-        own=lambda w: [{"class_id": w.class_one.pk, "fmt": fmt} for fmt in ("csv", "xlsx")],
-        theirs=lambda w: [{"class_id": w.class_two.pk, "fmt": fmt} for fmt in ("csv", "xlsx")],
+        own=lambda w: [{"class_id": w.class_one.wecom_id, "fmt": fmt} for fmt in ("csv", "xlsx")],
+        theirs=lambda w: [
+            {"class_id": w.class_two.wecom_id, "fmt": fmt} for fmt in ("csv", "xlsx")
+        ],
     ),
     "dashboard:living": living_spec(),
     "dashboard:rollcall": living_spec(),
@@ -174,8 +177,8 @@ SPECS = {
     "dashboard:nickname_claim": Spec(
         "scoped",
         method="post",
-        own=lambda w: [{"livingid": w.living.livingid, "class_id": w.class_one.pk}],
-        theirs=lambda w: [{"livingid": w.other_living.livingid, "class_id": w.class_two.pk}],
+        own=lambda w: [{"livingid": w.living.livingid, "class_id": w.class_one.wecom_id}],
+        theirs=lambda w: [{"livingid": w.other_living.livingid, "class_id": w.class_two.wecom_id}],
         ok=(302,),
     ),
     "dashboard:nickname_remove": Spec(
@@ -213,15 +216,15 @@ SPECS = {
     "lessons:class_started": Spec(
         "scoped",
         method="post",
-        own=lambda w: [{"class_id": w.class_one.pk}],
-        theirs=lambda w: [{"class_id": w.class_two.pk}],
+        own=lambda w: [{"class_id": w.class_one.wecom_id}],
+        theirs=lambda w: [{"class_id": w.class_two.wecom_id}],
         ok=(400,),  # in scope; no living id was sent
     ),
     # Not live: the confirmation page says so (200); the record of a reminder of the class.
     "reminders:confirm": Spec(
         "scoped",
-        own=lambda w: [{"livingid": w.living.livingid, "class_id": w.class_one.pk}],
-        theirs=lambda w: [{"livingid": w.other_living.livingid, "class_id": w.class_two.pk}],
+        own=lambda w: [{"livingid": w.living.livingid, "class_id": w.class_one.wecom_id}],
+        theirs=lambda w: [{"livingid": w.other_living.livingid, "class_id": w.class_two.wecom_id}],
     ),
     "reminders:detail": Spec(
         "scoped",
@@ -249,6 +252,7 @@ def excuse_of(student) -> dict:
 def reminder_of(living, department) -> dict:
     """The URL kwargs of a reminder of that class at that living (made once)."""
     reminder, _created = Reminder.objects.get_or_create(
+        school=default_school(),
         living=living,
         department=department,
         defaults={"kind": "manual", "status": "sent", "sent_at": timezone.now(), "text": "x"},
@@ -262,7 +266,7 @@ def claim_of(living, department, student) -> dict:
     claim = NicknameClaim.objects.filter(student=student).first() or nickname_claim_create(
         department=department, nickname=f"{student.student_userid}的妈妈", student=student
     )
-    return {"livingid": living.livingid, "class_id": department.pk, "claim_id": claim.pk}
+    return {"livingid": living.livingid, "class_id": department.wecom_id, "claim_id": claim.pk}
 
 
 def login_as(client: Client, user) -> Client:
@@ -440,7 +444,7 @@ def test_every_admin_url_is_closed_to_anonymous_users_and_teachers(hostile_schoo
 
 
 def page_urls(w) -> list[str]:
-    class_url = reverse("dashboard:class", args=[w.class_one.pk])
+    class_url = reverse("dashboard:class", args=[w.class_one.wecom_id])
     living_url = reverse("dashboard:living", args=[w.living.livingid])
     return [
         reverse("dashboard:home"),
@@ -448,7 +452,7 @@ def page_urls(w) -> list[str]:
         f"{class_url}?living={w.living.livingid}&verdict=present",
         f"{class_url}?start=2026-03-01&end=2026-03-31",
         living_url,
-        f"{living_url}?class={w.class_one.pk}",
+        f"{living_url}?class={w.class_one.wecom_id}",
         reverse("dashboard:student", args=[w.student.student_userid]),
         reverse("dashboard:student", args=[w.formula.student_userid]),
         reverse("reports:preferences"),
@@ -495,13 +499,13 @@ def test_downloads_neutralise_formulas_and_keep_the_text(hostile_school):
     w = hostile_school
     client = login_as(Client(), w.head.user)
     for query in (f"living={w.living.livingid}", "start=2026-03-01&end=2026-03-31"):
-        url = reverse("dashboard:class_export", args=[w.class_one.pk, "csv"])
+        url = reverse("dashboard:class_export", args=[w.class_one.wecom_id, "csv"])
         text = client.get(f"{url}?{query}").content.decode("utf-8-sig")
         cells = [cell for line in text.splitlines() for cell in line.split(",")]
         assert not [cell for cell in cells if cell.lstrip('"').startswith(FORMULA_STARTS)], query
         assert "'=HYPERLINK" in text
 
-        url = reverse("dashboard:class_export", args=[w.class_one.pk, "xlsx"])
+        url = reverse("dashboard:class_export", args=[w.class_one.wecom_id, "xlsx"])
         workbook = openpyxl.load_workbook(io.BytesIO(client.get(f"{url}?{query}").content))
         values = assert_no_formula(workbook)
         assert f"'{FORMULA_STUDENT}" in values
@@ -528,7 +532,7 @@ def email_outbox(settings):
 
 def test_hostile_wecom_text_is_escaped_in_every_email_and_card(hostile_school, email_outbox):
     w = hostile_school
-    ReportPreference.objects.create(teacher=w.head, xlsx_attachment=True)
+    ReportPreference.objects.create(school=default_school(), teacher=w.head, xlsx_attachment=True)
     living_report_send(living=w.living)
     period = week_period(START.date())
     teacher_digest_send(teacher=w.head, period=period)
@@ -626,6 +630,7 @@ def test_a_failed_sync_shows_no_secret_anywhere(
 
 def test_a_failed_report_delivery_records_no_token(db):
     delivery = ReportDelivery.objects.create(
+        school=default_school(),
         report=ReportDelivery.Report.choices[0][0],
         period="2026-W10",
         channel=ReportDelivery.Channel.choices[0][0],
@@ -751,7 +756,7 @@ def test_every_state_changing_request_needs_a_csrf_token(hostile_school):
         (w.head.user, reverse("dashboard:excuse_revoke", kwargs=excuse_of(w.student)), {}),
         (
             w.head.user,
-            reverse("dashboard:nickname_claim", args=[w.living.livingid, w.class_one.pk]),
+            reverse("dashboard:nickname_claim", args=[w.living.livingid, w.class_one.wecom_id]),
             {"nickname": HOSTILE_NICKNAME, "student": w.absent.student_userid},
         ),
         (
@@ -771,7 +776,11 @@ def test_every_state_changing_request_needs_a_csrf_token(hostile_school):
         (w.head.user, reverse("lessons:new"), {"theme": "x"}),
         (w.head.user, reverse("lessons:cancel", args=[w.living.livingid]), {"confirm": "yes"}),
         (w.head.user, reverse("lessons:started", args=[w.living.livingid]), {}),
-        (w.head.user, reverse("lessons:class_started", args=[w.class_one.pk]), {"livingid": "x"}),
+        (
+            w.head.user,
+            reverse("lessons:class_started", args=[w.class_one.wecom_id]),
+            {"livingid": "x"},
+        ),
     ]
     covered = {name for name, spec in SPECS.items() if spec.method == "post" or name == "login"} | {
         "reports:preferences"

@@ -19,6 +19,7 @@ from school_live.school.models import (
     VisitorWatch,
     to_unix,
 )
+from school_live.school.tenancy import default_school
 from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.locks import living_lock_key
 from school_live.wecom.client import WeComClient
@@ -54,7 +55,7 @@ def stored(livingid: str) -> dict:
     return {
         "watches": sorted(
             StudentWatch.objects.filter(living=living).values_list(
-                "student_id",
+                "student_userid",
                 "parent_userid",
                 "partyids",
                 "watch_time",
@@ -70,7 +71,7 @@ def stored(livingid: str) -> dict:
         ),
         "unwatches": sorted(
             StudentUnwatch.objects.filter(living=living).values_list(
-                "student_id", "parent_userid", "partyids"
+                "student_userid", "parent_userid", "partyids"
             )
         ),
         "stats_synced_at": living.stats_synced_at,
@@ -103,7 +104,7 @@ def test_every_page_is_stored_as_wecom_sent_it(sync_sandbox, sync_client):
     students, visitors, unwatched = served_rows(sync_client, livingid)
     assert len(students) > 5  # several pages of 5, chained by opaque keys
 
-    run = living_stats_sync(client=sync_client, livingid=livingid)
+    run = living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
 
     assert run.status == SyncRun.Status.SUCCEEDED
     assert run.error == ""
@@ -115,7 +116,9 @@ def test_every_page_is_stored_as_wecom_sent_it(sync_sandbox, sync_client):
     info = sync_sandbox.state.living(livingid)
     assert to_unix(living.living_start) == info.living_start
     assert living.range_partyids == list(info.partyids)
-    rows = {(w.student_id, w.parent_userid): w for w in StudentWatch.objects.filter(living=living)}
+    rows = {
+        (w.student_userid, w.parent_userid): w for w in StudentWatch.objects.filter(living=living)
+    }
     assert len(rows) == len(students)
     for record in students:
         row = rows[(record.student_userid, record.parent_userid)]
@@ -132,7 +135,7 @@ def test_every_page_is_stored_as_wecom_sent_it(sync_sandbox, sync_client):
 
 def test_living_still_live_is_not_complete(sync_sandbox, sync_client):
     livingid = live_livingid(sync_sandbox.state)
-    living_stats_sync(client=sync_client, livingid=livingid)
+    living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     living = Living.objects.get(livingid=livingid)
     assert living.stats_synced_at is not None
     assert not living.stats_complete
@@ -141,11 +144,11 @@ def test_living_still_live_is_not_complete(sync_sandbox, sync_client):
 def test_classes_are_the_known_classes_of_the_range(sync_sandbox, sync_client):
     from school_live.sync.roster import roster_sync
 
-    roster_sync(client=sync_client)
+    roster_sync(school=default_school(), client=sync_client)
     livingid = ended_livingid(sync_sandbox.state)
-    living_stats_sync(client=sync_client, livingid=livingid)
+    living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     living = Living.objects.get(livingid=livingid)
-    assert sorted(living.classes.values_list("id", flat=True)) == sorted(
+    assert sorted(living.classes.values_list("wecom_id", flat=True)) == sorted(
         sync_sandbox.state.living(livingid).partyids
     )
 
@@ -162,7 +165,7 @@ def test_token_expiring_mid_pagination_is_refreshed(sync_sandbox):
                 yield page
 
     client = ExpiresAfterFirstPage(base_url=sync_sandbox.url, retry_base_delay=0.01)
-    run = living_stats_sync(client=client, livingid=livingid)
+    run = living_stats_sync(school=default_school(), client=client, livingid=livingid)
     assert run.status == SyncRun.Status.SUCCEEDED
     assert state.call_count("/cgi-bin/gettoken") == 2
     assert StudentWatch.objects.filter(living__livingid=livingid).count() == len(
@@ -174,7 +177,7 @@ def test_token_expiring_mid_pagination_is_refreshed(sync_sandbox):
 def test_busy_and_bad_gateway_are_retried_by_the_client(sync_sandbox, sync_client, kind, errcode):
     livingid = ended_livingid(sync_sandbox.state)
     sync_sandbox.state.inject(livingid, page=2, kind=kind, errcode=errcode, times=2)
-    run = living_stats_sync(client=sync_client, livingid=livingid)
+    run = living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     assert run.status == SyncRun.Status.SUCCEEDED
     assert Living.objects.get(livingid=livingid).stats_complete
 
@@ -183,7 +186,7 @@ def test_frequency_limit_mid_sync_is_waited_out(sync_sandbox, sync_client, caplo
     livingid = ended_livingid(sync_sandbox.state)
     sync_sandbox.state.inject(livingid, page=2, errcode=45009, times=1)
 
-    run = living_stats_sync(client=sync_client, livingid=livingid)
+    run = living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert "WeCom 45009 frequency limit: waiting 0.06 s (attempt 2)" in caplog.text
@@ -201,7 +204,7 @@ def test_persistent_frequency_limit_fails_the_run_and_the_task_retries_it(sync_s
     # Service level: after waiting out two windows the run records the limit and the error
     # goes up to the task.
     with pytest.raises(WeComTransientError):
-        living_stats_sync(livingid=livingid)
+        living_stats_sync(school=default_school(), livingid=livingid)
     failed = SyncRun.objects.get(livingid=livingid)
     assert failed.status == SyncRun.Status.FAILED
     assert "45009" in failed.error and failed.errcode == 45009
@@ -210,7 +213,9 @@ def test_persistent_frequency_limit_fails_the_run_and_the_task_retries_it(sync_s
 
     # Task level: the task retries (eagerly here) and the same run succeeds.
     sync_sandbox.state.inject(livingid, page=2, errcode=45009, times=4)
-    run = SyncRun.objects.create(kind=SyncRun.Kind.LIVING, livingid=livingid)
+    run = SyncRun.objects.create(
+        school=default_school(), kind=SyncRun.Kind.LIVING, livingid=livingid
+    )
     living_stats_task.apply(args=[run.pk])
     run.refresh_from_db()
     assert run.status == SyncRun.Status.SUCCEEDED
@@ -230,7 +235,9 @@ def test_permanent_error_is_not_retried(sync_sandbox):
     from school_live.sync.tasks import living_stats_task
 
     livingid = foreign_livingid(sync_sandbox.state)
-    run = SyncRun.objects.create(kind=SyncRun.Kind.LIVING, livingid=livingid)
+    run = SyncRun.objects.create(
+        school=default_school(), kind=SyncRun.Kind.LIVING, livingid=livingid
+    )
     result = living_stats_task.apply(args=[run.pk])
     assert isinstance(result.result, WeComError)
     run.refresh_from_db()
@@ -257,9 +264,9 @@ def test_rows_without_parent_and_hostile_nicknames_are_stored_verbatim(sync_sand
             )
         ],
     )
-    living_stats_sync(client=sync_client, livingid=livingid)
+    living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     living = Living.objects.get(livingid=livingid)
-    assert set(living.watches.values_list("student_id", "parent_userid")) == {
+    assert set(living.watches.values_list("student_userid", "parent_userid")) == {
         ("own_account", ""),
         ("with_mama", "mama"),
     }
@@ -277,11 +284,11 @@ def test_row_repeated_on_two_pages_is_stored_once(sync_sandbox, sync_client):
         ],
         [unwatch_page([{"student_userid": "d", "parent_userid": "pd", "partyids": [3]}])] * 2,
     )
-    run = living_stats_sync(client=sync_client, livingid=livingid)
+    run = living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     assert run.rows == 4 + 1
     assert sorted(
         StudentWatch.objects.filter(living__livingid=livingid).values_list(
-            "student_id", "parent_userid"
+            "student_userid", "parent_userid"
         )
     ) == [("a", "pa"), ("a", "pb"), ("b", ""), ("c", "")]
     assert StudentUnwatch.objects.filter(living__livingid=livingid).count() == 1
@@ -301,11 +308,11 @@ def test_empty_and_missing_arrays_and_an_empty_page_before_the_last(sync_sandbox
         ],
         [unwatch_page([]), {}],
     )
-    run = living_stats_sync(client=sync_client, livingid=livingid)
+    run = living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     assert run.status == SyncRun.Status.SUCCEEDED
     assert run.pages == 5 + 2
     living = Living.objects.get(livingid=livingid)
-    assert sorted(living.watches.values_list("student_id", flat=True)) == ["a", "z"]
+    assert sorted(living.watches.values_list("student_userid", flat=True)) == ["a", "z"]
     assert living.visitors.count() == 1
     assert living.unwatches.count() == 0
 
@@ -321,9 +328,11 @@ def test_ending_1_stops_even_with_a_next_key(sync_sandbox, sync_client):
             watch_page([watch_row("never")]),
         ],
     )
-    living_stats_sync(client=sync_client, livingid=livingid)
+    living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     assert list(
-        StudentWatch.objects.filter(living__livingid=livingid).values_list("student_id", flat=True)
+        StudentWatch.objects.filter(living__livingid=livingid).values_list(
+            "student_userid", flat=True
+        )
     ) == ["a"]
     assert sync_sandbox.state.call_count(WATCH) == 1
 
@@ -331,7 +340,7 @@ def test_ending_1_stops_even_with_a_next_key(sync_sandbox, sync_client):
 def test_resync_follows_wecoms_changed_numbers(sync_sandbox, sync_client):
     state = sync_sandbox.state
     livingid = ended_livingid(state)
-    living_stats_sync(client=sync_client, livingid=livingid)
+    living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     first = stored(livingid)
     living = state.living(livingid)
     changed, gone = list(
@@ -341,7 +350,7 @@ def test_resync_follows_wecoms_changed_numbers(sync_sandbox, sync_client):
     state.remove_watcher(livingid, gone)
     state.add_watcher(livingid, "newcomer_not_on_roster", watch_time=99)
 
-    living_stats_sync(client=sync_client, livingid=livingid)
+    living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
 
     second = stored(livingid)
     assert second["stats_synced_at"] > first["stats_synced_at"]
@@ -359,11 +368,11 @@ def test_resync_follows_wecoms_changed_numbers(sync_sandbox, sync_client):
 
 def test_resync_of_an_unchanged_living_changes_nothing(sync_sandbox, sync_client):
     livingid = ended_livingid(sync_sandbox.state)
-    living_stats_sync(client=sync_client, livingid=livingid)
+    living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     first = stored(livingid)
     ids = sorted(StudentWatch.objects.values_list("pk", flat=True))
     with CaptureQueriesContext(connection) as queries:
-        living_stats_sync(client=sync_client, livingid=livingid)
+        living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     writes = [q["sql"] for q in queries if q["sql"].startswith(("INSERT", "DELETE"))]
     assert not any("school_studentwatch" in sql or "school_visitorwatch" in sql for sql in writes)
     second = stored(livingid)
@@ -379,7 +388,7 @@ def test_resync_repairs_rows_changed_in_the_database(sync_sandbox, sync_client):
     import datetime as dt
 
     livingid = ended_livingid(sync_sandbox.state)
-    living_stats_sync(client=sync_client, livingid=livingid)
+    living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     first = stored(livingid)
     rows = list(StudentWatch.objects.filter(living__livingid=livingid).order_by("pk")[:4])
     rows[0].enter_time += dt.timedelta(microseconds=1)
@@ -392,7 +401,7 @@ def test_resync_repairs_rows_changed_in_the_database(sync_sandbox, sync_client):
     unwatch.save()
     assert stored(livingid)["watches"] != first["watches"]
 
-    living_stats_sync(client=sync_client, livingid=livingid)
+    living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
 
     second = stored(livingid)
     assert second["watches"] == first["watches"]
@@ -458,7 +467,7 @@ def test_out_of_range_row_is_malformed_not_a_database_error(sync_sandbox, sync_c
     livingid = ended_livingid(sync_sandbox.state)
     script(sync_sandbox.state, livingid, [watch_page([watch_row("a", watch_time=-5)])])
     with pytest.raises(WeComDataError, match="watch_time is out of range"):
-        living_stats_sync(client=sync_client, livingid=livingid)
+        living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     assert not StudentWatch.objects.exists()
 
 
@@ -488,19 +497,28 @@ def test_missing_configuration_is_one_line(sync_sandbox, settings):
 def test_second_sync_of_a_living_reports_the_run_under_way(sync_sandbox, sync_client):
     livingid = ended_livingid(sync_sandbox.state)
     first = SyncRun.objects.create(
-        kind=SyncRun.Kind.LIVING, livingid=livingid, status=SyncRun.Status.RUNNING
+        school=default_school(),
+        kind=SyncRun.Kind.LIVING,
+        livingid=livingid,
+        status=SyncRun.Status.RUNNING,
     )
-    assert cache.add(living_lock_key(livingid), first.pk, timeout=60)
+    assert cache.add(living_lock_key(livingid, school_id=default_school().pk), first.pk, timeout=60)
 
-    second = SyncRun.objects.create(kind=SyncRun.Kind.LIVING, livingid=livingid)
-    returned = living_stats_sync(client=sync_client, livingid=livingid, run=second)
+    second = SyncRun.objects.create(
+        school=default_school(), kind=SyncRun.Kind.LIVING, livingid=livingid
+    )
+    returned = living_stats_sync(
+        school=default_school(), client=sync_client, livingid=livingid, run=second
+    )
 
     assert returned == first
     second.refresh_from_db()
     assert second.status == SyncRun.Status.FAILED
     assert f"#{first.pk}" in second.error and "already under way" in second.error
     assert sync_sandbox.state.call_count(WATCH) == 0
-    assert cache.get(living_lock_key(livingid)) == first.pk  # not released by the loser
+    assert (
+        cache.get(living_lock_key(livingid, school_id=default_school().pk)) == first.pk
+    )  # not released by the loser
 
     code, out, err = run_command("sync_living", livingid)
     assert code == 1 and "already syncing" in err
@@ -508,12 +526,12 @@ def test_second_sync_of_a_living_reports_the_run_under_way(sync_sandbox, sync_cl
 
 def test_lock_is_released_after_success_and_failure(sync_sandbox, sync_client):
     livingid = ended_livingid(sync_sandbox.state)
-    living_stats_sync(client=sync_client, livingid=livingid)
-    assert cache.get(living_lock_key(livingid)) is None
+    living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
+    assert cache.get(living_lock_key(livingid, school_id=default_school().pk)) is None
     sync_sandbox.state.inject(livingid, page=1, errcode=92008)
     with pytest.raises(WeComError):
-        living_stats_sync(client=sync_client, livingid=livingid)
-    assert cache.get(living_lock_key(livingid)) is None
+        living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
+    assert cache.get(living_lock_key(livingid, school_id=default_school().pk)) is None
 
 
 # --- export -------------------------------------------------------------------------------------
@@ -524,7 +542,7 @@ def test_export_equals_what_the_sandbox_served(sync_sandbox, sync_client):
     sync_sandbox.state.add_watcher(livingid, "no_times", enter_time=0, leave_time=0, watch_time=0)
     sync_sandbox.state.add_visitor(livingid, '=cmd|" /C calc"!A0', is_comment=1)
     students, visitors, _ = served_rows(sync_client, livingid)
-    living_stats_sync(client=sync_client, livingid=livingid)
+    living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
 
     code, out, err = run_command("export_watch_stat", livingid)
     assert code == 0 and err == ""

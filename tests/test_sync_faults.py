@@ -18,6 +18,7 @@ from school_live.school.models import (
     SyncRun,
     Teacher,
 )
+from school_live.school.tenancy import default_school
 from school_live.sync.triggers import school_sync_request
 from tests.fixtures.sandbox import (
     SYNC_WAIT_SCALE,
@@ -66,22 +67,22 @@ def school_snapshot() -> dict:
             living.living_start,
             living.living_duration,
             living.anchor_userid,
-            sorted(living.classes.values_list("id", flat=True)),
+            sorted(living.classes.values_list("wecom_id", flat=True)),
             living_rows(living),
         )
         for living in Living.objects.all()
     }
     return {
         "livings": livings,
-        "departments": sorted(Department.objects.values_list("id", "name", "is_active")),
+        "departments": sorted(Department.objects.values_list("wecom_id", "name", "is_active")),
         "teachers": sorted(Teacher.objects.values_list("userid", "is_active")),
         "assignments": sorted(
-            ClassAssignment.objects.values_list("teacher__userid", "department_id", "role")
+            ClassAssignment.objects.values_list("teacher__userid", "department__wecom_id", "role")
         ),
         "students": sorted(Student.objects.values_list("student_userid", "name", "is_active")),
         "parents": sorted(Parent.objects.values_list("parent_userid", "mobile", "is_active")),
         "enrollments": sorted(
-            Enrollment.objects.values_list("student__student_userid", "department_id")
+            Enrollment.objects.values_list("student__student_userid", "department__wecom_id")
         ),
         "guardianships": sorted(
             Guardianship.objects.values_list(
@@ -250,7 +251,7 @@ def test_worker_school_sync_with_20_percent_faults_stores_what_a_clean_sync_stor
     worker = celery_worker_factory(school_sandbox)
     school_sandbox.state.set_faults(**FAULTS, seed=seed)
 
-    run, _created = school_sync_request()
+    run, _created = school_sync_request(school=default_school())
 
     def finished():
         active = SyncRun.objects.filter(status__in=(SyncRun.Status.QUEUED, SyncRun.Status.RUNNING))

@@ -10,6 +10,7 @@ import dataclasses
 import pytest
 
 from school_live.school.models import Living, Student, StudentWatch, Teacher
+from school_live.school.tenancy import default_school
 from school_live.sync.discovery import DiscoveryIncomplete, livings_discover
 from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.roster import roster_sync
@@ -49,7 +50,7 @@ def test_a_watch_row_with_a_hostile_userid_stores_nothing(sync_sandbox, sync_cli
     state.script_watch_pages(livingid, [watch_page([watch_row("fine"), row])])
     state.script_unwatch_pages(livingid, [unwatch_page()])
     with pytest.raises(WeComDataError, match=field.replace("[", r"\[").replace("]", r"\]")):
-        living_stats_sync(client=sync_client, livingid=livingid)
+        living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     assert not StudentWatch.objects.exists()
     assert not Living.objects.filter(livingid=livingid).exists()
 
@@ -60,7 +61,7 @@ def test_an_unwatch_row_with_a_hostile_userid_stores_nothing(sync_sandbox, sync_
     state.script_watch_pages(livingid, [watch_page([watch_row("fine")])])
     state.script_unwatch_pages(livingid, [unwatch_page([{"student_userid": "a b"}])])
     with pytest.raises(WeComDataError, match=r"stat_info\.students\[0\]\.student_userid"):
-        living_stats_sync(client=sync_client, livingid=livingid)
+        living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     assert not StudentWatch.objects.exists()
 
 
@@ -69,7 +70,7 @@ def test_a_living_whose_host_has_a_hostile_userid_is_not_stored(sync_sandbox, sy
     livingid = ended_livingid(state)
     state.school.livings[livingid].anchor_userid = HOSTILE
     with pytest.raises(WeComDataError, match="living_info.anchor_userid is not a WeCom userid"):
-        living_stats_sync(client=sync_client, livingid=livingid)
+        living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     assert not Living.objects.filter(livingid=livingid).exists()
 
 
@@ -80,19 +81,21 @@ def test_a_class_with_a_hostile_student_userid_fails_and_stores_none_of_it(
     dept_id, students = next((d, s) for d, s in school.students_by_dept.items() if s)
     students[0] = dataclasses.replace(students[0], userid="a/b")
     with pytest.raises(Exception, match=r"students\[\d+\]\.student_userid is not a WeCom userid"):
-        roster_sync(client=sync_client)
+        roster_sync(school=default_school(), client=sync_client)
     assert not Student.objects.filter(student_userid="a/b").exists()
 
 
 def test_discovery_refuses_a_hostile_livingid_and_stores_the_others(sync_sandbox, sync_client):
-    roster_sync(client=sync_client)
+    roster_sync(school=default_school(), client=sync_client)
     school = sync_sandbox.state.school
     livingid = ended_livingid(sync_sandbox.state)
     living = school.livings.pop(livingid)
     living.livingid = HOSTILE
     school.livings[HOSTILE] = living
     with pytest.raises(DiscoveryIncomplete, match="livingid_list is not a WeCom livingid"):
-        livings_discover(client=sync_client, teachers=[living.anchor_userid])
+        livings_discover(
+            school=default_school(), client=sync_client, teachers=[living.anchor_userid]
+        )
     assert not Living.objects.filter(livingid=HOSTILE).exists()
     assert Living.objects.filter(anchor_userid=living.anchor_userid).exists()
     assert Teacher.objects.filter(userid=living.anchor_userid).exists()

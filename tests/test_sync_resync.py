@@ -18,6 +18,7 @@ from school_live.school.models import (
     VisitorWatch,
     to_unix,
 )
+from school_live.school.tenancy import default_school
 from school_live.sync.living_stats import (
     living_snapshot_fetch,
     living_snapshot_store,
@@ -63,14 +64,14 @@ SECOND_UNWATCH = [unwatch_page([unwatched("u_changes", "p1", 3, 4), unwatched("u
 def fetch_and_store(client, livingid):
     snapshot = living_snapshot_fetch(client=client, livingid=livingid)
     try:
-        return living_snapshot_store(snapshot=snapshot)
+        return living_snapshot_store(school=default_school(), snapshot=snapshot)
     finally:
         snapshot.close()
 
 
 def pks(model, livingid) -> dict:
     return {
-        (row.student_id, row.parent_userid): row.pk
+        (row.student_userid, row.parent_userid): row.pk
         for row in model.objects.filter(living__livingid=livingid)
     }
 
@@ -83,7 +84,7 @@ def test_resync_creates_updates_and_deletes_only_what_wecom_changed(sync_sandbox
         for lv in state.school.livings.values()
         if lv.livingid != livingid and not lv.foreign and lv.viewers
     )[0]
-    living_stats_sync(client=sync_client, livingid=other)
+    living_stats_sync(school=default_school(), client=sync_client, livingid=other)
     other_before = stored(other)
     script(state, livingid, FIRST_WATCH, FIRST_UNWATCH)
     first = fetch_and_store(sync_client, livingid)
@@ -100,7 +101,7 @@ def test_resync_creates_updates_and_deletes_only_what_wecom_changed(sync_sandbox
     assert second.unwatches == Replaced(rows=2, created=1, updated=1, deleted=1)
     assert second.rows == 8
     rows = {
-        (w.student_id, w.parent_userid): w
+        (w.student_userid, w.parent_userid): w
         for w in StudentWatch.objects.filter(living__livingid=livingid)
     }
     assert set(rows) == {("changes", "pa"), ("stays", "pc"), ("stays_too", ""), ("new", "pn")}
@@ -116,7 +117,7 @@ def test_resync_creates_updates_and_deletes_only_what_wecom_changed(sync_sandbox
     assert list(visitors.values_list("position", "nickname")) == [(0, "v0"), (1, "v1 renamed")]
     unwatches = dict(
         StudentUnwatch.objects.filter(living__livingid=livingid).values_list(
-            "student_id", "partyids"
+            "student_userid", "partyids"
         )
     )
     assert unwatches == {"u_changes": [3, 4], "u_new": [3]}
@@ -137,11 +138,11 @@ def test_run_counts_each_key_once_and_the_later_page_wins(sync_sandbox, sync_cli
         ],
         [unwatch_page([unwatched("d", "pd", 3)]), unwatch_page([unwatched("d", "pd", 3, 5)])],
     )
-    run = living_stats_sync(client=sync_client, livingid=livingid)
+    run = living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     assert run.status == SyncRun.Status.SUCCEEDED
     assert run.rows == 3 + 1 + 1
     watches = StudentWatch.objects.filter(living__livingid=livingid)
-    assert sorted(watches.values_list("student_id", "watch_time")) == [
+    assert sorted(watches.values_list("student_userid", "watch_time")) == [
         ("a", 3),
         ("b", 1200),
         ("c", 1200),
@@ -174,13 +175,13 @@ def test_a_store_failing_half_way_leaves_the_previous_snapshot(sync_sandbox, syn
     state = sync_sandbox.state
     livingid = ended_livingid(state)
     script(state, livingid, FIRST_WATCH, FIRST_UNWATCH)
-    living_stats_sync(client=sync_client, livingid=livingid)
+    living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     before = stored(livingid)
     script(state, livingid, SECOND_WATCH, SECOND_UNWATCH)
     _refuse_writes(StudentUnwatch._meta.db_table)
 
     with pytest.raises(DatabaseError, match="refused by the test"):
-        living_stats_sync(client=sync_client, livingid=livingid)
+        living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
 
     assert stored(livingid) == before
     run = SyncRun.objects.filter(livingid=livingid).order_by("pk").last()
@@ -200,7 +201,7 @@ def _store_queries(client, livingid) -> list[str]:
     snapshot = living_snapshot_fetch(client=client, livingid=livingid)
     try:
         with CaptureQueriesContext(connection) as captured:
-            living_snapshot_store(snapshot=snapshot)
+            living_snapshot_store(school=default_school(), snapshot=snapshot)
     finally:
         snapshot.close()
     return [query["sql"] for query in captured]
@@ -212,7 +213,7 @@ def test_the_store_never_reads_the_stored_rows_into_python(sync_sandbox, sync_cl
     small = [watch_page([watch_row(f"s{i}") for i in range(3)], [visitor_row("v")])]
     big = [watch_page([watch_row(f"s{i}", watch_time=i) for i in range(40)], [visitor_row("v")])]
     script(state, livingid, small)
-    living_stats_sync(client=sync_client, livingid=livingid)
+    living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
 
     unchanged = _store_queries(sync_client, livingid)
     script(state, livingid, big)

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from school_live.school.models import Living, SyncRun
+from school_live.school.tenancy import default_school
 from school_live.sync.school import school_sync
 from school_live.sync.sweep import recent_livings_sweep
 from school_live.sync.triggers import living_syncs_request, school_sync_request
@@ -33,7 +34,7 @@ def school_sandbox(settings, db):
 
 @pytest.fixture
 def class_living(school):
-    living = Living.objects.create(livingid="lv_class_one", theme="语文")
+    living = Living.objects.create(school=default_school(), livingid="lv_class_one", theme="语文")
     living.classes.add(school["class_one"])
     return living
 
@@ -69,7 +70,7 @@ def test_a_teacher_may_sync_a_living_once_a_minute(
     admin.force_login(admin_user)
     assert admin.post(url).status_code == 202
     finish_runs()
-    other = Living.objects.create(livingid="lv_class_one_b", theme="数学")
+    other = Living.objects.create(school=default_school(), livingid="lv_class_one_b", theme="数学")
     other.classes.add(class_living.classes.get())
     assert teacher.post(reverse("sync:living", args=[other.livingid])).status_code == 202
 
@@ -95,7 +96,7 @@ def test_the_admin_action_says_which_livings_were_asked_too_soon(admin_user, cla
 
 def test_sync_school_reads_each_livings_info_once(school_sandbox):
     state = school_sandbox.state
-    run = school_sync()
+    run = school_sync(school=default_school())
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     synced = Living.objects.filter(stats_synced_at__isnull=False).count()
     assert synced >= 10
@@ -106,9 +107,14 @@ def test_sync_school_reads_each_livings_info_once(school_sandbox):
 def test_many_livings_are_queued_in_one_go(db, django_capture_on_commit_callbacks):
     start = timezone.now() - dt.timedelta(hours=1)
     for n in range(4):
-        Living.objects.create(livingid=f"lv-{n}", living_start=start, living_duration=600)
-    queued = SyncRun.objects.create(kind=SyncRun.Kind.LIVING, livingid="lv-1")
+        Living.objects.create(
+            school=default_school(), livingid=f"lv-{n}", living_start=start, living_duration=600
+        )
+    queued = SyncRun.objects.create(
+        school=default_school(), kind=SyncRun.Kind.LIVING, livingid="lv-1"
+    )
     dead = SyncRun.objects.create(
+        school=default_school(),
         kind=SyncRun.Kind.LIVING,
         livingid="lv-2",
         status=SyncRun.Status.RUNNING,
@@ -116,7 +122,9 @@ def test_many_livings_are_queued_in_one_go(db, django_capture_on_commit_callback
         heartbeat_at=start,
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        created = living_syncs_request(livingids=["lv-0", "lv-1", "lv-2", "lv-3", "lv-0"])
+        created = living_syncs_request(
+            school=default_school(), livingids=["lv-0", "lv-1", "lv-2", "lv-3", "lv-0"]
+        )
     assert sorted(run.livingid for run in created) == ["lv-0", "lv-2", "lv-3"]
     assert len(callbacks) == 3
     assert all(run.living and run.status == SyncRun.Status.QUEUED for run in created)
@@ -138,7 +146,7 @@ def test_worker_school_sync_shares_discovery_and_reads_each_info_once(
     state.calls.clear()
     worker = celery_worker_factory(school_sandbox)
 
-    run, _created = school_sync_request()
+    run, _created = school_sync_request(school=default_school())
 
     def finished():
         active = SyncRun.objects.filter(status__in=(SyncRun.Status.QUEUED, SyncRun.Status.RUNNING))
@@ -160,10 +168,14 @@ def test_the_school_sweep_leaves_their_livings_to_the_discovery_shares(
     start = timezone.now() - dt.timedelta(hours=1)
     for livingid, anchor in (("lv-shared", "t-listed"), ("lv-orphan", "t-gone")):
         Living.objects.create(
-            livingid=livingid, anchor_userid=anchor, living_start=start, living_duration=600
+            school=default_school(),
+            livingid=livingid,
+            anchor_userid=anchor,
+            living_start=start,
+            living_duration=600,
         )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        recent_livings_sweep(discovered=["t-listed"])
+        recent_livings_sweep(school=default_school(), discovered=["t-listed"])
     # The share that reads t-listed's livings queues lv-shared, with the info it just read.
     assert list(
         SyncRun.objects.filter(kind=SyncRun.Kind.LIVING).values_list("livingid", flat=True)

@@ -20,6 +20,7 @@ from school_live.school.models import (
     SyncRun,
     Teacher,
 )
+from school_live.school.tenancy import default_school
 from school_live.sync.discovery import livings_discover
 from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.roster import roster_sync
@@ -36,16 +37,16 @@ WATCH = "/cgi-bin/school/living/get_watch_stat"
 
 def test_roster_stores_the_school(sync_sandbox, sync_client):
     school = sync_sandbox.state.school
-    run = roster_sync(client=sync_client)
+    run = roster_sync(school=default_school(), client=sync_client)
     assert run.status == SyncRun.Status.SUCCEEDED
-    assert set(Department.objects.values_list("id", flat=True)) == set(school.departments)
+    assert set(Department.objects.values_list("wecom_id", flat=True)) == set(school.departments)
     assert Student.objects.filter(is_active=True).count() == len(school.students)
     klass = next(d for d in school.departments.values() if d.type == 1)
     head = next(a for a in klass.admins if a.type == 3)
     teacher = Teacher.objects.get(userid=head.userid)
     assert ClassAssignment.objects.filter(
         teacher=teacher,
-        department_id=klass.id,
+        department__wecom_id=klass.id,
         role=ClassAssignment.Role.HEAD,
         subject=head.subject,
     ).exists()
@@ -54,7 +55,7 @@ def test_roster_stores_the_school(sync_sandbox, sync_client):
     two_classes = next(s for s in school.students.values() if len(s.departments) == 2)
     assert set(
         Enrollment.objects.filter(student__student_userid=two_classes.userid).values_list(
-            "department_id", flat=True
+            "department__wecom_id", flat=True
         )
     ) == set(two_classes.departments)
     parent = two_classes.parents[0]
@@ -68,7 +69,7 @@ def test_roster_stores_the_school(sync_sandbox, sync_client):
 
 def test_roster_resync_marks_who_left_inactive(sync_sandbox, sync_client):
     school = sync_sandbox.state.school
-    roster_sync(client=sync_client)
+    roster_sync(school=default_school(), client=sync_client)
     assignments = ClassAssignment.objects.count()
 
     # A class closes (with the head teacher who taught only it); a student leaves the school.
@@ -86,27 +87,27 @@ def test_roster_resync_marks_who_left_inactive(sync_sandbox, sync_client):
         del school.students[student.userid.lower()]
     school.index()
 
-    run = roster_sync(client=sync_client)
+    run = roster_sync(school=default_school(), client=sync_client)
 
     assert run.status == SyncRun.Status.SUCCEEDED
-    assert not Department.objects.get(id=klass.id).is_active
+    assert not Department.objects.get(wecom_id=klass.id).is_active
     assert not Student.objects.get(student_userid=leaver.userid).is_active
     assert not Enrollment.objects.filter(student__student_userid=leaver.userid).exists()
-    assert not Enrollment.objects.filter(department_id=klass.id).exists()
+    assert not Enrollment.objects.filter(department__wecom_id=klass.id).exists()
     teacher = Teacher.objects.get(userid=head)
     assert not teacher.is_active
     assert not teacher.user.is_active
-    assert not ClassAssignment.objects.filter(department_id=klass.id).exists()
+    assert not ClassAssignment.objects.filter(department__wecom_id=klass.id).exists()
     assert ClassAssignment.objects.count() < assignments
     assert Student.objects.filter(is_active=True).count() == len(school.students)
 
 
 def test_roster_failure_changes_nothing(sync_sandbox, sync_client):
-    roster_sync(client=sync_client)
+    roster_sync(school=default_school(), client=sync_client)
     sync_sandbox.state.set_faults(http502=1.0)
     students = list(Student.objects.values_list("student_userid", "is_active"))
     with pytest.raises(Exception):  # noqa: B017 - any WeCom failure
-        roster_sync(client=sync_client)
+        roster_sync(school=default_school(), client=sync_client)
     assert list(Student.objects.values_list("student_userid", "is_active")) == students
     run = SyncRun.objects.filter(kind=SyncRun.Kind.ROSTER).first()
     assert run.status == SyncRun.Status.FAILED and "HTTP" in run.error
@@ -116,7 +117,7 @@ def test_existing_login_is_linked_not_duplicated(sync_sandbox, sync_client):
     klass = next(d for d in sync_sandbox.state.school.departments.values() if d.type == 1)
     userid = klass.admins[0].userid
     user = get_user_model().objects.create_user(username=userid, password=PASSWORD)
-    roster_sync(client=sync_client)
+    roster_sync(school=default_school(), client=sync_client)
     assert Teacher.objects.get(userid=userid).user == user
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
@@ -127,8 +128,8 @@ def test_existing_login_is_linked_not_duplicated(sync_sandbox, sync_client):
 
 def test_discovery_stores_each_teachers_livings(sync_sandbox, sync_client):
     state = sync_sandbox.state
-    roster_sync(client=sync_client)
-    run = livings_discover(client=sync_client)
+    roster_sync(school=default_school(), client=sync_client)
+    run = livings_discover(school=default_school(), client=sync_client)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     own = {lid for lid, lv in state.school.livings.items() if not lv.foreign}
     teachers = set(Teacher.objects.values_list("userid", flat=True))
@@ -140,9 +141,9 @@ def test_discovery_stores_each_teachers_livings(sync_sandbox, sync_client):
 
     # Settled livings are not asked again.
     for livingid in list(expected)[:3]:
-        living_stats_sync(client=sync_client, livingid=livingid)
+        living_stats_sync(school=default_school(), client=sync_client, livingid=livingid)
     calls = state.call_count("/cgi-bin/school/living/get_living_info")
-    livings_discover(client=sync_client)
+    livings_discover(school=default_school(), client=sync_client)
     settled = Living.objects.filter(stats_complete=True).count()
     assert settled >= 1
     assert (
@@ -159,6 +160,7 @@ def test_sweep_selects_live_recent_and_replay_livings(db):
 
     def living(livingid, start_ago, duration_min, **fields):
         return Living.objects.create(
+            school=default_school(),
             livingid=livingid,
             living_start=now - dt.timedelta(minutes=start_ago),
             living_duration=duration_min * 60,
@@ -181,7 +183,7 @@ def test_sweep_selects_live_recent_and_replay_livings(db):
     living("never", 3 * 24 * 60, 45)
     living("old", 30 * 24 * 60, 45)
     living("upcoming", -60, 45)
-    chosen = {lv.livingid for lv in sweep_livings_select(now=now)}
+    chosen = {lv.livingid for lv in sweep_livings_select(school=default_school(), now=now)}
     assert chosen == {"live", "recent", "replay_due", "never"}
 
 
@@ -189,6 +191,7 @@ def test_sweep_fails_runs_whose_worker_died_and_syncs_again(sync_sandbox):
     livingid = ended_livingid(sync_sandbox.state)
     now = timezone.now()
     dead = SyncRun.objects.create(
+        school=default_school(),
         kind=SyncRun.Kind.LIVING,
         livingid=livingid,
         status=SyncRun.Status.RUNNING,
@@ -197,6 +200,7 @@ def test_sweep_fails_runs_whose_worker_died_and_syncs_again(sync_sandbox):
     )
     # Running for hours, but beating: alive (a management command has no time limit).
     alive = SyncRun.objects.create(
+        school=default_school(),
         kind=SyncRun.Kind.LIVING,
         livingid="another",
         status=SyncRun.Status.RUNNING,
@@ -204,7 +208,7 @@ def test_sweep_fails_runs_whose_worker_died_and_syncs_again(sync_sandbox):
         heartbeat_at=now - dt.timedelta(seconds=5),
     )
 
-    sweep = recent_livings_sweep(enqueue=False)
+    sweep = recent_livings_sweep(school=default_school(), enqueue=False)
 
     dead.refresh_from_db()
     alive.refresh_from_db()
@@ -220,6 +224,7 @@ def test_sweep_fails_runs_whose_worker_died_and_syncs_again(sync_sandbox):
 def dead_living_run(livingid: str, *, silent_for: int) -> SyncRun:
     """A living run whose worker stopped beating ``silent_for`` seconds ago."""
     return SyncRun.objects.create(
+        school=default_school(),
         kind=SyncRun.Kind.LIVING,
         livingid=livingid,
         status=SyncRun.Status.RUNNING,
@@ -234,16 +239,16 @@ def test_dead_run_loses_its_lock_and_a_request_starts_the_living_again(
     from school_live.sync.locks import living_lock_holder, living_lock_key
 
     dead = dead_living_run("lv-dead", silent_for=120)
-    cache.set(living_lock_key("lv-dead"), dead.pk, 600)
+    cache.set(living_lock_key("lv-dead", school_id=default_school().pk), dead.pk, 600)
 
     with django_capture_on_commit_callbacks() as callbacks:
-        run, created = living_sync_request(livingid="lv-dead")
+        run, created = living_sync_request(school=default_school(), livingid="lv-dead")
 
     assert created and run.pk != dead.pk and len(callbacks) == 1
     dead.refresh_from_db()
     assert dead.status == SyncRun.Status.FAILED and "no sign of life" in dead.error
-    assert living_lock_holder("lv-dead") is None
-    assert stale_runs_fail() == []  # nothing left to fail
+    assert living_lock_holder("lv-dead", school_id=default_school().pk) is None
+    assert stale_runs_fail(school=default_school()) == []  # nothing left to fail
 
 
 def test_redelivered_run_takes_over_the_lock_it_holds(sync_sandbox):
@@ -254,19 +259,20 @@ def test_redelivered_run_takes_over_the_lock_it_holds(sync_sandbox):
 
     livingid = ended_livingid(sync_sandbox.state)
     run = SyncRun.objects.create(
+        school=default_school(),
         kind=SyncRun.Kind.LIVING,
         livingid=livingid,
         status=SyncRun.Status.RUNNING,
         started_at=timezone.now() - dt.timedelta(seconds=5),
     )
-    cache.set(living_lock_key(livingid), run.pk, 600)
+    cache.set(living_lock_key(livingid, school_id=default_school().pk), run.pk, 600)
 
     living_stats_task.apply(args=[run.pk])
 
     run.refresh_from_db()
     assert run.status == SyncRun.Status.SUCCEEDED and run.rows > 0, run.error
     assert Living.objects.get(livingid=livingid).stats_complete
-    assert living_lock_holder(livingid) is None
+    assert living_lock_holder(livingid, school_id=default_school().pk) is None
     assert SyncRun.objects.filter(livingid=livingid).count() == 1
 
 
@@ -287,11 +293,16 @@ def test_sweep_enqueues_one_task_per_living(sync_sandbox, django_capture_on_comm
     state = sync_sandbox.state
     live = live_livingid(state)
     Living.objects.create(
-        livingid=live, living_start=timezone.now() - dt.timedelta(minutes=5), living_duration=3600
+        school=default_school(),
+        livingid=live,
+        living_start=timezone.now() - dt.timedelta(minutes=5),
+        living_duration=3600,
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        recent_livings_sweep()
-        recent_livings_sweep()  # the second finds the run queued and adds nothing
+        recent_livings_sweep(school=default_school())
+        recent_livings_sweep(
+            school=default_school()
+        )  # the second finds the run queued and adds nothing
     assert len(callbacks) == 1
     assert SyncRun.objects.filter(livingid=live, status=SyncRun.Status.QUEUED).count() == 1
 
@@ -300,7 +311,7 @@ def sweep_queues(capture) -> list[str]:
     """One sweep round as beat runs it; returns the livingids it queued a task for."""
     before = set(SyncRun.objects.filter(kind=SyncRun.Kind.LIVING).values_list("pk", flat=True))
     with capture(execute=False) as callbacks:
-        sweep = recent_livings_sweep()
+        sweep = recent_livings_sweep(school=default_school())
     queued = SyncRun.objects.filter(kind=SyncRun.Kind.LIVING).exclude(pk__in=before)
     assert len(callbacks) == queued.count() == sweep.rows
     return sorted(queued.values_list("livingid", flat=True))
@@ -320,6 +331,7 @@ def run_queued() -> list[SyncRun]:
 def recent_living(livingid: str, *, started_minutes_ago: int, duration_minutes: int = 45):
     """A stored living the sweep picks: live, or ended lately and never synced."""
     return Living.objects.create(
+        school=default_school(),
         livingid=livingid,
         living_start=timezone.now() - dt.timedelta(minutes=started_minutes_ago),
         living_duration=duration_minutes * 60,
@@ -342,14 +354,16 @@ def test_sweep_does_not_retry_a_living_another_app_created(
 
     # Next rounds, as a task or as the command: nothing for it, and the sweep itself is fine.
     assert sweep_queues(django_capture_on_commit_callbacks) == []
-    sweep = recent_livings_sweep(enqueue=False)
+    sweep = recent_livings_sweep(school=default_school(), enqueue=False)
     assert sweep.status == SyncRun.Status.SUCCEEDED and sweep.rows == 0
     assert state.call_count(WATCH) == calls
     assert SyncRun.objects.filter(kind=SyncRun.Kind.LIVING).count() == 1
 
     # A manual request still runs it: once more refused, then (the app fixed) it syncs ...
     for expected in (SyncRun.Status.FAILED, SyncRun.Status.SUCCEEDED):
-        run, created = living_sync_request(livingid=livingid, requested_by=admin_user)
+        run, created = living_sync_request(
+            school=default_school(), livingid=livingid, requested_by=admin_user
+        )
         assert created
         run_queued()
         run.refresh_from_db()
@@ -406,7 +420,7 @@ def test_sweep_command_stops_at_the_first_configuration_error(sync_sandbox):
     for livingid in (ended, live):
         state.inject(livingid, page=1, errcode=65022)
     with pytest.raises(WeComConfigError):
-        recent_livings_sweep(enqueue=False)
+        recent_livings_sweep(school=default_school(), enqueue=False)
     (living_run,) = SyncRun.objects.filter(kind=SyncRun.Kind.LIVING)
     assert living_run.errcode == 65022 and "家校沟通" in living_run.error
     sweep = SyncRun.objects.get(kind=SyncRun.Kind.SWEEP)
@@ -519,7 +533,7 @@ def test_schedule_migration_leaves_an_edited_schedule_alone(db, edit):
 
 @pytest.fixture
 def class_living(school):
-    living = Living.objects.create(livingid="lv_class_one", theme="语文")
+    living = Living.objects.create(school=default_school(), livingid="lv_class_one", theme="语文")
     living.classes.add(school["class_one"])
     return living
 
@@ -551,7 +565,7 @@ def test_teacher_starts_a_sync_of_their_living(
 def test_other_teacher_gets_404(client, other_teacher, class_living):
     client.login(username="liuyang", password=PASSWORD)
     assert client.post(reverse("sync:living", args=[class_living.livingid])).status_code == 404
-    run, _created = living_sync_request(livingid=class_living.livingid)
+    run, _created = living_sync_request(school=default_school(), livingid=class_living.livingid)
     assert client.get(reverse("sync:run", args=[run.pk])).status_code == 404
     assert client.post(reverse("sync:living", args=["nope"])).status_code == 404
 

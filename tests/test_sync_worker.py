@@ -13,6 +13,7 @@ import time
 import pytest
 
 from school_live.school.models import Living, StudentWatch, SyncRun
+from school_live.school.tenancy import default_school
 from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.triggers import living_sync_request
 from tests.fixtures.sandbox import ended_livingid
@@ -44,7 +45,7 @@ def assert_complete_once(client, livingid: str) -> None:
     living = Living.objects.get(livingid=livingid)
     assert living.stats_complete
     stored = list(
-        StudentWatch.objects.filter(living=living).values_list("student_id", "parent_userid")
+        StudentWatch.objects.filter(living=living).values_list("student_userid", "parent_userid")
     )
     assert len(stored) == len(set(stored))  # no duplicates
     assert set(stored) == served
@@ -55,7 +56,7 @@ def test_worker_syncs_a_requested_living(celery_worker_factory, sync_sandbox, sy
     livingid = ended_livingid(sync_sandbox.state)
 
     # The endpoint's path: create the run, enqueue on commit (transactional_db commits).
-    run, created = living_sync_request(livingid=livingid)
+    run, created = living_sync_request(school=default_school(), livingid=livingid)
     assert created
 
     done = wait_for(
@@ -92,7 +93,7 @@ def test_worker_killed_mid_sync_is_complete_again_within_two_minutes(
     state.page_size = 2
     state.set_faults(slow=1.0, slow_seconds=0.25)
     worker = celery_worker_factory(sync_sandbox)
-    run, _created = living_sync_request(livingid=livingid)
+    run, _created = living_sync_request(school=default_school(), livingid=livingid)
 
     wait_for(
         lambda: state.call_count(WATCH) >= 2, timeout=60, what="the sync to start", worker=worker
@@ -132,5 +133,7 @@ def test_worker_killed_mid_sync_is_complete_again_within_two_minutes(
     assert_complete_once(sync_client, livingid)
     recovered_rows = living_rows(livingid)
     state.clear_faults()
-    living_stats_sync(client=sync_client, livingid=livingid)  # a clean sync, here
+    living_stats_sync(
+        school=default_school(), client=sync_client, livingid=livingid
+    )  # a clean sync, here
     assert living_rows(livingid) == recovered_rows

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from school_live.dashboard.forms import PeriodForm
 from school_live.school.models import Living
+from school_live.school.tenancy import default_school
 
 # The django-tables2 tables (dashboard/tables/table.html), not the charts' data tables.
 TABLES = re.compile(r'<div class="table-wrap"[^>]*>\s*<table\b.*?</table>', re.S)
@@ -32,9 +33,11 @@ def urls(dashboard_small, attendance_living):
     class_one = dashboard_small["class"]
     livings = dashboard_small["livings"]
     student = class_one.students.order_by("student_userid").first()
-    upcoming = Living.objects.create(livingid="lv-ahead", theme="明天", living_start=None)
+    upcoming = Living.objects.create(
+        school=default_school(), livingid="lv-ahead", theme="明天", living_start=None
+    )
     upcoming.classes.add(class_one)
-    class_url = reverse("dashboard:class", args=[class_one.pk])
+    class_url = reverse("dashboard:class", args=[class_one.wecom_id])
     return [
         class_url,
         f"{class_url}?living=lv-math",

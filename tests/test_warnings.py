@@ -20,6 +20,7 @@ from school_live.reports.dispatch import teacher_digest_send
 from school_live.reports.models import ReportDelivery, ReportPreference
 from school_live.reports.weekly import teacher_digest_build
 from school_live.school.models import AttendancePolicy, Living
+from school_live.school.tenancy import default_school
 from school_live.wecom_sandbox.model import Teacher as SandboxTeacher
 from tests.fixtures.attendance import make_living
 from tests.fixtures.warnings import HOSTILE, NOW, SHANGHAI, build_class
@@ -76,7 +77,9 @@ def test_excused_lessons_count_toward_no_warning(warned, school):
 def test_an_excused_lesson_neither_breaks_nor_lengthens_a_run_of_unreachable_lessons(
     warned, school
 ):
-    Excuse.objects.create(student=warned.people.wang, living=warned.lessons[6], kind="sick")
+    Excuse.objects.create(
+        school=default_school(), student=warned.people.wang, living=warned.lessons[6], kind="sick"
+    )
     found = by_name(class_warnings(department=school["class_one"], now=NOW))
     assert found["王五"] == {
         WarningKind.UNREACHABLE: "family unreachable for 5 lessons: ask them to follow 学校通知"
@@ -86,14 +89,18 @@ def test_an_excused_lesson_neither_breaks_nor_lengthens_a_run_of_unreachable_les
 def test_excused_lateness_and_watch_share_do_not_count(warned, school):
     # An excuse never hides attendance: 孙七's 3000 s (83%) would stay present. At a 90%
     # threshold they are partial, and excused: his two latest late lessons leave 2 times late.
-    policy = AttendancePolicy.current()
+    policy = AttendancePolicy.current(default_school())
     policy.present_threshold = 90
     policy.save()
     for living in warned.lessons[5::2]:
-        Excuse.objects.create(student=warned.people.sun, living=living, kind="sick")
+        Excuse.objects.create(
+            school=default_school(), student=warned.people.sun, living=living, kind="sick"
+        )
     # 赵六's recent lessons excused: no recent watch share to compare.
     for living in warned.lessons[5:]:
-        Excuse.objects.create(student=warned.people.zhao, living=living, kind="sick")
+        Excuse.objects.create(
+            school=default_school(), student=warned.people.zhao, living=living, kind="sick"
+        )
 
     found = by_name(class_warnings(department=school["class_one"], now=NOW))
     assert "孙七" not in found
@@ -181,7 +188,9 @@ def test_thresholds_per_class_from_the_admin_take_effect_and_are_audited(
     assert set(found) == {"赵六", "孙七"}  # 李四 and 王五 are below the class's thresholds
 
     # The school's row changes every class without its own value; the class keeps its own.
-    WarningRules.objects.create(department=None, **dataclasses.asdict(DEFAULTS) | {"late_count": 5})
+    WarningRules.objects.create(
+        school=default_school(), department=None, **dataclasses.asdict(DEFAULTS) | {"late_count": 5}
+    )
     thresholds = warning_thresholds(school["class_one"])
     assert (thresholds.absent_count, thresholds.late_count) == (4, 5)
     assert warning_thresholds(school["class_two"]).absent_count == DEFAULTS.absent_count
@@ -192,7 +201,9 @@ def test_the_admin_refuses_a_second_row_for_a_class_and_impossible_numbers(
 ):
     client.force_login(admin_user)
     add = reverse("admin:alerts_warningrules_add")
-    WarningRules.objects.create(department=school["class_one"], absent_count=2)
+    WarningRules.objects.create(
+        school=default_school(), department=school["class_one"], absent_count=2
+    )
     blank = dict.fromkeys(
         ["absent_window", "falling_drop", "falling_days", "late_count", "unreachable_lessons"],
         "",
@@ -218,7 +229,7 @@ def warned_now(school, clock_at):
     """The same class, the process's clock at NOW (the page reads the time: a rule that counts
     this calendar month would find other lessons on another day)."""
     clock_at(NOW)
-    AttendancePolicy.current()
+    AttendancePolicy.current(default_school())
     return build_class(school["class_one"], now=NOW)
 
 
@@ -277,7 +288,7 @@ def test_student_names_are_escaped_on_the_page(client, warned_now, head_teacher)
 
 
 def test_warnings_take_the_same_two_queries_at_any_size(school):
-    AttendancePolicy.current()
+    AttendancePolicy.current(default_school())
     small = build_class(school["class_one"])
     counts = []
     with CaptureQueriesContext(connection) as captured:
@@ -308,7 +319,7 @@ def digest_teacher(warned, head_teacher):
     Living.objects.filter(livingid="lv-live-now").delete()
     head_teacher.email = "wangli@school.example"
     head_teacher.save(update_fields=["email"])
-    ReportPreference.objects.create(teacher=head_teacher, language="en")
+    ReportPreference.objects.create(school=default_school(), teacher=head_teacher, language="en")
     return head_teacher
 
 

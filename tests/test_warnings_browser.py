@@ -5,6 +5,7 @@ import pytest
 from django.utils import timezone
 
 from school_live.school.models import AttendancePolicy
+from school_live.school.tenancy import default_school
 from tests.fixtures.browser import DESKTOP, PHONE, browser_login
 from tests.fixtures.people import PASSWORD
 from tests.fixtures.warnings import NOW, build_class
@@ -19,7 +20,7 @@ def class_page(transactional_db, new_page, school, head_teacher, clock_at):
     """The class at the fixture's own clock (the page reads the time: the rules count calendar
     months, so the real date would change what they find)."""
     clock_at(NOW)
-    AttendancePolicy.current()
+    AttendancePolicy.current(default_school())
     made = build_class(school["class_one"], now=NOW)
     made.people.li.name = HOSTILE_NAME
     made.people.li.save(update_fields=["name"])

@@ -15,7 +15,8 @@ from school_live.alerts.models import DEFAULTS, WarningRules
 from school_live.attendance.queries import class_warnings, class_warnings_kept
 from school_live.corrections.models import Excuse
 from school_live.corrections.services import ExcuseRequest, excuse_create, excuse_revoke
-from school_live.school.models import AttendancePolicy, Living
+from school_live.school.models import AttendancePolicy, Department, Living
+from school_live.school.tenancy import default_school
 from school_live.sync.living_stats import LivingSnapshot, living_snapshot_store
 from school_live.wecom.records import LivingInfo
 from tests.fixtures.warnings import NOW, build_class
@@ -30,7 +31,7 @@ ABSENT = "absent 3 of the last 5 lessons"
 @pytest.fixture
 def warned_now(school, clock_at):
     clock_at(NOW)
-    AttendancePolicy.current()
+    AttendancePolicy.current(default_school())
     return build_class(school["class_one"], now=NOW)
 
 
@@ -75,10 +76,10 @@ def test_a_sync_of_a_lesson_shows_in_the_warnings_at_the_next_request(
     assert UNREACHABLE in warnings_box(client)
     # The last lesson synced again: 王五 watched it after all (and so did everyone WeCom lists).
     last = warned_now.lessons[-1]
-    watchers = list(last.watches.values_list("student_id", flat=True)) + ["s_wang"]
+    watchers = list(last.watches.values_list("student_userid", flat=True)) + ["s_wang"]
     snapshot = snapshot_of(last, watchers)
     try:
-        living_snapshot_store(snapshot=snapshot)
+        living_snapshot_store(school=default_school(), snapshot=snapshot)
     finally:
         snapshot.close()
     box = warnings_box(client)
@@ -105,7 +106,9 @@ def test_thresholds_from_the_admin_show_at_the_next_request(client, warned_now, 
     client.force_login(head_teacher.user)
     assert ABSENT in warnings_box(client)
     WarningRules.objects.create(
-        department_id=CLASS, **{**DEFAULTS.__dict__, "absent_count": 4}
+        school=default_school(),
+        department=Department.objects.get(wecom_id=CLASS),
+        **{**DEFAULTS.__dict__, "absent_count": 4},
     )  # as the admin saves it: no version is told
     assert "absent" not in warnings_box(client)
 

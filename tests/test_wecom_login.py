@@ -6,13 +6,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.messages import get_messages
 
 from school_live.school.models import Teacher
+from school_live.school.tenancy import default_school
 
 
 @pytest.fixture
 def sandbox_teacher(db, wecom_sandbox):
     userid = next(iter(wecom_sandbox.state.school.teachers))
     user = get_user_model().objects.create_user(username=userid)  # unusable password
-    return Teacher.objects.create(userid=userid, user=user)
+    return Teacher.objects.create(school=default_school(), userid=userid, user=user)
 
 
 @pytest.fixture

@@ -3,12 +3,14 @@
 from django.contrib import admin
 
 from school_live.school.admin import AuditedAdmin
+from school_live.school.tenancy import SchoolOwnedAdmin
 
 from .models import FIELDS, WarningRules
 
 
 @admin.register(WarningRules)
-class WarningRulesAdmin(AuditedAdmin):
+class WarningRulesAdmin(SchoolOwnedAdmin, AuditedAdmin):
+    school_from = ("department",)
     list_display = ["__str__", *FIELDS]
     list_select_related = ["department"]
     search_fields = ["department__name"]

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from school_live.school.models import AttendancePolicy, Department
+from school_live.school.models.fields import school_field
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +57,7 @@ def _threshold(verbose_name, *, maximum, help_text):
 
 
 class WarningRules(models.Model):
+    school = school_field()
     department = models.ForeignKey(
         Department,
         verbose_name=_("class"),
@@ -114,9 +116,10 @@ class WarningRules(models.Model):
         verbose_name_plural = _("warning rules")
         ordering = [models.F("department").asc(nulls_first=True)]
         constraints = [
-            # One row per class, and one for the school (no class): WeCom's department ids
-            # start at 1, so 0 stands for "no class".
+            # One row per class, and one per school (no class): primary keys start at 1, so 0
+            # stands for "no class".
             models.UniqueConstraint(
+                "school",
                 Coalesce("department", Value(0)),
                 name="one_warning_rules_per_class",
                 violation_error_message=_("These rules already have a row: change that one."),
@@ -156,15 +159,19 @@ def policy_and_thresholds(
     """The school's attendance policy and the class's warning thresholds, in one query (the
     class page has a query budget): the policy's row with the two rows of thresholds that may
     apply as scalar subqueries. Before the policy row exists, the two reads of before."""
-    rows = {"school": Q(department__isnull=True), "class": Q(department=department)}
+    rows = {
+        "school": Q(school_id=department.school_id, department__isnull=True),
+        "class": Q(department=department),
+    }
     values = {
         f"{row}_{name}": Subquery(WarningRules.objects.filter(condition).values(name)[:1])
         for row, condition in rows.items()
         for name in FIELDS
     }
-    policy = AttendancePolicy.objects.filter(pk=1).annotate(**values).first()
+    policy = AttendancePolicy.objects.filter(school_id=department.school_id).annotate(**values)
+    policy = policy.first()
     if policy is None:
-        return AttendancePolicy.current(), warning_thresholds(department)
+        return AttendancePolicy.current(department.school_id), warning_thresholds(department)
     merged = dataclasses.asdict(DEFAULTS)
     for row in rows:
         for name in FIELDS:
@@ -179,7 +186,7 @@ def warning_thresholds(department: Department) -> WarningThresholds:
     rows = {
         row.department_id: row
         for row in WarningRules.objects.filter(
-            Q(department__isnull=True) | Q(department=department)
+            Q(school_id=department.school_id, department__isnull=True) | Q(department=department)
         )
     }
     values = dataclasses.asdict(DEFAULTS)

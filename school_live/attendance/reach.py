@@ -67,7 +67,7 @@ def join_reachable(
         table_name="attendance_guardian_facts",
         on=[(student, "guardian_student")],
     )
-    keys = {"unwatch_student": F("student_id")}
+    keys = {"unwatch_student": F("student_userid")}
     if living is not None:
         keys = {"unwatch_living": F("living_id"), **keys}
     listed = (

@@ -102,9 +102,10 @@ class AttendanceRules:
         return -(-self.present_threshold * duration // 100)
 
 
-def school_rules(policy: AttendancePolicy | None = None) -> AttendanceRules:
-    """The school defaults, before any class override."""
-    policy = policy or AttendancePolicy.current()
+def school_rules(policy: AttendancePolicy | None = None, *, school=None) -> AttendanceRules:
+    """The school's defaults, before any class override: ``policy``, else ``school``'s (a School
+    or its id)."""
+    policy = policy or AttendancePolicy.current(school)
     return AttendanceRules(
         present_threshold=policy.present_threshold,
         late_grace=dt.timedelta(minutes=policy.late_grace_minutes),
@@ -116,7 +117,7 @@ def rules_for(
     department: Department | None, *, policy: AttendancePolicy | None = None
 ) -> AttendanceRules:
     """The rules for one class: the school policy, with the class's own present threshold if set."""
-    rules = school_rules(policy)
+    rules = school_rules(policy, school=department.school_id if department else None)
     if department is not None and department.present_threshold is not None:
         rules = dataclasses.replace(rules, present_threshold=department.present_threshold)
     return rules

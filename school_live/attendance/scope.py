@@ -7,6 +7,9 @@
 
 Out of scope is a 404, never a 403: a teacher must not learn that another class's page exists.
 
+A WeCom id in a URL (a class's department id, a livingid, a userid) is looked up within the
+user's school (``tenancy.of_user_school``): the same id names other rows in other schools.
+
 The nickname book (which WeChat visitor is which student's family) is written by the teachers of
 the class (班主任 and 任课老师 alike: any of them may recognise a parent's nickname) and by staff;
 the host of a lesson who does not teach the class reads it but cannot claim in it.
@@ -28,6 +31,7 @@ from school_live.school.models import (
     Student,
     Teacher,
 )
+from school_live.school.tenancy import of_user_school
 from school_live.wecom import ids
 
 
@@ -76,7 +80,8 @@ def visible_livings(user) -> QuerySet[Living]:
     covers = Living.classes.through.objects.filter(
         living=OuterRef("pk"), department__in=visible_classes(user)
     )
-    return Living.objects.filter(Q(Exists(covers)) | Q(anchor_userid=teacher.userid))
+    hosted = Q(school=teacher.school_id, anchor_userid=teacher.userid)
+    return Living.objects.filter(Q(Exists(covers)) | hosted)
 
 
 def visible_students(user) -> QuerySet[Student]:
@@ -111,7 +116,8 @@ def living_class_links(user, living_ids) -> QuerySet:
     if teacher is None:
         return links.none()
     return links.filter(
-        Q(department__in=visible_classes(user)) | Q(living__anchor_userid=teacher.userid)
+        Q(department__in=visible_classes(user))
+        | Q(living__school=teacher.school_id, living__anchor_userid=teacher.userid)
     )
 
 
@@ -125,16 +131,21 @@ def living_classes(user, living: Living) -> QuerySet[Department]:
 def class_or_404(user, class_id) -> Department:
     # Staff may open a class that has left WeCom (old reports link to it); teachers may not.
     queryset = _classes() if is_staff(user) else visible_classes(user)
-    return get_object_or_404(queryset, pk=_department_id(class_id))
+    return get_object_or_404(queryset, wecom_id=_department_id(class_id), **of_user_school(user))
 
 
 def living_or_404(user, livingid: str) -> Living:
-    return get_object_or_404(visible_livings(user), livingid=livingid_or_404(livingid))
+    return get_object_or_404(
+        visible_livings(user), livingid=livingid_or_404(livingid), **of_user_school(user)
+    )
 
 
 def living_class_or_404(user, living: Living, class_id) -> Department:
-    """One class of a living, for the living's attendance page (hosts included)."""
-    return get_object_or_404(living_classes(user, living), pk=_department_id(class_id))
+    """One class of a living (by WeCom's id), for the living's attendance page (hosts
+    included)."""
+    return get_object_or_404(
+        living_classes(user, living), school=living.school_id, wecom_id=_department_id(class_id)
+    )
 
 
 def nickname_class_or_404(user, living: Living, class_id) -> Department:
@@ -142,7 +153,8 @@ def nickname_class_or_404(user, living: Living, class_id) -> Department:
     teach (any role), any class of it for staff."""
     return get_object_or_404(
         living_classes(user, living).filter(pk__in=visible_classes(user).values("pk")),
-        pk=_department_id(class_id),
+        school=living.school_id,
+        wecom_id=_department_id(class_id),
     )
 
 
@@ -156,7 +168,11 @@ def _department_id(class_id) -> int:
 
 
 def student_or_404(user, student_userid: str) -> Student:
-    return get_object_or_404(visible_students(user), student_userid=userid_or_404(student_userid))
+    return get_object_or_404(
+        visible_students(user),
+        student_userid=userid_or_404(student_userid),
+        **of_user_school(user),
+    )
 
 
 def livingid_or_404(value: str) -> str:
@@ -192,5 +208,7 @@ def correctable_students(user) -> QuerySet[Student]:
 
 def correctable_student_or_404(user, student_userid: str) -> Student:
     return get_object_or_404(
-        correctable_students(user), student_userid=userid_or_404(student_userid)
+        correctable_students(user),
+        student_userid=userid_or_404(student_userid),
+        **of_user_school(user),
     )

@@ -211,7 +211,7 @@ def _join_watch_facts(
     """Join ``watches`` grouped per (living, student) to each row of ``queryset`` whose
     ``living`` and ``student_userid`` (lookups from the row) match; the facts as expressions.
     ``living`` None: the watch rows are one living's, grouped and matched per student only."""
-    keys = {"fact_student": F("student_id")}
+    keys = {"fact_student": F("student_userid")}
     if living is not None:
         keys = {"fact_living": F("living_id"), **keys}
     grouped = (
@@ -268,7 +268,7 @@ def annotate_attendance(
     rows = _watched_rows(watches).order_by()
 
     def per_student(aggregate) -> Subquery:
-        return Subquery(rows.values("student_id").annotate(value=aggregate).values("value")[:1])
+        return Subquery(rows.values("student_userid").annotate(value=aggregate).values("value")[:1])
 
     facts = {
         "watched": Exists(rows),

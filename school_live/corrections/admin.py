@@ -8,6 +8,7 @@ from django.utils.translation import ngettext
 
 from school_live.school.admin_autocomplete import SafeAutocomplete
 from school_live.school.history_admin import HistoryAdmin
+from school_live.school.tenancy import SchoolOwnedAdmin
 
 from .models import Excuse, NicknameClaim
 from .nicknames import nickname_claim_revoke
@@ -15,7 +16,8 @@ from .services import excuse_revoke
 
 
 @admin.register(Excuse)
-class ExcuseAdmin(SafeAutocomplete, HistoryAdmin):
+class ExcuseAdmin(SchoolOwnedAdmin, SafeAutocomplete, HistoryAdmin):
+    school_from = ("student",)
     list_display = [
         "student",
         "period_label",
@@ -61,7 +63,8 @@ class ExcuseAdmin(SafeAutocomplete, HistoryAdmin):
 
 
 @admin.register(NicknameClaim)
-class NicknameClaimAdmin(SafeAutocomplete, HistoryAdmin):
+class NicknameClaimAdmin(SchoolOwnedAdmin, SafeAutocomplete, HistoryAdmin):
+    school_from = ("department",)
     list_display = [
         "nickname",
         "student",

@@ -29,8 +29,9 @@ class LeaveFileRefused(ValueError):
         self.problems = problems
 
 
-def leave_file_read(data: bytes) -> list[ExcuseRequest]:
-    """The requests of a leave file, or ``LeaveFileRefused`` listing every problem."""
+def leave_file_read(data: bytes, *, school) -> list[ExcuseRequest]:
+    """The requests of a leave file (students of ``school``), or ``LeaveFileRefused`` listing
+    every problem."""
     try:
         # utf-8-sig: Excel's "CSV UTF-8" starts with a byte order mark, other tools do not.
         text = data.decode("utf-8-sig")
@@ -46,9 +47,11 @@ def leave_file_read(data: bytes) -> list[ExcuseRequest]:
             ]
         )
     rows = [(number, cells) for number, cells in enumerate(reader, start=2) if any(cells)]
-    students = Student.objects.in_bulk(
-        {cells[0].strip() for _number, cells in rows if cells}, field_name="student_userid"
-    )
+    userids = {cells[0].strip() for _number, cells in rows if cells}
+    students = {
+        student.student_userid: student
+        for student in Student.objects.filter(school=school, student_userid__in=userids)
+    }
     requests, problems = [], []
     for number, cells in rows:
         request, found = _row_read(number, cells, students)

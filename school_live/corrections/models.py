@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from school_live.school.models import Department, Living, Student
+from school_live.school.models.fields import school_field
 
 
 class RevocableQuerySet(models.QuerySet):
@@ -43,6 +44,7 @@ def revocable_correction(*, created_by_label, created_at_label, revoked_at_label
     claim "claimed" and "removed")."""
 
     class AuditedCorrection(RevocableCorrection):
+        school = school_field()
         created_by = models.ForeignKey(
             settings.AUTH_USER_MODEL,
             verbose_name=created_by_label,

@@ -37,6 +37,7 @@ def nickname_claim_create(
     ).exists():
         raise NicknameRefused(_("Choose a student of this class."))
     claim = NicknameClaim(
+        school_id=department.school_id,
         department=department,
         nickname=nickname,
         student=student,

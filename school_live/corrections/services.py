@@ -54,6 +54,7 @@ def excuse_create(*, request: ExcuseRequest, by=None, why: str = "") -> Excuse:
     """Save one excuse, with ``by`` (a user, None for a command) and ``why`` in its history."""
     excuse_check(request)
     excuse = Excuse(
+        school_id=request.student.school_id,
         student=request.student,
         living=request.living,
         start_date=request.start,

@@ -279,7 +279,7 @@ def class_export(request, class_id, fmt):
         title = f"{department.name} {stamp}"
     else:
         raise Http404(_("This class has no live lesson yet."))
-    filename = f"class-{department.pk}-{stamp}"
+    filename = f"class-{department.wecom_id}-{stamp}"
     if fmt == "xlsx":
         return exports.xlsx_response(headers=headers, rows=body, filename=filename, title=title)
     return exports.csv_response(headers=headers, rows=body, filename=filename)

@@ -113,7 +113,7 @@ def nickname_book(*, living: Living, department: Department) -> dict:
 
 def _back(living: Living, department: Department):
     url = reverse("dashboard:living", args=[living.livingid])
-    return redirect(f"{url}?class={department.pk}#visitors-title")
+    return redirect(f"{url}?class={department.wecom_id}#visitors-title")
 
 
 @require_POST

@@ -34,7 +34,7 @@ def refresh_seconds() -> int:
 
 def _selected(rollcall: RollCall, wanted: str | None) -> Department | None:
     for entry in rollcall.classes:
-        if wanted and str(entry.department.pk) == wanted:
+        if wanted and str(entry.department.wecom_id) == wanted:
             return entry.department
     if wanted:
         raise Http404(_("This class is not one of the live lesson's."))
@@ -69,7 +69,7 @@ def rollcall_context(living: Living, classes, wanted: str | None) -> dict:
             groups[student.group].append(student)
     url = reverse("dashboard:rollcall", args=[living.livingid])
     if selected is not None:
-        url += f"?class={selected.pk}"
+        url += f"?class={selected.wecom_id}"
     return {
         "rollcall": rollcall,
         "rollcall_totals": rollcall.totals,
@@ -141,7 +141,7 @@ def living_rollcall_json(request, livingid):
             "minutes_since_start": rollcall.minutes_since_start,
             "totals": rollcall.totals.as_dict(),
             "classes": [
-                {"id": entry.department.pk, "counts": entry.counts.as_dict()}
+                {"id": entry.department.wecom_id, "counts": entry.counts.as_dict()}
                 for entry in rollcall.classes
             ],
             "class": None,
@@ -151,7 +151,7 @@ def living_rollcall_json(request, livingid):
         students = class_rollcall_students(living=living, department=selected)
         marks = namesake_marks(departments=[selected])
         payload["class"] = {
-            "id": selected.pk,
+            "id": selected.wecom_id,
             "students": [_student_json(student, marks) for student in students],
         }
     return JsonResponse(payload)

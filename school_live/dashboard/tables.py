@@ -197,7 +197,7 @@ class VisitorTable(tables.Table):
 
 class UnknownWatcherTable(tables.Table):
     caption = _("Watch records of accounts not on the rosters")
-    student_id = tables.Column(verbose_name=_("WeCom student userid"))
+    student_userid = tables.Column(verbose_name=_("WeCom student userid"))
     student_name = tables.Column(verbose_name=_("Name in the school's records"))
     parent_userid = tables.Column(verbose_name=_("Watched through"), empty_values=())
     watch_time = tables.Column(verbose_name=_("Watch time"), attrs=NUMBER)

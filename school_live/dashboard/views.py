@@ -146,7 +146,7 @@ def living_detail(request, livingid):
     selected = department = None
     wanted = request.GET.get("class")
     for entry in breakdown:
-        if wanted and str(entry["department"].pk) == wanted:
+        if wanted and str(entry["department"].wecom_id) == wanted:
             selected = entry
     if wanted and selected is None:
         raise Http404(_("This class is not one of the live lesson's."))
@@ -169,7 +169,7 @@ def living_detail(request, livingid):
                 "selected": selected,
                 "filter": filterset,
                 "table": table,
-                "keep": [("class", department.pk)],
+                "keep": [("class", department.wecom_id)],
                 "class_visible": class_visible,
                 # Its teachers write the class's nickname book (scope.nickname_class_or_404).
                 "nickname_book": (

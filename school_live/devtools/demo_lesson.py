@@ -21,6 +21,7 @@ from school_live.attendance.state import living_status
 from school_live.lessons.models import LessonSeries
 from school_live.lessons.services import LessonPlan, lesson_plan_check, lesson_schedule
 from school_live.school.models import ClassAssignment, Department, Living, SyncRun
+from school_live.school.tenancy import default_school
 
 from .supervisor import free_port
 
@@ -139,7 +140,9 @@ class DemoLesson:
             now = time.monotonic()
             roll_told = self.tell_rollcall(livingid, roll_told)
             # Only a callback moves a lesson's WeCom status here: a change is one that arrived.
-            current = Living.objects.filter(livingid=livingid).values_list("status", flat=True)
+            current = Living.objects.filter(school=default_school(), livingid=livingid).values_list(
+                "status", flat=True
+            )
             current = current.first()
             if current != status:
                 status = current
@@ -191,7 +194,7 @@ class DemoLesson:
     def tell_rollcall(self, livingid: str, told: tuple | None) -> tuple | None:
         """While the demo lesson is live, one line each time its roll call changes: the page
         shows the same numbers, refreshed without a reload."""
-        living = Living.objects.filter(livingid=livingid).first()
+        living = Living.objects.filter(school=default_school(), livingid=livingid).first()
         if living is None or not living_status(living).so_far:
             return told
         totals = living_rollcall(living=living, classes=living.classes.all()).totals

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from school_live.school.models import Department, Living, Teacher
-from school_live.school.models.fields import requested_by_field
+from school_live.school.models.fields import requested_by_field, school_field
 
 
 class LessonSeries(models.Model):
@@ -25,6 +25,7 @@ class LessonSeries(models.Model):
         TIMETABLE = "timetable", _("timetable import")
         ADMIN = "admin", _("admin")
 
+    school = school_field()
     teacher = models.ForeignKey(
         Teacher, verbose_name=_("teacher"), on_delete=models.PROTECT, related_name="lesson_series"
     )
@@ -56,11 +57,13 @@ class LessonOccurrence(models.Model):
         CREATED = "created", _("created in WeCom")
         FAILED = "failed", _("failed")
 
+    school = school_field()
     series = models.ForeignKey(
         LessonSeries, verbose_name=_("series"), on_delete=models.CASCADE, related_name="occurrences"
     )
     index = models.PositiveSmallIntegerField(_("week"))
-    key = models.CharField(_("key"), max_length=64, unique=True)
+    # Made of the teacher's userid (services.occurrence_key): unique within the school.
+    key = models.CharField(_("key"), max_length=64)
     start = models.DateTimeField(_("start"))
     state = models.CharField(
         _("state"), max_length=16, choices=State.choices, default=State.PENDING
@@ -82,7 +85,8 @@ class LessonOccurrence(models.Model):
         verbose_name_plural = _("lesson occurrences")
         ordering = ["start"]
         constraints = [
-            models.UniqueConstraint(fields=["series", "index"], name="unique_occurrence_week")
+            models.UniqueConstraint(fields=["series", "index"], name="unique_occurrence_week"),
+            models.UniqueConstraint(fields=["school", "key"], name="unique_occurrence_key"),
         ]
 
     def __str__(self):
@@ -101,6 +105,7 @@ class LessonStartReport(models.Model):
         CONFIRMED = "confirmed", _("confirmed by WeCom")
         REFUSED = "refused", _("refused")
 
+    school = school_field()
     livingid = models.CharField(_("living id"), max_length=128)
     teacher = models.ForeignKey(
         Teacher, verbose_name=_("teacher"), on_delete=models.CASCADE, related_name="+"
@@ -123,7 +128,7 @@ class LessonStartReport(models.Model):
         ordering = ["-reported_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["livingid", "teacher"], name="unique_start_report_per_teacher"
+                fields=["school", "livingid", "teacher"], name="unique_start_report_per_teacher"
             )
         ]
 

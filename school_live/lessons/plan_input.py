@@ -70,8 +70,11 @@ def type_read(text: str, *, field: str = "--type") -> int:
     return TYPES[key]
 
 
-def teacher_read(userid: str) -> Teacher:
-    teacher = Teacher.objects.filter(userid__iexact=userid.strip(), is_active=True).first()
+def teacher_read(userid: str, *, school) -> Teacher:
+    """The school's active teacher with this WeCom userid."""
+    teacher = Teacher.objects.filter(
+        school=school, userid__iexact=userid.strip(), is_active=True
+    ).first()
     if teacher is None:
         raise InputError(
             _(
@@ -85,7 +88,8 @@ def teacher_read(userid: str) -> Teacher:
 
 
 def classes_read(teacher: Teacher, ids: list[str], *, field: str = "--class") -> list[Department]:
-    """The classes by WeCom department id, each one the teacher teaches."""
+    """The classes of the teacher's school by WeCom department id, each one the teacher
+    teaches."""
     wanted = []
     for text in ids:
         try:
@@ -97,8 +101,11 @@ def classes_read(teacher: Teacher, ids: list[str], *, field: str = "--class") ->
             ) from None
         if number not in wanted:
             wanted.append(number)
-    found = Department.objects.in_bulk(wanted)
-    taught = list(teacher_classes(teacher).order_by("id"))
+    found = {
+        department.wecom_id: department
+        for department in Department.objects.filter(school=teacher.school_id, wecom_id__in=wanted)
+    }
+    taught = list(teacher_classes(teacher).order_by("wecom_id"))
     for number in wanted:
         department = found.get(number)
         if department is None or department.type != Department.Type.CLASS:
@@ -120,7 +127,7 @@ def classes_read(teacher: Teacher, ids: list[str], *, field: str = "--class") ->
                 % {
                     "teacher": teacher_text(teacher),
                     "class": department.name,
-                    "id": department.pk,
+                    "id": department.wecom_id,
                     "taught": _classes_text(taught),
                 }
             )
@@ -137,7 +144,7 @@ def teacher_text(teacher: Teacher) -> str:
 def _classes_text(classes: list[Department]) -> str:
     if not classes:
         return _("no class")
-    return ", ".join(f"{department.name} ({department.pk})" for department in classes)
+    return ", ".join(f"{department.name} ({department.wecom_id})" for department in classes)
 
 
 def first_on_weekday(first_date: dt.date, weekday: int) -> dt.date:

@@ -70,7 +70,9 @@ def plan_keys(plan: LessonPlan) -> list[str]:
 
 def plan_occurrences(plan: LessonPlan):
     """The plan's occurrences already stored (a retry finds them by their keys)."""
-    return LessonOccurrence.objects.filter(key__in=plan_keys(plan)).select_related("living")
+    return LessonOccurrence.objects.filter(
+        school=plan.teacher.school_id, key__in=plan_keys(plan)
+    ).select_related("living")
 
 
 def plan_livings(plan: LessonPlan) -> list[Living] | None:
@@ -107,7 +109,10 @@ def _overlapping(teacher: Teacher, start: dt.datetime, minutes: int, *, exclude_
     end = start + dt.timedelta(minutes=minutes)
     for living in (
         Living.objects.filter(
-            anchor_userid=teacher.userid, living_start__lt=end, living_start__isnull=False
+            school=teacher.school_id,
+            anchor_userid=teacher.userid,
+            living_start__lt=end,
+            living_start__isnull=False,
         )
         .exclude(status__in=(Living.Status.CANCELLED, Living.Status.EXPIRED))
         .exclude(occurrence__key__in=exclude_keys)
@@ -194,13 +199,16 @@ def lesson_schedule(*, client, plan: LessonPlan, source: str, requested_by=None)
             type=plan.living_type,
             remind_time=plan.remind_minutes * 60,
         )
+    school = plan.teacher.school
     with transaction.atomic():
         keys = plan_keys(plan)
-        existing = LessonOccurrence.objects.filter(key__in=keys).select_related("series").first()
+        occurrences = LessonOccurrence.objects.filter(school=school, key__in=keys)
+        existing = occurrences.select_related("series").first()
         if existing is not None:
             series = existing.series
         else:
             series = LessonSeries.objects.create(
+                school=school,
                 teacher=plan.teacher,
                 theme=theme,
                 first_start=plan.start,
@@ -212,13 +220,15 @@ def lesson_schedule(*, client, plan: LessonPlan, source: str, requested_by=None)
                 requested_by=requested_by,
             )
             series.classes.set(plan.classes)
-        known = set(LessonOccurrence.objects.filter(key__in=keys).values_list("key", flat=True))
+        known = set(occurrences.values_list("key", flat=True))
         taken = set(series.occurrences.values_list("index", flat=True))
         index = max(taken, default=-1) + 1
         for key, start in zip(keys, plan.starts(), strict=True):
             if key in known:
                 continue
-            LessonOccurrence.objects.create(series=series, index=index, key=key, start=start)
+            LessonOccurrence.objects.create(
+                school=school, series=series, index=index, key=key, start=start
+            )
             index += 1
     series_create_pending(client=client, series=series)
     return series
@@ -264,6 +274,7 @@ def occurrence_create(*, client, occurrence: LessonOccurrence) -> Living:
             raise
     with transaction.atomic():
         living = living_record(
+            school=series.school,
             livingid=livingid,
             theme=series.theme,
             start=occurrence.start,
@@ -293,7 +304,7 @@ def _find_created(*, client, series: LessonSeries, start: int) -> str:
     """A living of the teacher that this app created for this occurrence but never recorded."""
     recorded = set(
         Living.objects.values_list("livingid", flat=True).filter(
-            anchor_userid=series.teacher.userid
+            school=series.school_id, anchor_userid=series.teacher.userid
         )
     )
     for livingid in client.iter_user_livingids(series.teacher.userid):
@@ -307,6 +318,7 @@ def _find_created(*, client, series: LessonSeries, start: int) -> str:
 
 def living_record(
     *,
+    school,
     livingid: str,
     theme: str,
     start: dt.datetime | None,
@@ -315,9 +327,10 @@ def living_record(
     classes: list[Department],
     status: int,
 ) -> Living:
-    """The Living as we created it, with its planned classes, stored at once so that it shows up
-    before any sync. A later sync fills in what WeCom knows."""
+    """The school's Living as we created it, with its planned classes, stored at once so that it
+    shows up before any sync. A later sync fills in what WeCom knows."""
     living, created = Living.objects.get_or_create(
+        school=school,
         livingid=livingid,
         defaults={
             "theme": theme,
@@ -410,7 +423,12 @@ def lesson_is_reserved(living: Living, *, now: dt.datetime | None = None) -> boo
 def lesson_host(user, living: Living) -> bool:
     """Whether the user is the lesson's host (WeCom's anchor)."""
     teacher = scope.teacher_for(user)
-    return bool(teacher and living.anchor_userid and teacher.userid == living.anchor_userid)
+    return bool(
+        teacher
+        and living.anchor_userid
+        and teacher.school_id == living.school_id
+        and teacher.userid == living.anchor_userid
+    )
 
 
 def lesson_changeable(user, living: Living) -> bool:

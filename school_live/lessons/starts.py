@@ -69,16 +69,17 @@ def _known_duration(info: LivingInfo, now: int) -> LivingInfo:
 
 
 def _lesson_store(*, info: LivingInfo, department: Department, now: int) -> Living:
-    """The confirmed lesson as WeCom has it, planned for the class the teacher chose, with its
-    sync queued."""
+    """The confirmed lesson as WeCom has it (the class's school's), planned for the class the
+    teacher chose, with its sync queued."""
     from school_live.sync.triggers import living_sync_request
 
+    school = department.school
     with transaction.atomic():
-        living = living_info_store(info=_known_duration(info, now))
+        living = living_info_store(info=_known_duration(info, now), school=school)
         living.planned_classes.set([department])
         if not (info.partyids or info.group_names):
             living.classes.set([department])
-        living_sync_request(livingid=living.livingid)
+        living_sync_request(school=school, livingid=living.livingid)
     return living
 
 
@@ -117,6 +118,7 @@ def start_report_record(
 ) -> LessonStartReport:
     """The teacher's report, once per living and teacher (a repeat finds the first)."""
     report, _created = LessonStartReport.objects.get_or_create(
+        school=teacher.school,
         livingid=livingid,
         teacher=teacher,
         defaults={"department": department, "theme": theme[:255]},
@@ -153,6 +155,6 @@ def reserved_lesson_confirm(*, client, living: Living) -> bool:
     was_live = state.living_state(living) == state.LivingState.LIVE
     info = client.get_living_info(living.livingid)
     with transaction.atomic():
-        stored = living_info_store(info=_known_duration(info, now))
-        living_sync_request(livingid=stored.livingid)
+        stored = living_info_store(info=_known_duration(info, now), school=living.school)
+        living_sync_request(school=living.school, livingid=stored.livingid)
     return not was_live and state.living_state(stored) == state.LivingState.LIVE

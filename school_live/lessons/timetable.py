@@ -75,8 +75,9 @@ def timetable_text(data: bytes, *, name: str) -> str:
         ) from None
 
 
-def timetable_read(text: str, *, name: str) -> list[TimetableRow]:
-    """Every data row, read and checked; a row's ``problem`` says why it cannot be scheduled."""
+def timetable_read(text: str, *, name: str, school) -> list[TimetableRow]:
+    """Every data row, read and checked (teachers and classes of ``school``); a row's
+    ``problem`` says why it cannot be scheduled."""
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
@@ -95,7 +96,7 @@ def timetable_read(text: str, *, name: str) -> list[TimetableRow]:
         values = dict(zip(header, cells, strict=False))
         row = TimetableRow(number=number)
         try:
-            row.plan = _plan({column: values.get(column) or "" for column in COLUMNS})
+            row.plan = _plan({column: values.get(column) or "" for column in COLUMNS}, school)
         except plan_input.InputError as error:
             row.problem = str(error)
         rows.append(row)
@@ -108,8 +109,8 @@ def timetable_read(text: str, *, name: str) -> list[TimetableRow]:
     return rows
 
 
-def _plan(cells: dict[str, str]) -> LessonPlan:
-    teacher = plan_input.teacher_read(cells["teacher_userid"])
+def _plan(cells: dict[str, str], school) -> LessonPlan:
+    teacher = plan_input.teacher_read(cells["teacher_userid"], school=school)
     classes = plan_input.classes_read(teacher, [cells["class_id"]], field=_column("class_id"))
     weekday = plan_input.number_read(cells["weekday"], field=_column("weekday"), low=1, high=7)
     start_time = plan_input.time_read(cells["start_time"], field=_column("start_time"))

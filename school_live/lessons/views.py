@@ -45,6 +45,7 @@ from school_live.lessons.starts import (
     start_report_record,
 )
 from school_live.school.models import Department, Living, Teacher
+from school_live.school.tenancy import of_user_school
 from school_live.sync.triggers import living_sync_request
 from school_live.wecom import ids
 from school_live.wecom.client import WeComClient, school_client
@@ -56,11 +57,12 @@ logger = logging.getLogger(__name__)
 
 
 def _class_id_or_404(value) -> int:
-    """A class id from a URL or query string; anything else is a missing page, not a 500."""
-    pk = ids.department_id(value)
-    if pk is None:
+    """A class's WeCom id from a URL or query string; anything else is a missing page, not a
+    500."""
+    wecom_id = ids.department_id(value)
+    if wecom_id is None:
         raise Http404
-    return pk
+    return wecom_id
 
 
 def _changeable_or_404(user, livingid) -> Living:
@@ -78,7 +80,7 @@ def _partial_note(plan: LessonPlan) -> str:
         for start in plan.starts()
     ]
     done = LessonOccurrence.objects.filter(
-        key__in=keys, state=LessonOccurrence.State.CREATED
+        school=plan.teacher.school_id, key__in=keys, state=LessonOccurrence.State.CREATED
     ).count()
     if not done:
         return ""
@@ -105,7 +107,8 @@ def _schedule_initial(classes, chosen, teacher) -> dict:
 @login_required
 @require_http_methods(["GET", "POST"])
 def lesson_new(request):
-    """``?class=ID`` preselects one of the teacher's classes (another class is a 404)."""
+    """``?class=ID`` (WeCom's id) preselects one of the teacher's classes (another class is a
+    404)."""
     user = request.user
     staff = scope.is_staff(user)
     teacher = scope.teacher_for(user)
@@ -114,7 +117,9 @@ def lesson_new(request):
     classes = schedule_classes(teacher=teacher, staff=staff)
     chosen = None
     if "class" in request.GET:
-        chosen = get_object_or_404(classes, pk=_class_id_or_404(request.GET["class"]))
+        chosen = get_object_or_404(
+            classes, wecom_id=_class_id_or_404(request.GET["class"]), **of_user_school(user)
+        )
     teachers = None
     if staff:
         teachers = Teacher.objects.filter(is_active=True, assignments__department__in=classes)
@@ -246,7 +251,7 @@ def living_started(request, livingid):
         if not error.transient:
             logger.warning("start of %s not confirmed: %s", living.livingid, error)
             return JsonResponse({"error": error_text(error, doing=LESSON)}, status=400)
-        living_sync_request(livingid=living.livingid)
+        living_sync_request(school=living.school, livingid=living.livingid)
         return _waiting(
             _(
                 "WeCom has not confirmed the lesson yet. This page shows it live as soon as "
@@ -258,12 +263,12 @@ def living_started(request, livingid):
 
 
 def _startable_class(user, class_id) -> Department:
-    pk = ids.department_id(class_id)
-    if pk is None:
+    wecom_id = ids.department_id(class_id)
+    if wecom_id is None:
         raise Http404
     if scope.is_staff(user):
-        return scope.class_or_404(user, pk)
-    return get_object_or_404(scope.visible_classes(user), pk=pk)
+        return scope.class_or_404(user, wecom_id)
+    return get_object_or_404(scope.visible_classes(user), wecom_id=wecom_id, **of_user_school(user))
 
 
 def _started_answer(living: Living) -> JsonResponse:
@@ -289,7 +294,7 @@ def class_started(request, class_id):
     theme = request.POST.get("theme", "").strip()[:THEME_MAX_CHARS]
     if not ids.livingid_valid(livingid):
         return JsonResponse({"error": _("WeCom did not return a valid living id.")}, status=400)
-    if Living.objects.filter(livingid=livingid).exists():
+    if Living.objects.filter(school=department.school_id, livingid=livingid).exists():
         # Stored already (from WeCom: a sync, a callback, an earlier confirmation): a retry of
         # the same report changes nothing, and a lesson the teacher cannot see is not theirs.
         return _started_answer(scope.living_or_404(request.user, livingid))
@@ -316,4 +321,4 @@ def class_started(request, class_id):
                 "confirms it."
             )
         )
-    return _started_answer(Living.objects.get(livingid=livingid))
+    return _started_answer(Living.objects.get(school=department.school_id, livingid=livingid))

@@ -1,12 +1,14 @@
 from django.contrib import admin
 
 from school_live.school.admin_autocomplete import SafeAutocomplete
+from school_live.school.tenancy import SchoolOwnedAdmin
 
 from .models import ClassReminderSetting, Reminder, ReminderStudent
 
 
 @admin.register(ClassReminderSetting)
-class ClassReminderSettingAdmin(SafeAutocomplete, admin.ModelAdmin):
+class ClassReminderSettingAdmin(SchoolOwnedAdmin, SafeAutocomplete, admin.ModelAdmin):
+    school_from = ("department",)
     list_display = ["department", "auto_after_minutes"]
     list_editable = ["auto_after_minutes"]
     autocomplete_fields = ["department"]

@@ -15,9 +15,11 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from school_live.school.models import Department, Living
+from school_live.school.models.fields import school_field
 
 
 class ClassReminderSetting(models.Model):
+    school = school_field()
     department = models.OneToOneField(
         Department,
         verbose_name=_("class"),
@@ -56,6 +58,7 @@ class Reminder(models.Model):
         # Translators: an automatic reminder found no family to remind
         EMPTY = "empty", _("nobody to remind")
 
+    school = school_field()
     living = models.ForeignKey(
         Living, verbose_name=_("live lesson"), on_delete=models.CASCADE, related_name="reminders"
     )
@@ -114,6 +117,7 @@ class Reminder(models.Model):
 class ReminderStudent(models.Model):
     """A student whose family a reminder was for, with the parents it went to."""
 
+    school = school_field()
     reminder = models.ForeignKey(
         Reminder, verbose_name=_("reminder"), on_delete=models.CASCADE, related_name="students"
     )
@@ -143,6 +147,7 @@ class ReminderParent(models.Model):
     """A parent a reminder went to: the 10-minute rule asks, per parent and lesson, whether a
     notice reached them lately (a JSON list cannot be searched alike on SQLite and PostgreSQL)."""
 
+    school = school_field()
     reminder = models.ForeignKey(
         Reminder, verbose_name=_("reminder"), on_delete=models.CASCADE, related_name="parents"
     )

@@ -72,12 +72,17 @@ class Selection:
         return list(dict.fromkeys(p for family in self.families for p in family.parent_userids))
 
 
-def _allowed_departments(scope: AllowScope) -> set[int]:
-    """The allow scope's departments and everything below them."""
+def _allowed_departments(scope: AllowScope, school_id: int) -> set[int]:
+    """The allow scope's departments (WeCom's ids, of the school) and everything below them, as
+    our primary keys."""
     children: dict[int | None, list[int]] = {}
-    for pk, parent in Department.objects.values_list("pk", "parent_id"):
+    by_wecom_id: dict[int, int] = {}
+    departments = Department.objects.filter(school_id=school_id)
+    for pk, wecom_id, parent in departments.values_list("pk", "wecom_id", "parent_id"):
         children.setdefault(parent, []).append(pk)
-    allowed, todo = set(), list(scope.partyids)
+        by_wecom_id[wecom_id] = pk
+    allowed = set()
+    todo = [by_wecom_id[partyid] for partyid in scope.partyids if partyid in by_wecom_id]
     while todo:
         pk = todo.pop()
         if pk not in allowed:
@@ -87,7 +92,7 @@ def _allowed_departments(scope: AllowScope) -> set[int]:
 
 
 def _not_joined(living: Living, department: Department) -> QuerySet[Student]:
-    joined = StudentWatch.objects.filter(living=living, student_id=OuterRef("student_userid"))
+    joined = StudentWatch.objects.filter(living=living, student_userid=OuterRef("student_userid"))
     # A WeChat visitor the class's nickname book claims for the student has joined for them.
     visited = claimed_visits(living=living, student=OuterRef("pk"), department=department)
     return (
@@ -98,7 +103,7 @@ def _not_joined(living: Living, department: Department) -> QuerySet[Student]:
             reachable=reachable(
                 guardians=Guardianship.objects.filter(student=OuterRef("pk")),
                 unwatches=StudentUnwatch.objects.filter(
-                    living=living, student_id=OuterRef("student_userid")
+                    living=living, student_userid=OuterRef("student_userid")
                 ),
             )
         )
@@ -122,11 +127,11 @@ def not_joined_families(
     # The parents the notice goes to: those by whom the rule finds the family reachable.
     parents: dict[str, dict[str, None]] = {userid: {} for userid in userids}
     for userid, parent in listed_unwatched(
-        StudentUnwatch.objects.filter(living=living, student_id__in=userids)
-    ).values_list("student_id", "parent_userid"):
+        StudentUnwatch.objects.filter(living=living, student_userid__in=userids)
+    ).values_list("student_userid", "parent_userid"):
         parents[userid][parent] = None
     for userid, parent in following_guardians(
-        Guardianship.objects.filter(student__student_userid__in=userids)
+        Guardianship.objects.filter(school_id=living.school_id, student__student_userid__in=userids)
     ).values_list("student__student_userid", "parent__parent_userid"):
         parents[userid][parent] = None
     counted = {"reminder__status__in": COUNTED, "reminder__sent_at__gt": now - REMIND_AGAIN_AFTER}
@@ -138,11 +143,13 @@ def not_joined_families(
     reached = _parents_reached(living, {p for found in parents.values() for p in found}, counted)
     in_scope = set(userids)
     if allow_scope is not None:
-        allowed = _allowed_departments(allow_scope)
+        allowed = _allowed_departments(allow_scope, living.school_id)
         in_scope = {userid for userid in userids if userid in set(allow_scope.student_userids)}
         in_scope |= set(
             Enrollment.objects.filter(
-                student__student_userid__in=userids, department_id__in=allowed
+                school_id=living.school_id,
+                student__student_userid__in=userids,
+                department_id__in=allowed,
             ).values_list("student__student_userid", flat=True)
         )
     families, counts = [], {"recent": 0, "unreachable": 0, "outside": 0}
@@ -183,7 +190,7 @@ def reminder_rows(*, living: Living, departments: QuerySet[Department]) -> list[
     query."""
     joined = StudentWatch.objects.filter(
         living=living,
-        student_id=OuterRef("student_userid"),
+        student_userid=OuterRef("student_userid"),
         watch_time__gt=0,
         enter_time__gte=OuterRef("reminder__sent_at"),
     ).order_by("enter_time")

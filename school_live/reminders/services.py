@@ -165,6 +165,7 @@ def _store(
     students, in one transaction."""
     with transaction.atomic():
         reminder = Reminder.objects.create(
+            school_id=living.school_id,
             living=living,
             department=department,
             kind=kind,
@@ -176,11 +177,14 @@ def _store(
             joined_before_sending=selection.joined_before_sending,
         )
         ReminderParent.objects.bulk_create(
-            ReminderParent(reminder=reminder, living=living, parent_userid=parent)
+            ReminderParent(
+                school_id=living.school_id, reminder=reminder, living=living, parent_userid=parent
+            )
             for parent in selection.parent_userids
         )
         ReminderStudent.objects.bulk_create(
             ReminderStudent(
+                school_id=living.school_id,
                 reminder=reminder,
                 living=living,
                 student_userid=family.student_userid,

@@ -57,7 +57,7 @@ def _client_or_problem() -> tuple[WeComClient | None, str]:
 def reminder_confirm(request, livingid, class_id):
     living = scope.living_or_404(request.user, livingid)
     department = scope.living_class_or_404(request.user, living, class_id)
-    here = reverse("reminders:confirm", args=[living.livingid, department.pk])
+    here = reverse("reminders:confirm", args=[living.livingid, department.wecom_id])
     live = living_state(living) == LivingState.LIVE
     context = {"living": living, "department": department, "live": live}
     if not live:
@@ -130,9 +130,13 @@ def _send(request, client, living, department, here):
 @require_GET
 @login_required
 def reminder_detail(request, reminder_id):
-    reminder = get_object_or_404(Reminder.objects.select_related("living"), pk=reminder_id)
-    living = scope.living_or_404(request.user, reminder.living.livingid)
-    department = scope.living_class_or_404(request.user, living, reminder.department_id)
+    reminder = get_object_or_404(
+        Reminder.objects.select_related("living", "department"), pk=reminder_id
+    )
+    # The reminder's own lesson (by our key: its livingid may name another school's lesson too).
+    scope.livingid_or_404(reminder.living.livingid)
+    living = get_object_or_404(scope.visible_livings(request.user), pk=reminder.living_id)
+    department = scope.living_class_or_404(request.user, living, reminder.department.wecom_id)
     rows = reminder_rows(living=living, departments=Department.objects.filter(pk=department.pk))
     reminded_parents_attach(rows)  # parents as 何诺文的爸爸 (school/templatetags/people.py)
     reminded_namesakes_attach(rows)

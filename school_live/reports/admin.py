@@ -5,10 +5,12 @@ from django.utils.translation import ngettext
 from school_live.reports.dispatch import delivery_resend
 from school_live.reports.models import ReportDelivery, ReportPreference
 from school_live.school.admin_autocomplete import SafeAutocomplete
+from school_live.school.tenancy import SchoolOwnedAdmin
 
 
 @admin.register(ReportPreference)
-class ReportPreferenceAdmin(SafeAutocomplete, admin.ModelAdmin):
+class ReportPreferenceAdmin(SchoolOwnedAdmin, SafeAutocomplete, admin.ModelAdmin):
+    school_from = ("teacher",)
     list_display = [
         "teacher",
         "living_report",

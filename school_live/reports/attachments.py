@@ -63,7 +63,7 @@ def class_table_attachment(*, living: Living, departments: list[Department]) -> 
 
 def _sheet_title(department: Department, used: set[str]) -> str:
     # Excel compares titles without case: a name met again gets a number, within 31 characters.
-    base = sheet_title_clean(department.name, limit=28) or str(department.pk)
+    base = sheet_title_clean(department.name, limit=28) or str(department.wecom_id)
     title, number = base, 2
     while title.lower() in used:
         title = f"{base[:26]}_{number}"

@@ -68,12 +68,14 @@ def user_recipient(user: AbstractBaseUser) -> str:
 def delivery_claim(
     *,
     key: DeliveryKey,
+    school,
     teacher: Teacher | None = None,
     user: AbstractBaseUser | None = None,
     retry_failed: bool = False,
     force: bool = False,
 ) -> ReportDelivery | None:
-    """The claimed delivery row, or None when another worker has it or it was already sent.
+    """The claimed delivery row of ``school`` (its livingids and userids are the school's), or
+    None when another worker has it or it was already sent.
 
     ``retry_failed`` takes over a failed row that has attempts left; ``force`` takes over any row
     that is not being sent right now (a support re-send).
@@ -84,6 +86,7 @@ def delivery_claim(
         # transaction where other workers could not see it.
         with transaction.atomic(durable=True):
             return ReportDelivery.objects.create(
+                school=school,
                 report=key.report,
                 period=key.period,
                 channel=key.channel,
@@ -99,7 +102,11 @@ def delivery_claim(
     if not (retry_failed or force):
         return None
     rows = ReportDelivery.objects.filter(
-        report=key.report, period=key.period, channel=key.channel, recipient=key.recipient
+        school=school,
+        report=key.report,
+        period=key.period,
+        channel=key.channel,
+        recipient=key.recipient,
     )
     if force:
         takeable = Q(status__in=[ReportDelivery.Status.SENT, ReportDelivery.Status.FAILED]) | Q(
@@ -120,7 +127,7 @@ def delivery_claim(
 
 def delivery_reclaim(*, delivery: ReportDelivery) -> ReportDelivery | None:
     """An admin's resend: take over this row unless a worker is sending it right now."""
-    return delivery_claim(key=DeliveryKey.of(delivery), force=True)
+    return delivery_claim(key=DeliveryKey.of(delivery), school=delivery.school, force=True)
 
 
 def delivery_run(

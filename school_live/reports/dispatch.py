@@ -50,6 +50,7 @@ from school_live.reports.weekly import (
     teacher_week_has_livings,
 )
 from school_live.school.models import Department, Living, Teacher
+from school_live.school.tenancy import user_school
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +110,11 @@ def _claim_deliver(
     force: bool,
     **recipient,
 ) -> None:
-    """Claim the delivery (``recipient``: its ``teacher`` or ``user``), send it through
-    ``deliver(delivery=...)`` unless another run has it, and count the outcome."""
-    delivery = delivery_claim(key=key, retry_failed=True, force=force, **recipient)
+    """Claim the delivery (``recipient``: its ``teacher`` or ``user``, whose school it is), send
+    it through ``deliver(delivery=...)`` unless another run has it, and count the outcome."""
+    teacher = recipient.get("teacher")
+    school = teacher.school if teacher is not None else user_school(recipient.get("user"))
+    delivery = delivery_claim(key=key, school=school, retry_failed=True, force=force, **recipient)
     if delivery is not None:
         deliver(delivery=delivery)
     summary.add(delivery)
@@ -148,21 +151,23 @@ def _reached_required(*, teacher: Teacher, invalid) -> None:
 # Per-living report ---------------------------------------------------------------------------
 
 
-def living_reports_due(*, now: dt.datetime | None = None) -> list[str]:
-    """Living ids whose report should be (re)tried: complete, recent, and not yet fully handled.
+def living_reports_due(*, school, now: dt.datetime | None = None) -> list[str]:
+    """The school's living ids whose report should be (re)tried: complete, recent, and not yet
+    fully handled.
 
     Not handled yet means no delivery row at all, or a failed one with attempts left. A living
     with no recipient is looked at again on each check until it leaves the look-back window.
     """
     now = now or timezone.now()
     recent = Living.objects.filter(
+        school=school,
         stats_complete=True,
         living_start__gte=now - living_lookback(),
         living_start__lte=now,
     )
-    handled = ReportDelivery.objects.filter(report=Report.LIVING).values("period")
+    handled = ReportDelivery.objects.filter(school=school, report=Report.LIVING).values("period")
     retry = ReportDelivery.objects.filter(
-        report=Report.LIVING, status=Status.FAILED, attempts__lt=MAX_ATTEMPTS
+        school=school, report=Report.LIVING, status=Status.FAILED, attempts__lt=MAX_ATTEMPTS
     ).values("period")
     return list(
         recent.filter(~Q(livingid__in=handled) | Q(livingid__in=retry))
@@ -369,7 +374,7 @@ def delivery_resend(*, delivery: ReportDelivery) -> ReportDelivery | None:
     if claimed is None:
         return None
     if claimed.report == Report.LIVING:
-        living = Living.objects.filter(livingid=claimed.period).first()
+        living = Living.objects.filter(school=claimed.school_id, livingid=claimed.period).first()
         teacher = claimed.teacher
         if living is None or teacher is None:
             return delivery_run(delivery=claimed, send=_gone)

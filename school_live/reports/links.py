@@ -11,10 +11,10 @@ from school_live.school.models import Department, Living
 def class_page_url(*, department: Department, living: Living | None = None) -> str:
     """SITE_URL + the dashboard's class page, opened on ``living`` when given."""
     try:
-        path = reverse("dashboard:class", args=[department.pk])
+        path = reverse("dashboard:class", args=[department.wecom_id])
     except NoReverseMatch:
         # The dashboard names its class page "dashboard:class"; until it exists, its path.
-        path = f"/classes/{department.pk}/"
+        path = f"/classes/{department.wecom_id}/"
     if living is not None:
         path = f"{path}?{urlencode({'living': living.livingid})}"
     return f"{settings.SITE_URL}{path}"

@@ -9,11 +9,13 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from school_live.school.models import Teacher
+from school_live.school.models.fields import school_field
 
 
 class ReportPreference(models.Model):
     """A teacher's choices. A teacher without a row gets the defaults below."""
 
+    school = school_field()
     teacher = models.OneToOneField(
         Teacher,
         verbose_name=_("teacher"),
@@ -70,7 +72,7 @@ class ReportPreference(models.Model):
         try:
             return teacher.report_preference
         except cls.DoesNotExist:
-            return cls(teacher=teacher)
+            return cls(school_id=teacher.school_id, teacher=teacher)
 
 
 class ReportDelivery(models.Model):
@@ -88,6 +90,7 @@ class ReportDelivery(models.Model):
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
 
+    school = school_field()
     report = models.CharField(_("report"), max_length=20, choices=Report.choices)
     period = models.CharField(
         _("period"),
@@ -134,8 +137,9 @@ class ReportDelivery(models.Model):
         verbose_name_plural = _("report deliveries")
         ordering = ["-created_at"]
         constraints = [
+            # The period (a livingid) and the recipient (a userid) are WeCom's: per school.
             models.UniqueConstraint(
-                fields=["report", "period", "recipient", "channel"],
+                fields=["school", "report", "period", "recipient", "channel"],
                 name="unique_report_delivery",
             )
         ]

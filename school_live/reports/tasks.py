@@ -18,22 +18,27 @@ from school_live.reports.dispatch import (
 from school_live.reports.periods import previous_week_period, week_monday
 from school_live.reports.weekly import weekly_teachers
 from school_live.school.models import Living, Teacher
+from school_live.school.tenancy import default_school
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task
 def check_living_reports() -> int:
-    """Every 5 minutes: queue the report of each lesson whose statistics just became complete."""
-    due = living_reports_due()
+    """Every 5 minutes: queue the report of each lesson whose statistics just became complete
+    (the default school's, for now)."""
+    school = default_school()
+    due = living_reports_due(school=school)
     for livingid in due:
-        send_living_report.delay(livingid)
+        send_living_report.delay(livingid, school.pk)
     return len(due)
 
 
 @shared_task
-def send_living_report(livingid: str) -> dict | None:
-    living = Living.objects.filter(livingid=livingid).first()
+def send_living_report(livingid: str, school_id: int | None = None) -> dict | None:
+    """The report of the school's living (the default school's when no school is named)."""
+    school_id = school_id or default_school().pk
+    living = Living.objects.filter(school=school_id, livingid=livingid).first()
     if living is None or not living.stats_complete:
         return None
     summary = living_report_send(living=living)

@@ -28,6 +28,7 @@ from .models import (
     Teacher,
     VisitorWatch,
 )
+from .tenancy import SchoolOwnedAdmin, SchoolOwnedInline, user_school
 
 
 class ChangeReasonForm(forms.ModelForm):
@@ -57,7 +58,8 @@ class WeComOwnedAdmin(admin.ModelAdmin):
     wecom_fields: tuple[str, ...] = ()
 
     def get_readonly_fields(self, request, obj=None):
-        return tuple(self.readonly_fields) + self.wecom_fields
+        # A synced row's school is the one whose WeCom it came from.
+        return (*self.readonly_fields, "school", *self.wecom_fields)
 
 
 class ClassAssignmentInline(admin.TabularInline):
@@ -77,7 +79,7 @@ class ClassAssignmentInline(admin.TabularInline):
 class DepartmentAdmin(AuditedAdmin, WeComOwnedAdmin):
     list_display = [
         "name",
-        "id",
+        "wecom_id",
         "type",
         "parent",
         "register_year",
@@ -86,9 +88,9 @@ class DepartmentAdmin(AuditedAdmin, WeComOwnedAdmin):
         "is_active",
     ]
     list_filter = ["type", "graduated", "is_active"]
-    search_fields = ["name", "=id"]
+    search_fields = ["name", "=wecom_id"]
     list_select_related = ["parent"]
-    wecom_fields = ("id", *synced_fields.DEPARTMENT)
+    wecom_fields = ("wecom_id", *synced_fields.DEPARTMENT)
     inlines = [ClassAssignmentInline]
 
 
@@ -123,13 +125,13 @@ class ClassAssignmentAdmin(SafeAutocomplete, admin.ModelAdmin):
         return False
 
 
-class EnrollmentInline(SafeAutocomplete, admin.TabularInline):
+class EnrollmentInline(SchoolOwnedInline, SafeAutocomplete, admin.TabularInline):
     model = Enrollment
     extra = 0
     autocomplete_fields = ["department"]
 
 
-class GuardianshipInline(SafeAutocomplete, admin.TabularInline):
+class GuardianshipInline(SchoolOwnedInline, SafeAutocomplete, admin.TabularInline):
     model = Guardianship
     extra = 0
     autocomplete_fields = ["student", "parent"]
@@ -154,7 +156,8 @@ class ParentAdmin(WeComOwnedAdmin):
 
 
 @admin.register(Guardianship)
-class GuardianshipAdmin(SafeAutocomplete, admin.ModelAdmin):
+class GuardianshipAdmin(SchoolOwnedAdmin, SafeAutocomplete, admin.ModelAdmin):
+    school_from = ("student",)
     list_display = ["student", "parent", "relation"]
     search_fields = ["student__name", "student__student_userid", "parent__parent_userid"]
     list_select_related = ["student", "parent"]
@@ -162,7 +165,8 @@ class GuardianshipAdmin(SafeAutocomplete, admin.ModelAdmin):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(SafeAutocomplete, admin.ModelAdmin):
+class EnrollmentAdmin(SchoolOwnedAdmin, SafeAutocomplete, admin.ModelAdmin):
+    school_from = ("student",)
     list_display = ["student", "department"]
     list_filter = ["department"]
     search_fields = ["student__name", "student__student_userid", "department__name"]
@@ -220,7 +224,7 @@ class WatchRowAdmin(admin.ModelAdmin):
 class StudentWatchAdmin(WatchRowAdmin):
     list_display = [
         "living",
-        "student_id",
+        "student_userid",
         "parent_userid",
         "watch_time",
         "enter_time",
@@ -228,7 +232,7 @@ class StudentWatchAdmin(WatchRowAdmin):
         "is_comment",
     ]
     list_filter = ["is_comment"]
-    search_fields = [*WatchRowAdmin.search_fields, "student__student_userid", "parent_userid"]
+    search_fields = [*WatchRowAdmin.search_fields, "student_userid", "parent_userid"]
 
 
 @admin.register(VisitorWatch)
@@ -240,12 +244,12 @@ class VisitorWatchAdmin(WatchRowAdmin):
 
 @admin.register(StudentUnwatch)
 class StudentUnwatchAdmin(WatchRowAdmin):
-    list_display = ["living", "student_id", "parent_userid"]
-    search_fields = [*WatchRowAdmin.search_fields, "student__student_userid", "parent_userid"]
+    list_display = ["living", "student_userid", "parent_userid"]
+    search_fields = [*WatchRowAdmin.search_fields, "student_userid", "parent_userid"]
 
 
 @admin.register(AttendancePolicy)
-class AttendancePolicyAdmin(AuditedAdmin):
+class AttendancePolicyAdmin(SchoolOwnedAdmin, AuditedAdmin):
     list_display = [
         "__str__",
         "present_threshold",
@@ -254,8 +258,8 @@ class AttendancePolicyAdmin(AuditedAdmin):
     ]
 
     def has_add_permission(self, request):
-        # One school, one policy: the row is created on first use.
-        return not AttendancePolicy.objects.exists()
+        # One policy per school: the row is created on first use.
+        return not AttendancePolicy.objects.filter(school=user_school(request.user)).exists()
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -19,8 +19,10 @@ from school_live.sync.triggers import manual_living_sync_request
 @admin.action(description=_("Sync now from WeCom"), permissions=["view"])
 def sync_livings_now(modeladmin, request, queryset):
     queued = running = too_soon = 0
-    for livingid in queryset.values_list("livingid", flat=True):
-        run, created = manual_living_sync_request(livingid=livingid, user=request.user)
+    for living in queryset.select_related("school").only("school", "livingid"):
+        run, created = manual_living_sync_request(
+            school=living.school, livingid=living.livingid, user=request.user
+        )
         if created:
             queued += 1
         elif run is None:

@@ -29,7 +29,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from school_live.school.models import Living
+from school_live.school.models import Living, School
+from school_live.school.tenancy import default_school
 from school_live.sync.triggers import living_sync_request
 from school_live.wecom.callback_crypto import (
     CallbackCrypto,
@@ -65,20 +66,25 @@ _FOLLOWS = {
 _SYNC_ON = (Living.Status.LIVE, Living.Status.ENDED)
 
 
-def living_status_apply(event: LivingStatusChange) -> bool:
-    """Move the living to the event's status if that is a step forward, and queue its sync.
-    Returns whether anything changed. A living we do not hold is recorded and synced."""
+def living_status_apply(event: LivingStatusChange, *, school: School) -> bool:
+    """Move the school's living to the event's status if that is a step forward, and queue its
+    sync. Returns whether anything changed. A living we do not hold is recorded and synced."""
     with transaction.atomic():
-        living = Living.objects.select_for_update().filter(livingid=event.livingid).first()
+        living = (
+            Living.objects.select_for_update()
+            .filter(school=school, livingid=event.livingid)
+            .first()
+        )
         if living is None:
             living = Living.objects.create(
+                school=school,
                 livingid=event.livingid,
                 anchor_userid=event.from_user,
                 status=event.status,
                 status_changed_at=timezone.now(),
             )
             logger.info("callback for unknown living %s: recorded and queued", event.livingid)
-            living_sync_request(livingid=event.livingid)
+            living_sync_request(school=school, livingid=event.livingid)
             return True
         current = living.status
         if current not in _FOLLOWS[Living.Status(event.status)]:
@@ -93,7 +99,7 @@ def living_status_apply(event: LivingStatusChange) -> bool:
         living.status_changed_at = timezone.now()
         living.save(update_fields=["status", "status_changed_at"])
         if event.status in _SYNC_ON:
-            living_sync_request(livingid=event.livingid)
+            living_sync_request(school=school, livingid=event.livingid)
     logger.info("callback: living %s is now status %s", event.livingid, event.status)
     return True
 
@@ -145,7 +151,8 @@ def wecom_callback(request):
         return HttpResponse("", content_type="text/plain")
     if event is not None:
         try:
-            living_status_apply(event)
+            # /wecom/callback/ is the default school's (ARCHITECTURE.md).
+            living_status_apply(event, school=default_school())
         except BaseException:
             cache.delete(seen)  # not applied: WeCom's retry of the same request must be
             raise

@@ -41,6 +41,6 @@ def dead_runs_fail(
         if still.update(status=SyncRun.Status.FAILED, error=error, finished_at=now):
             run.status, run.error, run.finished_at = SyncRun.Status.FAILED, error, now
             if run.livingid:
-                living_lock_release(run.livingid, run_id=run.pk)
+                living_lock_release(run.livingid, school_id=run.school_id, run_id=run.pk)
             failed.append(run)
     return failed

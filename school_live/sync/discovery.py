@@ -14,7 +14,7 @@ share queues the stats syncs of the livings it read that the sweep's rules pick,
 the info was just read (so get_living_info is asked once per living and sync).
 """
 
-from school_live.school.models import Living, SyncRun, Teacher
+from school_live.school.models import Living, School, SyncRun, Teacher
 from school_live.sync.living_stats import living_info_store
 from school_live.sync.patience import patient
 from school_live.sync.runs import Progress, SyncProblem, run_recorded, units_problem
@@ -38,20 +38,27 @@ def livings_discover(
     run: SyncRun | None = None,
     teachers: list[str] | None = None,
     enqueue: bool = False,
+    school: School | None = None,
 ) -> SyncRun:
-    """Every active teacher's livings, or those of ``teachers``; ``enqueue``: then queue the
-    stats syncs of those the sweep picks."""
-    run = run or SyncRun.objects.create(kind=SyncRun.Kind.DISCOVERY)
+    """Every active teacher's livings, or those of ``teachers``, of ``run``'s school (or
+    ``school``'s, for a new run); ``enqueue``: then queue the stats syncs of those the sweep
+    picks."""
+    run = run or SyncRun.objects.create(school=school, kind=SyncRun.Kind.DISCOVERY)
+    school = run.school
     with run_recorded(run), school_client(client) as client:
         progress = Progress(run)
-        settled = set(Living.objects.filter(stats_complete=True).values_list("livingid", flat=True))
+        settled = set(
+            Living.objects.filter(school=school, stats_complete=True).values_list(
+                "livingid", flat=True
+            )
+        )
         done: set[str] = set()  # a living two teachers share is read once
         living_errors = {}
 
         def store(livingid: str) -> None:
             if not ids.livingid_valid(livingid):
                 raise WeComDataError(f"livingid_list {ids.not_a('livingid', livingid)}", LIVINGIDS)
-            living_info_store(info=client.get_living_info(livingid))
+            living_info_store(info=client.get_living_info(livingid), school=school)
             done.add(livingid)
             run.rows += 1
             progress.page()
@@ -66,11 +73,15 @@ def livings_discover(
             living_errors.update(units_each({livingid: livingid for livingid in livingids}, store))
 
         if teachers is None:
-            teachers = teachers_active()
+            teachers = teachers_active(school)
         with patient(client):
             failed = units_each({f"teacher {u}": u for u in teachers}, teacher)
         if enqueue and done:
-            living_syncs_request(livingids=sweep_livingids(among=done), info_since=run.started_at)
+            living_syncs_request(
+                school=school,
+                livingids=sweep_livingids(school=school, among=done),
+                info_since=run.started_at,
+            )
         # A living that failed for one teacher may have been read for another.
         failed.update({k: e for k, e in living_errors.items() if k not in done})
         if failed:
@@ -80,5 +91,7 @@ def livings_discover(
     return run
 
 
-def teachers_active() -> list[str]:
-    return list(Teacher.objects.filter(is_active=True).values_list("userid", flat=True))
+def teachers_active(school: School) -> list[str]:
+    return list(
+        Teacher.objects.filter(school=school, is_active=True).values_list("userid", flat=True)
+    )

@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from school_live.attendance.state import LivingState, living_state
-from school_live.school.models import Living, SyncRun
+from school_live.school.models import Living, School, SyncRun
 from school_live.sync.sweep import LONGEST_LIVING, app_setup_failure, livings_refused
 from school_live.sync.triggers import living_sync_request
 
@@ -39,14 +39,16 @@ def ended_window() -> dt.timedelta:
     return dt.timedelta(seconds=float(getattr(settings, "SYNC_ENDED_WINDOW_SECONDS", 300)))
 
 
-def live_livings_due(*, now: dt.datetime | None = None) -> list[Living]:
-    """The livings the tick syncs: live with stale statistics, or just ended and not complete;
-    oldest start first."""
+def live_livings_due(*, school: School, now: dt.datetime | None = None) -> list[Living]:
+    """The school's livings the tick syncs: live with stale statistics, or just ended and not
+    complete; oldest start first."""
     now = now or timezone.now()
     # Bounded in SQL by the start (a lesson started early by WeCom's word may start "later");
     # the end is compared here, as in the sweep (SQLite cannot add a column of seconds).
     candidates = (
-        Living.objects.filter(living_start__gte=now - LONGEST_LIVING - ended_window())
+        Living.objects.filter(
+            school=school, living_start__gte=now - LONGEST_LIVING - ended_window()
+        )
         .filter(Q(living_start__lte=now) | Q(status__in=(Living.Status.LIVE, Living.Status.ENDED)))
         .exclude(status=Living.Status.CANCELLED)
         .order_by("living_start", "pk")
@@ -68,16 +70,17 @@ def live_livings_due(*, now: dt.datetime | None = None) -> list[Living]:
     return due
 
 
-def live_syncs_queue(*, now: dt.datetime | None = None) -> list[SyncRun]:
-    """Queue the due livings' syncs; returns the runs created (not those already under way)."""
-    livingids = [living.livingid for living in live_livings_due(now=now)]
-    refused = livings_refused(livingids=livingids)
+def live_syncs_queue(*, school: School, now: dt.datetime | None = None) -> list[SyncRun]:
+    """Queue the school's due livings' syncs; returns the runs created (not those already under
+    way)."""
+    livingids = [living.livingid for living in live_livings_due(school=school, now=now)]
+    refused = livings_refused(school=school, livingids=livingids)
     livingids = [livingid for livingid in livingids if livingid not in refused]
-    if livingids and app_setup_failure() is not None:
+    if livingids and app_setup_failure(school) is not None:
         livingids = livingids[:1]  # its run tells the admin what to fix, or that it is fixed
     queued = []
     for livingid in livingids:
-        run, created = living_sync_request(livingid=livingid)
+        run, created = living_sync_request(school=school, livingid=livingid)
         if created:
             queued.append(run)
     return queued

@@ -23,6 +23,7 @@ from school_live.school.changes import attendance_changed
 from school_live.school.models import (
     Department,
     Living,
+    School,
     StudentUnwatch,
     StudentWatch,
     SyncRun,
@@ -101,8 +102,10 @@ def living_stats_sync(
     run: SyncRun | None = None,
     task_id: str = "",
     info_since: dt.datetime | None = None,
+    school: School | None = None,
 ) -> SyncRun:
-    """Download and store one living's info and statistics; returns the run that did it.
+    """Download and store one living's info and statistics; returns the run that did it. The
+    living is ``run``'s school's, or ``school``'s for a new run.
 
     ``info_since``: the living's info stored since then (by the discovery of the same school
     sync) is used as it is, not asked of WeCom again.
@@ -113,22 +116,27 @@ def living_stats_sync(
     """
     if run is None:
         run = SyncRun.objects.create(
+            school=school,
             kind=SyncRun.Kind.LIVING,
             livingid=livingid,
-            living=Living.objects.filter(livingid=livingid).first(),
+            living=Living.objects.filter(school=school, livingid=livingid).first(),
         )
+    school = run.school
     try:
-        with living_lock(livingid, run_id=run.pk), run_recorded(run, task_id=task_id):
+        with (
+            living_lock(livingid, school_id=school.pk, run_id=run.pk),
+            run_recorded(run, task_id=task_id),
+        ):
             with school_client(client) as used, patient(used):
                 snapshot = living_snapshot_fetch(
                     client=used,
                     livingid=livingid,
                     progress=Progress(run),
-                    info=living_info_fresh(livingid=livingid, since=info_since),
+                    info=living_info_fresh(school=school, livingid=livingid, since=info_since),
                 )
             try:
                 heartbeat(force=True)  # the store has a full SYNC_DEAD_AFTER to itself
-                stored = living_snapshot_store(snapshot=snapshot)
+                stored = living_snapshot_store(snapshot=snapshot, school=school)
             finally:
                 snapshot.close()
             run.living = stored.living
@@ -152,11 +160,16 @@ def _report_under_way(run: SyncRun, locked: LivingLocked) -> SyncRun:
     return holder or run
 
 
-def living_info_fresh(*, livingid: str, since: dt.datetime | None) -> LivingInfo | None:
-    """The living's info as stored, if get_living_info was read at ``since`` or later."""
+def living_info_fresh(
+    *, school: School, livingid: str, since: dt.datetime | None
+) -> LivingInfo | None:
+    """The school's living's info as stored, if get_living_info was read at ``since`` or
+    later."""
     if since is None:
         return None
-    living = Living.objects.filter(livingid=livingid, info_synced_at__gte=since).first()
+    living = Living.objects.filter(
+        school=school, livingid=livingid, info_synced_at__gte=since
+    ).first()
     if living is None:
         return None
     return LivingInfo(
@@ -280,13 +293,14 @@ def _check_times(record: WatchRecord | VisitorRecord, where: str) -> None:
             raise _malformed(WATCH_STAT, f"{where}.{name}", f"is out of range ({value})")
 
 
-def living_info_store(*, info: LivingInfo, synced_at=None) -> Living:
-    """Create or update the living from get_living_info; its classes are the known ones in range,
-    or the planned ones while WeCom reports no range."""
+def living_info_store(*, info: LivingInfo, school: School, synced_at=None) -> Living:
+    """Create or update the school's living from get_living_info; its classes are the school's
+    known ones in range, or the planned ones while WeCom reports no range."""
     _check_info(info)
     synced_at = synced_at or timezone.now()
     with transaction.atomic():
         living, _created = Living.objects.update_or_create(
+            school=school,
             livingid=info.livingid,
             defaults={
                 "theme": info.theme[:255],
@@ -301,7 +315,9 @@ def living_info_store(*, info: LivingInfo, synced_at=None) -> Living:
                 "info_synced_at": synced_at,
             },
         )
-        in_range = Department.objects.filter(id__in=info.partyids, type=Department.Type.CLASS)
+        in_range = Department.objects.filter(
+            school=school, wecom_id__in=info.partyids, type=Department.Type.CLASS
+        )
         classes_before = set(living.classes.values_list("pk", flat=True))
         if info.partyids or info.group_names:
             # WeCom's range wins once it names an audience; a difference from the plan is shown.
@@ -315,11 +331,11 @@ def living_info_store(*, info: LivingInfo, synced_at=None) -> Living:
     return living
 
 
-def living_snapshot_store(*, snapshot: LivingSnapshot) -> StoredSnapshot:
-    """Replace the living's stored rows with the snapshot, in one transaction."""
+def living_snapshot_store(*, snapshot: LivingSnapshot, school: School) -> StoredSnapshot:
+    """Replace the school's living's stored rows with the snapshot, in one transaction."""
     now = timezone.now()
     with transaction.atomic():
-        living = living_info_store(info=snapshot.info, synced_at=now)
+        living = living_info_store(info=snapshot.info, school=school, synced_at=now)
         stored = StoredSnapshot(
             living=living,
             watches=_watches_replace(living, snapshot.watches),
@@ -366,11 +382,12 @@ def _watches_replace(living: Living, spool: RowSpool) -> Replaced:
     table = SnapshotTable(
         StudentWatch,
         scope="living",
-        key=["student", "parent_userid"],
-        values=WATCH_FIELDS,
+        key=["student_userid", "parent_userid"],
+        values=["school", *WATCH_FIELDS],
         stage="stage_watch",
     )
     partyids, seconds, living_pk = _partyids_to_db(table), _seconds_to_db(table), living.pk
+    school_pk = living.school_id
     return table.replace(
         living_pk,
         (
@@ -379,6 +396,7 @@ def _watches_replace(living: Living, spool: RowSpool) -> Replaced:
                 living_pk,
                 student,
                 parent,
+                school_pk,
                 partyids(p),
                 watch,
                 seconds(enter),
@@ -395,15 +413,15 @@ def _visitors_replace(living: Living, spool: RowSpool) -> Replaced:
         VisitorWatch,
         scope="living",
         key=["position"],
-        values=VISITOR_FIELDS,
+        values=["school", *VISITOR_FIELDS],
         stage="stage_visitor",
     )
-    seconds, living_pk = _seconds_to_db(table), living.pk
+    seconds, living_pk, school_pk = _seconds_to_db(table), living.pk, living.school_id
     return table.replace(
         living_pk,
         (
-            (seq, living_pk, seq, nickname, watch, seconds(enter), seconds(leave), comment)
-            for seq, (nickname, watch, enter, leave, comment) in enumerate(spool)
+            (seq, living_pk, seq, school_pk, nick, watch, seconds(enter), seconds(leave), comment)
+            for seq, (nick, watch, enter, leave, comment) in enumerate(spool)
         ),
     )
 
@@ -412,15 +430,15 @@ def _unwatches_replace(living: Living, spool: RowSpool) -> Replaced:
     table = SnapshotTable(
         StudentUnwatch,
         scope="living",
-        key=["student", "parent_userid"],
-        values=["partyids"],
+        key=["student_userid", "parent_userid"],
+        values=["school", "partyids"],
         stage="stage_unwatch",
     )
-    partyids, living_pk = _partyids_to_db(table), living.pk
+    partyids, living_pk, school_pk = _partyids_to_db(table), living.pk, living.school_id
     return table.replace(
         living_pk,
         (
-            (seq, living_pk, student, parent, partyids(p))
+            (seq, living_pk, student, parent, school_pk, partyids(p))
             for seq, (student, parent, p) in enumerate(spool)
         ),
     )

@@ -1,5 +1,7 @@
 """One sync per living at a time, across every process and host.
 
+A living is its school's livingid (a livingid is unique only within its corp): the key names both.
+
 The lock is an atomic ``cache.add`` in the shared Django cache (the database cache by default,
 Redis in production), holding the id of the run that owns it. A run that finds the lock held by
 its own id takes it over: that is the same run again, redelivered after its worker was killed
@@ -29,24 +31,24 @@ class LivingLocked(Exception):
         super().__init__(f"living {livingid} is being synced by run {holder}")
 
 
-def living_lock_key(livingid: str) -> str:
-    return f"sync:living:{livingid}"
+def living_lock_key(livingid: str, *, school_id: int) -> str:
+    return f"sync:living:{school_id}:{livingid}"
 
 
-def living_lock_holder(livingid: str) -> int | None:
-    return cache.get(living_lock_key(livingid))
+def living_lock_holder(livingid: str, *, school_id: int) -> int | None:
+    return cache.get(living_lock_key(livingid, school_id=school_id))
 
 
-def living_lock_release(livingid: str, *, run_id: int) -> None:
+def living_lock_release(livingid: str, *, school_id: int, run_id: int) -> None:
     """Drop the lock if ``run_id`` holds it (a dead run's, so its living can be synced again)."""
-    key = living_lock_key(livingid)
+    key = living_lock_key(livingid, school_id=school_id)
     if cache.get(key) == run_id:
         cache.delete(key)
 
 
 @contextmanager
-def living_lock(livingid: str, *, run_id: int) -> Iterator[None]:
-    key = living_lock_key(livingid)
+def living_lock(livingid: str, *, school_id: int, run_id: int) -> Iterator[None]:
+    key = living_lock_key(livingid, school_id=school_id)
     if not cache.add(key, run_id, timeout=task_time_limit()):
         holder = cache.get(key)
         if holder != run_id:
@@ -56,4 +58,4 @@ def living_lock(livingid: str, *, run_id: int) -> Iterator[None]:
         yield
     finally:
         # Only release our own lock: if ours expired, someone else may hold the key now.
-        living_lock_release(livingid, run_id=run_id)
+        living_lock_release(livingid, school_id=school_id, run_id=run_id)

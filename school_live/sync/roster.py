@@ -7,6 +7,9 @@ round. Everything read is written in one transaction, because "not in WeCom's an
 the school": only when every class was read are people WeCom no longer lists retired
 (``is_active=False``, their watch history stays) and their links deleted. When a class is missing,
 what it held stays as it was, and the run fails naming it, so the next run reads it again.
+
+Everything is of one school (the run's): its rows are keyed by (school, WeCom id), and WeCom's
+department ids become our departments' keys through the school's ``wecom_id`` map.
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +28,7 @@ from school_live.school.models import (
     Enrollment,
     Guardianship,
     Parent,
+    School,
     Student,
     SyncRun,
     Teacher,
@@ -59,14 +63,17 @@ class RosterSnapshot:
         return not self.failed
 
 
-def roster_sync(*, client: WeComClient | None = None, run: SyncRun | None = None) -> SyncRun:
-    run = run or SyncRun.objects.create(kind=SyncRun.Kind.ROSTER)
+def roster_sync(
+    *, client: WeComClient | None = None, run: SyncRun | None = None, school: School | None = None
+) -> SyncRun:
+    """The school's roster (``run``'s school, or ``school`` for a new run)."""
+    run = run or SyncRun.objects.create(school=school, kind=SyncRun.Kind.ROSTER)
     with run_recorded(run):
         with school_client(client) as used, patient(used):
             snapshot = roster_fetch(client=used, progress=Progress(run))
         run.pages = snapshot.pages
         heartbeat(force=True)
-        run.rows = roster_store(snapshot=snapshot)
+        run.rows = roster_store(snapshot=snapshot, school=run.school)
         if snapshot.failed:
             classes = len(snapshot.students_by_class) + len(snapshot.failed)
             raise units_problem("classes", classes, snapshot.failed)
@@ -127,17 +134,18 @@ def _students_checked(records: list[StudentRecord]) -> list[StudentRecord]:
     return records
 
 
-def roster_store(*, snapshot: RosterSnapshot) -> int:
-    """Write the snapshot; returns the number of people and departments stored."""
+def roster_store(*, snapshot: RosterSnapshot, school: School) -> int:
+    """Write the snapshot as ``school``'s roster; returns the number of people and departments
+    stored."""
     now = timezone.now()
     with transaction.atomic():
-        department_ids = _departments_store(snapshot.departments, now)
-        teachers = _teachers_store(snapshot.departments, department_ids, now)
+        department_pks = _departments_store(snapshot.departments, now, school)
+        teachers = _teachers_store(snapshot.departments, department_pks, now, school)
         students, parents = _people_store(
-            snapshot.students_by_class, now, complete=snapshot.complete
+            snapshot.students_by_class, department_pks, now, school, complete=snapshot.complete
         )
         attendance_changed()  # rosters, names, guardians: any class's verdicts and warnings
-    return len(department_ids) + teachers + students + parents
+    return len(department_pks) + teachers + students + parents
 
 
 def _listed_store(
@@ -147,37 +155,46 @@ def _listed_store(
     key: str,
     fields: Sequence[str],
     now,
+    school: School,
     on_leave: Callable[[models.QuerySet], None] | None = None,
     retire: bool = True,
 ) -> None:
-    """Upsert the rows WeCom listed, active and stamped with ``now``, then (``retire``) retire the
-    active rows it did not list: they have left (kept, with their history, as
-    ``is_active=False``). ``on_leave`` sees those rows before they are retired."""
+    """Upsert the rows WeCom listed as ``school``'s, active and stamped with ``now``, then
+    (``retire``) retire the school's active rows it did not list: they have left (kept, with
+    their history, as ``is_active=False``). ``on_leave`` sees those rows before they are
+    retired."""
     rows = list(rows)
     for row in rows:
-        row.is_active, row.synced_at = True, now
+        row.school, row.is_active, row.synced_at = school, True, now
     model.objects.bulk_create(
         rows,
         batch_size=BATCH_SIZE,
         update_conflicts=True,
-        unique_fields=[key],
+        unique_fields=["school", key],
         update_fields=list(fields),
     )
     if not retire:
         return
     # Every row WeCom listed was just stamped with `now`; the rest have left.
-    left = model.objects.filter(is_active=True).exclude(synced_at=now)
+    left = model.objects.filter(school=school, is_active=True).exclude(synced_at=now)
     if on_leave is not None:
         on_leave(left)
     left.update(is_active=False)
 
 
-def _departments_store(records: list[DepartmentRecord], now) -> set[int]:
+def _department_pks(school: School) -> dict[int, int]:
+    """The school's departments: WeCom's id → our primary key."""
+    return dict(Department.objects.filter(school=school).values_list("wecom_id", "pk"))
+
+
+def _departments_store(records: list[DepartmentRecord], now, school: School) -> dict[int, int]:
+    """Store the departments; returns WeCom's id → our key of each one listed."""
+    known = _department_pks(school)
     departments = (
         Department(
-            id=r.id,
+            wecom_id=r.id,
             name=r.name[:200],
-            parent_id=r.parentid or None,
+            parent_id=known.get(r.parentid) if r.parentid else None,
             type=r.type,
             register_year=r.register_year,
             standard_grade=r.standard_grade,
@@ -186,11 +203,28 @@ def _departments_store(records: list[DepartmentRecord], now) -> set[int]:
         )
         for r in records
     )
-    _listed_store(Department, departments, key="id", fields=synced_fields.DEPARTMENT, now=now)
-    return {r.id for r in records}
+    _listed_store(
+        Department,
+        departments,
+        key="wecom_id",
+        fields=synced_fields.DEPARTMENT,
+        now=now,
+        school=school,
+    )
+    pks = _department_pks(school)
+    # A department stored before its parent was: linked to it now, by our key.
+    unlinked = [r for r in records if r.parentid and r.parentid not in known and r.parentid in pks]
+    Department.objects.bulk_update(
+        [Department(pk=pks[r.id], parent_id=pks[r.parentid]) for r in unlinked],
+        ["parent"],
+        batch_size=BATCH_SIZE,
+    )
+    return {r.id: pks[r.id] for r in records}
 
 
-def _teachers_store(records: list[DepartmentRecord], department_ids: set[int], now) -> int:
+def _teachers_store(
+    records: list[DepartmentRecord], department_pks: dict[int, int], now, school: School
+) -> int:
     userids: set[str] = set()
     wanted: set[tuple[str, int, str, str]] = set()
     for record in records:
@@ -198,25 +232,33 @@ def _teachers_store(records: list[DepartmentRecord], department_ids: set[int], n
             userids.add(admin.userid)
             role = ADMIN_ROLES.get(admin.type)
             if role and record.type == Department.Type.CLASS:
-                wanted.add((admin.userid, record.id, role, admin.subject[:50]))
+                wanted.add((admin.userid, department_pks[record.id], role, admin.subject[:50]))
     _listed_store(
         Teacher,
         (Teacher(userid=u) for u in sorted(userids)),
         key="userid",
         fields=synced_fields.TEACHER,
         now=now,
+        school=school,
         on_leave=_teacher_logins_retire,
     )
-    _teacher_logins_link(userids)
+    _teacher_logins_link(userids, school)
 
-    teacher_ids = dict(Teacher.objects.filter(userid__in=userids).values_list("userid", "pk"))
+    teacher_ids = dict(
+        Teacher.objects.filter(school=school, userid__in=userids).values_list("userid", "pk")
+    )
     _links_store(
         ClassAssignment,
         ("teacher__userid", "department_id", "role", "subject"),
         wanted,
         lambda userid, dept, role, subject: ClassAssignment(
-            teacher_id=teacher_ids[userid], department_id=dept, role=role, subject=subject
+            school=school,
+            teacher_id=teacher_ids[userid],
+            department_id=dept,
+            role=role,
+            subject=subject,
         ),
+        school=school,
     )
     return len(userids)
 
@@ -228,11 +270,11 @@ def _teacher_logins_retire(left: models.QuerySet[Teacher]) -> None:
     )
 
 
-def _teacher_logins_link(userids: set[str]) -> None:
+def _teacher_logins_link(userids: set[str], school: School) -> None:
     """Each teacher signs in as their WeCom userid; a new login has no usable password until an
     admin sets one (or WeCom sign-in is used)."""
     User = get_user_model()
-    unlinked = list(Teacher.objects.filter(userid__in=userids, user__isnull=True))
+    unlinked = list(Teacher.objects.filter(school=school, userid__in=userids, user__isnull=True))
     if unlinked:
         existing = {
             u.username: u
@@ -255,15 +297,24 @@ def _teacher_logins_link(userids: set[str]) -> None:
             teacher.save(update_fields=["user"])
     # A teacher who comes back gets their login back (staff logins are the admins' business).
     User.objects.filter(
-        teacher__userid__in=userids, is_active=False, is_staff=False, is_superuser=False
+        teacher__school=school,
+        teacher__userid__in=userids,
+        is_active=False,
+        is_staff=False,
+        is_superuser=False,
     ).update(is_active=True)
 
 
 def _people_store(
-    students_by_class: dict[int, list[StudentRecord]], now, *, complete: bool
+    students_by_class: dict[int, list[StudentRecord]],
+    department_pks: dict[int, int],
+    now,
+    school: School,
+    *,
+    complete: bool,
 ) -> tuple[int, int]:
-    """The students and parents of the classes read. Unless ``complete``, nobody is retired and
-    only the links of the classes and students read are replaced."""
+    """The students and parents of the classes read (by WeCom's class id). Unless ``complete``,
+    nobody is retired and only the links of the classes and students read are replaced."""
     students: dict[str, StudentRecord] = {}
     enrollments: set[tuple[str, int]] = set()
     parents: dict[str, ParentOfStudent] = {}
@@ -271,7 +322,7 @@ def _people_store(
     for class_id, records in students_by_class.items():
         for record in records:
             students[record.student_userid] = record
-            enrollments.add((record.student_userid, class_id))
+            enrollments.add((record.student_userid, department_pks[class_id]))
             for parent in record.parents:
                 parents[parent.parent_userid] = parent
                 guardianships[(record.student_userid, parent.parent_userid)] = parent.relation
@@ -282,6 +333,7 @@ def _people_store(
         key="student_userid",
         fields=synced_fields.STUDENT,
         now=now,
+        school=school,
         retire=complete,
     )
     _listed_store(
@@ -298,29 +350,35 @@ def _people_store(
         key="parent_userid",
         fields=synced_fields.PARENT,
         now=now,
+        school=school,
         retire=complete,
     )
 
-    student_pks = dict(Student.objects.values_list("student_userid", "pk"))
-    parent_pks = dict(Parent.objects.values_list("parent_userid", "pk"))
+    student_pks = dict(Student.objects.filter(school=school).values_list("student_userid", "pk"))
+    parent_pks = dict(Parent.objects.filter(school=school).values_list("parent_userid", "pk"))
+    classes_read = {department_pks[class_id] for class_id in students_by_class}
 
     _links_store(
         Enrollment,
         ("student__student_userid", "department_id"),
         enrollments,
-        lambda userid, dept: Enrollment(student_id=student_pks[userid], department_id=dept),
-        only=None if complete else lambda key: key[1] in students_by_class,
+        lambda userid, dept: Enrollment(
+            school=school, student_id=student_pks[userid], department_id=dept
+        ),
+        school=school,
+        only=None if complete else lambda key: key[1] in classes_read,
     )
 
     stored_guardianships = {
         (student, parent): (pk, relation)
-        for pk, student, parent, relation in Guardianship.objects.values_list(
+        for pk, student, parent, relation in Guardianship.objects.filter(school=school).values_list(
             "pk", "student__student_userid", "parent__parent_userid", "relation"
         )
     }
     Guardianship.objects.bulk_create(
         [
             Guardianship(
+                school=school,
                 student_id=student_pks[student],
                 parent_id=parent_pks[parent],
                 relation=relation[:32],
@@ -349,12 +407,17 @@ def _links_store(
     key_columns: Sequence[str],
     wanted: set[tuple],
     build: Callable[..., models.Model],
+    *,
+    school: School,
     only: Callable[[tuple], bool] | None = None,
 ) -> None:
-    """Make the stored links (keyed by ``key_columns``) exactly ``wanted``: create the missing
-    ones with ``build(*key)``, delete those WeCom no longer lists (of them, only those ``only``
-    accepts, when given: the others were not read this time)."""
-    stored = {tuple(key): pk for pk, *key in model.objects.values_list("pk", *key_columns)}
+    """Make ``school``'s stored links (keyed by ``key_columns``) exactly ``wanted``: create the
+    missing ones with ``build(*key)``, delete those WeCom no longer lists (of them, only those
+    ``only`` accepts, when given: the others were not read this time)."""
+    stored = {
+        tuple(key): pk
+        for pk, *key in model.objects.filter(school=school).values_list("pk", *key_columns)
+    }
     model.objects.bulk_create(
         [build(*key) for key in wanted - stored.keys()], batch_size=BATCH_SIZE
     )

@@ -13,7 +13,7 @@ what still failed failed only on transient errors, the school run's error is tra
 the Celery task runs it again later (each step then reads what is still missing).
 """
 
-from school_live.school.models import SyncRun
+from school_live.school.models import School, SyncRun
 from school_live.sync.discovery import livings_discover, teachers_active
 from school_live.sync.roster import roster_sync
 from school_live.sync.runs import SyncProblem, error_transient, run_recorded
@@ -29,9 +29,12 @@ def school_sync(
     run: SyncRun | None = None,
     enqueue: bool = False,
     task_id: str = "",
+    school: School | None = None,
 ) -> SyncRun:
-    """Returns the school run; ``run.steps`` holds the step runs in order."""
-    run = run or SyncRun.objects.create(kind=SyncRun.Kind.SCHOOL)
+    """Syncs ``run``'s school (or ``school``, for a new run). Returns the school run;
+    ``run.steps`` holds the step runs in order."""
+    run = run or SyncRun.objects.create(school=school, kind=SyncRun.Kind.SCHOOL)
+    school = run.school
     run.steps = []
     with run_recorded(run, task_id=task_id), school_client(client) as client:
         teachers: list[str] = []
@@ -40,8 +43,10 @@ def school_sync(
             if not enqueue:
                 return livings_discover(client=client, run=run)
             with run_recorded(run):
-                teachers.extend(teachers_active())
-                discovery_shares_request(teachers=teachers, requested_by=run.requested_by)
+                teachers.extend(teachers_active(school))
+                discovery_shares_request(
+                    school=school, teachers=teachers, requested_by=run.requested_by
+                )
 
         def sweep(*, client, run):
             if enqueue:
@@ -59,7 +64,9 @@ def school_sync(
         )
         failed, transient = [], True
         for kind, step in steps:
-            step_run = SyncRun.objects.create(kind=kind, requested_by=run.requested_by)
+            step_run = SyncRun.objects.create(
+                school=school, kind=kind, requested_by=run.requested_by
+            )
             run.steps.append(step_run)
             try:
                 step(client=client, run=step_run)

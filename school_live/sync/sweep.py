@@ -34,7 +34,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
-from school_live.school.models import Living, SyncRun
+from school_live.school.models import Living, School, SyncRun
 from school_live.sync.dead import dead_runs_fail
 from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.patience import patient
@@ -57,15 +57,16 @@ def _hours(name: str, default: float) -> dt.timedelta:
     return dt.timedelta(hours=float(getattr(settings, name, default)))
 
 
-def stale_runs_fail(*, now: dt.datetime | None = None) -> list[SyncRun]:
-    """Mark runs whose worker died as failed; returns them."""
-    return dead_runs_fail(now=now)
+def stale_runs_fail(*, school: School, now: dt.datetime | None = None) -> list[SyncRun]:
+    """Mark the school's runs whose worker died as failed; returns them."""
+    return dead_runs_fail(SyncRun.objects.filter(school=school), now=now)
 
 
 def sweep_livings_select(
-    *, now: dt.datetime | None = None, among: Collection[str] | None = None
+    *, school: School, now: dt.datetime | None = None, among: Collection[str] | None = None
 ) -> list[Living]:
-    """The livings the sweep syncs (of those in ``among``, when given), oldest start first."""
+    """The school's livings the sweep syncs (of those in ``among``, when given), oldest start
+    first."""
     now = now or timezone.now()
     recent = _hours("SYNC_RECENT_HOURS", 3)
     replay_delay = _hours("SYNC_REPLAY_DELAY_HOURS", 6)
@@ -74,7 +75,7 @@ def sweep_livings_select(
     chosen = []
     # Bounded by start time in SQL; the end (start + duration) is compared here, since SQLite
     # cannot add a column of seconds to a timestamp.
-    livings = Living.objects.filter(living_start__gte=oldest, living_start__lte=now)
+    livings = Living.objects.filter(school=school, living_start__gte=oldest, living_start__lte=now)
     if among is not None:
         livings = livings.filter(livingid__in=list(among))
     for living in livings.order_by("living_start"):
@@ -94,21 +95,23 @@ def sweep_livings_select(
 FINISHED = (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED)
 
 
-def sweep_livingids(*, among: Collection[str]) -> list[str]:
-    """Those of ``among`` the sweep would sync now, leaving out the ones WeCom refused."""
-    livingids = [living.livingid for living in sweep_livings_select(among=among)]
-    refused = livings_refused(livingids=livingids)
+def sweep_livingids(*, school: School, among: Collection[str]) -> list[str]:
+    """Those of ``among`` (the school's) the sweep would sync now, leaving out the ones WeCom
+    refused."""
+    livingids = [living.livingid for living in sweep_livings_select(school=school, among=among)]
+    refused = livings_refused(school=school, livingids=livingids)
     livingids = [livingid for livingid in livingids if livingid not in refused]
-    if app_setup_failure() is not None:
+    if app_setup_failure(school) is not None:
         livingids = livingids[:1]  # as in _sweep_livings
     return livingids
 
 
-def livings_refused(*, livingids: list[str]) -> set[str]:
-    """Those of ``livingids`` whose latest finished sync failed with a permanent WeCom error."""
+def livings_refused(*, school: School, livingids: list[str]) -> set[str]:
+    """Those of the school's ``livingids`` whose latest finished sync failed with a permanent
+    WeCom error."""
     latest = (
         SyncRun.objects.filter(
-            kind=SyncRun.Kind.LIVING, livingid__in=livingids, status__in=FINISHED
+            school=school, kind=SyncRun.Kind.LIVING, livingid__in=livingids, status__in=FINISHED
         )
         .values("livingid")
         .annotate(latest=Max("pk"))  # pks grow with creation: the latest run of each living
@@ -123,10 +126,12 @@ def livings_refused(*, livingids: list[str]) -> set[str]:
     }
 
 
-def app_setup_failure() -> SyncRun | None:
-    """The latest living run that failed on the app's setup, unless a living synced after it."""
+def app_setup_failure(school: School) -> SyncRun | None:
+    """The school's latest living run that failed on its app's setup, unless a living synced
+    after it."""
     failed = (
         SyncRun.objects.filter(
+            school=school,
             kind=SyncRun.Kind.LIVING,
             status=SyncRun.Status.FAILED,
             errcode__in=APP_WIDE_ERRCODES,
@@ -138,6 +143,7 @@ def app_setup_failure() -> SyncRun | None:
     if failed is None:
         return None
     fixed = SyncRun.objects.filter(
+        school=school,
         kind=SyncRun.Kind.LIVING,
         status=SyncRun.Status.SUCCEEDED,
         finished_at__gt=failed.finished_at,
@@ -153,26 +159,29 @@ def recent_livings_sweep(
     enqueue: bool = True,
     info_since: dt.datetime | None = None,
     discovered: Collection[str] = (),
+    school: School | None = None,
 ) -> SyncRun:
     """Fail dead runs, then sync their livings and the recent ones: as tasks (``enqueue``) or
     right here, one after the other (the management command). ``info_since``: the info of
     livings stored since then is not read again. Livings of ``discovered`` teachers that are
-    not settled are left out: the discovery shares of the same school sync queue them."""
-    run = run or SyncRun.objects.create(kind=SyncRun.Kind.SWEEP)
+    not settled are left out: the discovery shares of the same school sync queue them. The
+    livings and the dead runs are ``run``'s school's (``school``'s, for a new run)."""
+    run = run or SyncRun.objects.create(school=school, kind=SyncRun.Kind.SWEEP)
+    school = run.school
     with run_recorded(run):
-        stale = stale_runs_fail(now=now)
+        stale = stale_runs_fail(school=school, now=now)
         discovered = set(discovered)
         livingids = list(
             dict.fromkeys(
                 [r.livingid for r in stale if r.kind == SyncRun.Kind.LIVING and r.livingid]
                 + [
                     living.livingid
-                    for living in sweep_livings_select(now=now)
+                    for living in sweep_livings_select(school=school, now=now)
                     if living.stats_complete or living.anchor_userid not in discovered
                 ]
             )
         )
-        refused = livings_refused(livingids=livingids)
+        refused = livings_refused(school=school, livingids=livingids)
         livingids = [livingid for livingid in livingids if livingid not in refused]
         if livingids:
             with school_client(client) as used, patient(used):
@@ -190,17 +199,17 @@ def _sweep_livings(
         run.rows = len(livingids)
         _sync_here(client, livingids, run, since)
         return
-    if app_setup_failure() is not None:
+    if app_setup_failure(run.school) is not None:
         livingids = livingids[:1]  # its run tells the admin what to fix, or that it is fixed
     run.rows = len(livingids)
-    living_syncs_request(livingids=livingids, info_since=since)
+    living_syncs_request(school=run.school, livingids=livingids, info_since=since)
 
 
 def _sync_here(client: WeComClient, livingids: list[str], run: SyncRun, since) -> None:
     progress = Progress(run)
 
     def sync(livingid: str) -> None:
-        living_stats_sync(client=client, livingid=livingid, info_since=since)
+        living_stats_sync(client=client, school=run.school, livingid=livingid, info_since=since)
         progress.page()
 
     failed = units_each({livingid: livingid for livingid in livingids}, sync)

@@ -26,6 +26,7 @@ from celery import shared_task
 from django.conf import settings
 
 from school_live.school.models import SyncRun
+from school_live.school.tenancy import default_school
 from school_live.sync.discovery import livings_discover
 from school_live.sync.live import live_syncs_queue
 from school_live.sync.living_stats import living_stats_sync
@@ -54,9 +55,12 @@ FINISHED = (SyncRun.Status.SUCCEEDED, SyncRun.Status.FAILED)
 
 
 def _run_for(task, run_id: int | None, kind: str, **fields) -> SyncRun | None:
-    """The run this message is about; None when it is gone or already finished (a duplicate)."""
+    """The run this message is about; None when it is gone or already finished (a duplicate).
+    Without a run (beat, shell), a new run of the default school."""
     if run_id is None:
-        return SyncRun.objects.create(kind=kind, task_id=task.request.id or "", **fields)
+        return SyncRun.objects.create(
+            school=default_school(), kind=kind, task_id=task.request.id or "", **fields
+        )
     run = SyncRun.objects.filter(pk=run_id).first()
     if run is None:
         logger.info("sync run %s is gone; nothing to do", run_id)
@@ -159,4 +163,4 @@ def live_tick_task() -> int:
     """Every SYNC_LIVE_TICK_SECONDS: queue syncs of live lessons whose numbers are going stale
     and of lessons that just ended (sync/live.py). Cheap: a few queries, no WeCom call; a tick
     that waited in the queue past the next one is dropped (``expire_seconds`` on its schedule)."""
-    return len(live_syncs_queue())
+    return len(live_syncs_queue(school=default_school()))

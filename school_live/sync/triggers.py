@@ -6,6 +6,8 @@ transaction commits, so a worker never looks for a run that is not there yet.
 The tasks call the services, and the sweep (a service) queues livings through here: so each
 request imports its task inside the function, the one way a service reaches a task
 (tests/test_layout.py holds every other import to one direction).
+
+Every request names its school: a livingid is that school's, and each run records it.
 """
 
 import datetime as dt
@@ -15,7 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from school_live.school.models import Living, SyncRun
+from school_live.school.models import Living, School, SyncRun
 from school_live.sync.dead import dead_runs_fail
 from school_live.sync.liveness import runs_alive
 from school_live.sync.runs import queued_stale_after
@@ -29,9 +31,11 @@ def run_active(runs: QuerySet[SyncRun]) -> SyncRun | None:
     return (runs.filter(pk__in=running) | queued).order_by("-created_at").first()
 
 
-def living_run_active(*, livingid: str) -> SyncRun | None:
-    """The run queued for or syncing this living."""
-    return run_active(SyncRun.objects.filter(kind=SyncRun.Kind.LIVING, livingid=livingid))
+def living_run_active(*, school: School, livingid: str) -> SyncRun | None:
+    """The run queued for or syncing the school's living."""
+    return run_active(
+        SyncRun.objects.filter(school=school, kind=SyncRun.Kind.LIVING, livingid=livingid)
+    )
 
 
 # A person may ask for a sync of one living this often (the dashboard button, the admin action):
@@ -39,36 +43,44 @@ def living_run_active(*, livingid: str) -> SyncRun | None:
 MANUAL_SYNC_EVERY = 60  # seconds
 
 
-def manual_sync_allowed(*, user, livingid: str) -> bool:
-    """Counts ``user``'s request to sync ``livingid``; False if they asked within the last
-    MANUAL_SYNC_EVERY seconds (shared by every process: an atomic add in the cache)."""
-    key = f"sync:manual:{user.pk}:{livingid}"
+def manual_sync_allowed(*, user, school: School, livingid: str) -> bool:
+    """Counts ``user``'s request to sync the school's ``livingid``; False if they asked within
+    the last MANUAL_SYNC_EVERY seconds (shared by every process: an atomic add in the cache)."""
+    key = f"sync:manual:{user.pk}:{school.pk}:{livingid}"
     return cache.add(key, 1, timeout=MANUAL_SYNC_EVERY)
 
 
-def manual_living_sync_request(*, livingid: str, user) -> tuple[SyncRun | None, bool]:
+def manual_living_sync_request(
+    *, school: School, livingid: str, user
+) -> tuple[SyncRun | None, bool]:
     """A person's request: (the active run, False) when one is under way, (None, False) when
     they asked for this living within the last minute, else (the new run, True)."""
-    active = living_run_active(livingid=livingid)
+    active = living_run_active(school=school, livingid=livingid)
     if active is not None:
         return active, False
-    if not manual_sync_allowed(user=user, livingid=livingid):
+    if not manual_sync_allowed(user=user, school=school, livingid=livingid):
         return None, False
-    return living_sync_request(livingid=livingid, requested_by=user)
+    return living_sync_request(school=school, livingid=livingid, requested_by=user)
 
 
-def living_sync_request(*, livingid: str, requested_by=None) -> tuple[SyncRun, bool]:
-    """Queue one living's stats sync; returns (run, created). An active run is returned as is."""
+def living_sync_request(
+    *, school: School, livingid: str, requested_by=None
+) -> tuple[SyncRun, bool]:
+    """Queue the stats sync of the school's living; returns (run, created). An active run is
+    returned as is."""
     from school_live.sync.tasks import living_stats_task
 
     with transaction.atomic():
-        living = Living.objects.select_for_update().filter(livingid=livingid).first()
+        living = Living.objects.select_for_update().filter(school=school, livingid=livingid).first()
         # A run whose worker died is failed, with the reason, and this request starts afresh.
-        dead_runs_fail(SyncRun.objects.filter(kind=SyncRun.Kind.LIVING, livingid=livingid))
-        active = living_run_active(livingid=livingid)
+        dead_runs_fail(
+            SyncRun.objects.filter(school=school, kind=SyncRun.Kind.LIVING, livingid=livingid)
+        )
+        active = living_run_active(school=school, livingid=livingid)
         if active is not None:
             return active, False
         run = SyncRun.objects.create(
+            school=school,
             kind=SyncRun.Kind.LIVING,
             livingid=livingid,
             living=living,
@@ -79,7 +91,7 @@ def living_sync_request(*, livingid: str, requested_by=None) -> tuple[SyncRun, b
 
 
 def living_syncs_request(
-    *, livingids: list[str], info_since: dt.datetime | None = None
+    *, school: School, livingids: list[str], info_since: dt.datetime | None = None
 ) -> list[SyncRun]:
     """``living_sync_request`` for many livings in one transaction (a few queries in all, not a
     few per living); returns the runs it created. ``info_since`` goes to each task (see
@@ -93,11 +105,13 @@ def living_syncs_request(
         # with livings in common wait for each other instead of deadlocking.
         livings = dict(
             Living.objects.select_for_update()
-            .filter(livingid__in=livingids)
+            .filter(school=school, livingid__in=livingids)
             .order_by("livingid")
             .values_list("livingid", "pk")
         )
-        runs = SyncRun.objects.filter(kind=SyncRun.Kind.LIVING, livingid__in=livingids)
+        runs = SyncRun.objects.filter(
+            school=school, kind=SyncRun.Kind.LIVING, livingid__in=livingids
+        )
         dead_runs_fail(runs)
         now = timezone.now()
         active = set(runs_alive(runs, now=now).values_list("livingid", flat=True)) | set(
@@ -106,7 +120,12 @@ def living_syncs_request(
             ).values_list("livingid", flat=True)
         )
         created = SyncRun.objects.bulk_create(
-            SyncRun(kind=SyncRun.Kind.LIVING, livingid=livingid, living_id=livings.get(livingid))
+            SyncRun(
+                school=school,
+                kind=SyncRun.Kind.LIVING,
+                livingid=livingid,
+                living_id=livings.get(livingid),
+            )
             for livingid in livingids
             if livingid not in active
         )
@@ -120,7 +139,9 @@ def living_syncs_request(
 DISCOVERY_SHARES = 16
 
 
-def discovery_shares_request(*, teachers: list[str], requested_by=None) -> list[SyncRun]:
+def discovery_shares_request(
+    *, school: School, teachers: list[str], requested_by=None
+) -> list[SyncRun]:
     """Queue the discovery of ``teachers`` as up to DISCOVERY_SHARES tasks, each with its own
     run; each then queues the stats syncs of its livings (discovery.livings_discover)."""
     from school_live.sync.tasks import livings_discover_task
@@ -130,22 +151,28 @@ def discovery_shares_request(*, teachers: list[str], requested_by=None) -> list[
     runs = []
     with transaction.atomic():
         for share in shares:
-            run = SyncRun.objects.create(kind=SyncRun.Kind.DISCOVERY, requested_by=requested_by)
+            run = SyncRun.objects.create(
+                school=school, kind=SyncRun.Kind.DISCOVERY, requested_by=requested_by
+            )
             livings_discover_task.delay_on_commit(run.pk, teachers=share)
             runs.append(run)
     return runs
 
 
-def school_sync_request(*, requested_by=None) -> tuple[SyncRun, bool]:
-    """Queue a full school sync (roster, discovery, recent livings) unless one is under way."""
+def school_sync_request(*, school: School, requested_by=None) -> tuple[SyncRun, bool]:
+    """Queue a full sync of the school (roster, discovery, recent livings) unless one is under
+    way."""
     from school_live.sync.tasks import school_sync_task
 
     with transaction.atomic():
-        dead_runs_fail(SyncRun.objects.filter(kind=SyncRun.Kind.SCHOOL))
-        active = run_active(SyncRun.objects.filter(kind=SyncRun.Kind.SCHOOL))
+        runs = SyncRun.objects.filter(school=school, kind=SyncRun.Kind.SCHOOL)
+        dead_runs_fail(runs)
+        active = run_active(runs)
         if active is not None:
             return active, False
-        run = SyncRun.objects.create(kind=SyncRun.Kind.SCHOOL, requested_by=requested_by)
+        run = SyncRun.objects.create(
+            school=school, kind=SyncRun.Kind.SCHOOL, requested_by=requested_by
+        )
         school_sync_task.delay_on_commit(run.pk)
     return run, True
 
@@ -156,9 +183,9 @@ def dead_runs_recover() -> list[SyncRun]:
     again = []
     for dead in dead_runs_fail():
         if dead.kind == SyncRun.Kind.LIVING and dead.livingid:
-            run, created = living_sync_request(livingid=dead.livingid)
+            run, created = living_sync_request(school=dead.school, livingid=dead.livingid)
         elif dead.kind == SyncRun.Kind.SCHOOL:
-            run, created = school_sync_request(requested_by=dead.requested_by)
+            run, created = school_sync_request(school=dead.school, requested_by=dead.requested_by)
         else:
             continue  # roster, discovery and the sweep run again on their schedule
         if created:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from school_live.attendance.scope import living_or_404, visible_livings
 from school_live.school.models import SyncRun
+from school_live.school.tenancy import user_school
 from school_live.sync.triggers import (
     MANUAL_SYNC_EVERY,
     manual_living_sync_request,
@@ -40,7 +41,9 @@ def run_json(run: SyncRun) -> dict:
 @require_POST
 def living_sync(request, livingid: str):
     living = living_or_404(request.user, livingid)
-    run, created = manual_living_sync_request(livingid=living.livingid, user=request.user)
+    run, created = manual_living_sync_request(
+        school=living.school, livingid=living.livingid, user=request.user
+    )
     if run is None:
         error = _(
             "You asked for a sync of this lesson less than %(seconds)s seconds ago. "
@@ -55,7 +58,8 @@ def living_sync(request, livingid: str):
 def run_status(request, run_id: int):
     run = get_object_or_404(SyncRun, pk=run_id)
     if run.livingid:
-        if not visible_livings(request.user).filter(livingid=run.livingid).exists():
+        visible = visible_livings(request.user)
+        if not visible.filter(school=run.school_id, livingid=run.livingid).exists():
             raise Http404
     elif not (request.user.is_staff or request.user.is_superuser):
         raise Http404  # roster and school runs are the admins' business
@@ -65,7 +69,7 @@ def run_status(request, run_id: int):
 @staff_member_required
 @require_POST
 def school_sync(request):
-    run, created = school_sync_request(requested_by=request.user)
+    run, created = school_sync_request(school=user_school(request.user), requested_by=request.user)
     if created:
         messages.success(request, _("A full school sync was queued (run %(id)s).") % {"id": run.pk})
     else:

@@ -64,7 +64,7 @@ def class_livings(
         Exists(
             StudentWatch.objects.filter(
                 living=OuterRef(OuterRef("pk")),
-                student_id=OuterRef("student_userid"),
+                student_userid=OuterRef("student_userid"),
                 # A row of 0 seconds is not watching (the verdicts say so too).
                 watch_time__gt=0,
             )
@@ -145,7 +145,7 @@ def _class_at_livings(
         # Only to keep the grouped rows few: the join matches each row's living and student.
         watches=StudentWatch.objects.filter(
             living__in=living_keys,
-            student_id__in=active_roster(department).values("student_userid"),
+            student_userid__in=active_roster(department).values("student_userid"),
         ),
         living="department__livings",
         student="student_id",
@@ -153,7 +153,7 @@ def _class_at_livings(
         guardians=Guardianship.objects.filter(student__in=active_roster(department)),
         unwatches=StudentUnwatch.objects.filter(
             living__in=living_keys,
-            student_id__in=active_roster(department).values("student_userid"),
+            student_userid__in=active_roster(department).values("student_userid"),
         ),
         terms=terms,
         threshold=Value(rules.present_threshold),

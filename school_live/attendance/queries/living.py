@@ -68,14 +68,14 @@ def class_attendance(*, department: Department, living: Living) -> QuerySet[Stud
     return annotate_attendance_joined(
         roster,
         watches=StudentWatch.objects.filter(
-            living=living, student_id__in=roster.values("student_userid")
+            living=living, student_userid__in=roster.values("student_userid")
         ),
         living=None,
         student="pk",
         student_userid="student_userid",
         guardians=Guardianship.objects.filter(student__in=roster.values("pk")),
         unwatches=StudentUnwatch.objects.filter(
-            living=living, student_id__in=roster.values("student_userid")
+            living=living, student_userid__in=roster.values("student_userid")
         ),
         terms=LivingTerms.of(living),
         threshold=Value(rules.present_threshold),
@@ -95,7 +95,7 @@ def class_roster(*, department: Department, living: Living | None = None) -> Que
             has_subscribed_parent=reachable(
                 guardians=Guardianship.objects.filter(student=OuterRef("pk")),
                 unwatches=StudentUnwatch.objects.filter(
-                    living=living, student_id=OuterRef("student_userid")
+                    living=living, student_userid=OuterRef("student_userid")
                 ),
             )
         )
@@ -244,14 +244,16 @@ def unknown_watchers(*, living: Living) -> QuerySet[StudentWatch]:
     or left) and ``student_name`` (None when unknown).
     """
     on_roster = Enrollment.objects.filter(
-        student__student_userid=OuterRef("student_id"),
+        student__student_userid=OuterRef("student_userid"),
         student__is_active=True,
         department__livings=living,
     )
-    known = Student.objects.filter(student_userid=OuterRef("student_id"))
+    known = Student.objects.filter(
+        school=OuterRef("school_id"), student_userid=OuterRef("student_userid")
+    )
     return (
         StudentWatch.objects.filter(living=living)
         .filter(~Exists(on_roster))
         .annotate(known_student=Exists(known), student_name=Subquery(known.values("name")[:1]))
-        .order_by("student_id", "parent_userid")
+        .order_by("student_userid", "parent_userid")
     )

@@ -110,7 +110,7 @@ class RollCall:
 def _of_student(model, living, userid: str) -> QuerySet:
     """The living's rows of ``model`` for the student whose userid the outer ``userid`` gives
     (``living``: a Living, or an ``OuterRef`` to the row's living)."""
-    return model.objects.filter(living=living, student_id=OuterRef(userid))
+    return model.objects.filter(living=living, student_userid=OuterRef(userid))
 
 
 def _claimed(living: Living, student: str, department) -> QuerySet:
@@ -180,7 +180,7 @@ def class_rollcall_students(*, living: Living, department: Department) -> QueryS
     entered = _of_student(StudentWatch, living, "student_userid")
     first_enter = Subquery(
         entered.order_by()
-        .values("student_id")
+        .values("student_userid")
         .annotate(first=Min("enter_time"))
         .values("first")[:1]
     )

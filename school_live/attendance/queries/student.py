@@ -49,7 +49,7 @@ def _student_at_livings(
     else:
         # A living may cover two of the student's classes: the lowest override among them wins
         # (the student is present for at least one of their classes), else the school default.
-        rules = school_rules()
+        rules = school_rules(school=student.school_id)
         override = (
             Department.objects.filter(
                 livings=OuterRef("pk"),
@@ -65,7 +65,7 @@ def _student_at_livings(
         watches=StudentWatch.objects.filter(living=OuterRef("pk"), student=student),
         guardians=Guardianship.objects.filter(student=student),
         unwatches=StudentUnwatch.objects.filter(
-            living=OuterRef("pk"), student_id=student.student_userid
+            living=OuterRef("pk"), student_userid=student.student_userid
         ),
         student=Value(student.pk),
         terms=LivingTerms.columns(),

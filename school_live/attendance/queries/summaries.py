@@ -116,6 +116,7 @@ def livings_breakdown(*, livings: Iterable[Living], user=None) -> dict[int, list
     flag annotations from it (the count then reads a missing column: 0 on SQLite, an error on
     PostgreSQL).
     """
+    livings = list(livings)
     living_ids = [living.pk for living in livings]
     if not living_ids:
         return {}
@@ -125,7 +126,7 @@ def livings_breakdown(*, livings: Iterable[Living], user=None) -> dict[int, list
     }
     if not department_ids:
         return {living_id: [] for living_id in living_ids}
-    policy_rules = school_rules()
+    policy_rules = school_rules(school=livings[0].school_id)
     # Both conditions in one filter(): the enrollment's class and the living share one join.
     pairs = Enrollment.objects.filter(
         department__in=department_ids,
@@ -136,11 +137,11 @@ def livings_breakdown(*, livings: Iterable[Living], user=None) -> dict[int, list
         annotate_attendance(
             pairs.annotate(living_id=F("department__livings")),
             watches=StudentWatch.objects.filter(
-                living=OuterRef("living_id"), student_id=OuterRef("student__student_userid")
+                living=OuterRef("living_id"), student_userid=OuterRef("student__student_userid")
             ),
             guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
             unwatches=StudentUnwatch.objects.filter(
-                living=OuterRef("living_id"), student_id=OuterRef("student__student_userid")
+                living=OuterRef("living_id"), student_userid=OuterRef("student__student_userid")
             ),
             student=F("student_id"),
             visits=claimed_visits(
@@ -174,7 +175,7 @@ def livings_breakdown(*, livings: Iterable[Living], user=None) -> dict[int, list
 def _class_summaries(*, departments: list[Department], living: Living) -> dict[int, dict]:
     """Summaries of several classes at one living, in one grouped query (see
     ``livings_breakdown`` for why GROUP BY)."""
-    policy_rules = school_rules()
+    policy_rules = school_rules(school=living.school_id)
     enrollments = Enrollment.objects.filter(
         department__in=departments, student__is_active=True
     ).order_by()
@@ -182,11 +183,11 @@ def _class_summaries(*, departments: list[Department], living: Living) -> dict[i
         annotate_attendance(
             enrollments,
             watches=StudentWatch.objects.filter(
-                living=living, student_id=OuterRef("student__student_userid")
+                living=living, student_userid=OuterRef("student__student_userid")
             ),
             guardians=Guardianship.objects.filter(student=OuterRef("student_id")),
             unwatches=StudentUnwatch.objects.filter(
-                living=living, student_id=OuterRef("student__student_userid")
+                living=living, student_userid=OuterRef("student__student_userid")
             ),
             student=F("student_id"),
             visits=claimed_visits(

@@ -189,20 +189,21 @@ def _last_watched(department, run_start: Subquery, now: dt.datetime) -> QuerySet
     """Per roster student, the start of the last lesson before ``now`` they watched (any
     class's), among the lessons since ``run_start``: their run of unreachable lessons is the
     one after it (none there: the whole window). Grouped once, to be joined."""
-    in_roster = active_roster(department).filter(student_userid=OuterRef("student_id"))
+    in_roster = active_roster(department).filter(student_userid=OuterRef("student_userid"))
     return (
         # The lessons first, along the start's index, then their watch rows, each checked
         # against the roster (EXISTS): an IN list of the roster would be read first, and the
         # roster's rows all together are every lesson they ever watched.
         StudentWatch.objects.filter(
             Exists(in_roster),
+            school_id=department.school_id,
             living_id__in=Living.objects.filter(
                 living_start__lt=now, living_start__gte=run_start
             ).values("pk"),
             watch_time__gt=0,
         )
         .order_by()
-        .values(watched_student=F("student_id"))
+        .values(watched_student=F("student_userid"))
         .annotate(last_watched=Max("living__living_start"))
     )
 

@@ -12,9 +12,11 @@ MAX_USERID = 64
 def backfill(apps, schema_editor):
     Reminder = apps.get_model("reminders", "Reminder")
     ReminderParent = apps.get_model("reminders", "ReminderParent")
+    # Rows of today's models (tests run this step on them) name the reminder's school too.
+    named = {field.name for field in ReminderParent._meta.fields} & {"school"}
     rows = []
-    for pk, living_id, parents in Reminder.objects.values_list(
-        "pk", "living_id", "parent_userids"
+    for pk, living_id, parents, *school in Reminder.objects.values_list(
+        "pk", "living_id", "parent_userids", *named
     ).iterator(chunk_size=500):
         # WeCom's userids fit 64 characters; anything else in the list was never a parent the
         # rule could match (it stays in the list).
@@ -24,7 +26,12 @@ def backfill(apps, schema_editor):
             if isinstance(p, str) and 0 < len(p) <= MAX_USERID
         }
         rows.extend(
-            ReminderParent(reminder_id=pk, living_id=living_id, parent_userid=parent)
+            ReminderParent(
+                reminder_id=pk,
+                living_id=living_id,
+                parent_userid=parent,
+                **({"school_id": school[0]} if school else {}),
+            )
             for parent in sorted(kept)
         )
         if len(rows) >= 1000:

@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .fields import student_userid_field
+from .fields import school_field, student_of_row_field, student_userid_field
 from .org import Department
 
 
@@ -20,7 +20,8 @@ class Living(models.Model):
         EXPIRED = 3, _("expired")  # 已过期
         CANCELLED = 4, _("cancelled")  # 已取消
 
-    livingid = models.CharField(_("WeCom living id"), max_length=128, unique=True)
+    school = school_field()
+    livingid = models.CharField(_("WeCom living id"), max_length=128)
     theme = models.CharField(_("theme"), max_length=255, blank=True)
     living_start = models.DateTimeField(_("start"), null=True, blank=True)
     living_duration = models.PositiveIntegerField(_("duration (s)"), default=0)
@@ -64,6 +65,9 @@ class Living(models.Model):
         verbose_name_plural = _("livings")
         ordering = ["-living_start"]
         indexes = [models.Index(fields=["living_start"])]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "livingid"], name="unique_livingid")
+        ]
 
     def __str__(self):
         return self.theme or self.livingid
@@ -83,8 +87,11 @@ class Living(models.Model):
 class StudentWatch(models.Model):
     """One row of get_watch_stat's ``stat_infoes.students``, as WeCom sent it."""
 
+    # The living's school; indexed by the (school, student_userid) index below.
+    school = school_field(db_index=False)
     living = models.ForeignKey(Living, on_delete=models.CASCADE, related_name="watches")
-    student = student_userid_field("watches")
+    student_userid = student_userid_field()
+    student = student_of_row_field("watches")
     parent_userid = models.CharField(
         _("parent userid"),
         max_length=64,
@@ -101,18 +108,24 @@ class StudentWatch(models.Model):
         verbose_name = _("student watch row")
         verbose_name_plural = _("student watch rows")
         constraints = [
+            # The living is of one school: unique within the living is unique within the school.
             models.UniqueConstraint(
-                fields=["living", "student", "parent_userid"], name="unique_student_watch"
+                fields=["living", "student_userid", "parent_userid"], name="unique_student_watch"
             )
+        ]
+        # The join to the roster (``student``), and a student's rows across livings.
+        indexes = [
+            models.Index(fields=["school", "student_userid"], name="studentwatch_school_student")
         ]
 
     def __str__(self):
-        return f"{self.student_id} @ {self.living_id}"
+        return f"{self.student_userid} @ {self.living_id}"
 
 
 class VisitorWatch(models.Model):
     """One row of ``stat_infoes.visitors``. Nicknames are not unique; ``position`` is the key."""
 
+    school = school_field()
     living = models.ForeignKey(Living, on_delete=models.CASCADE, related_name="visitors")
     position = models.PositiveIntegerField(_("position"))
     nickname = models.TextField(_("nickname"), blank=True)
@@ -136,8 +149,10 @@ class VisitorWatch(models.Model):
 class StudentUnwatch(models.Model):
     """One row of get_unwatch_stat: a subscribed family whose student did not watch."""
 
+    school = school_field(db_index=False)  # indexed by the (school, student_userid) index
     living = models.ForeignKey(Living, on_delete=models.CASCADE, related_name="unwatches")
-    student = student_userid_field("unwatches")
+    student_userid = student_userid_field()
+    student = student_of_row_field("unwatches")
     parent_userid = models.CharField(_("parent userid"), max_length=64, blank=True)
     partyids = models.JSONField(_("class ids"), default=list)
 
@@ -146,9 +161,13 @@ class StudentUnwatch(models.Model):
         verbose_name_plural = _("unwatched rows")
         constraints = [
             models.UniqueConstraint(
-                fields=["living", "student", "parent_userid"], name="unique_student_unwatch"
+                fields=["living", "student_userid", "parent_userid"],
+                name="unique_student_unwatch",
             )
+        ]
+        indexes = [
+            models.Index(fields=["school", "student_userid"], name="studentunwatch_school_student")
         ]
 
     def __str__(self):
-        return f"{self.student_id} ✗ {self.living_id}"
+        return f"{self.student_userid} ✗ {self.living_id}"

@@ -5,6 +5,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from .fields import school_field
+
 
 class Department(models.Model):
     class Type(models.IntegerChoices):
@@ -15,7 +17,9 @@ class Department(models.Model):
         CAMPUS = 4, _("campus")
         SCHOOL = 5, _("school")
 
-    id = models.BigIntegerField(_("WeCom department id"), primary_key=True)
+    school = school_field()
+    # WeCom's id of the department: unique only within the school (every school has its 1).
+    wecom_id = models.BigIntegerField(_("WeCom department id"))
     name = models.CharField(_("name"), max_length=200)
     parent = models.ForeignKey(
         "self",
@@ -48,8 +52,13 @@ class Department(models.Model):
     class Meta:
         verbose_name = _("department")
         verbose_name_plural = _("departments")
-        ordering = ["type", "-order", "id"]
+        ordering = ["type", "-order", "wecom_id"]
         indexes = [models.Index(fields=["type", "is_active"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school", "wecom_id"], name="unique_department_wecom_id"
+            )
+        ]
 
     def __str__(self):
         return self.name
@@ -60,7 +69,8 @@ class Teacher(models.Model):
     teacher's userid only (department_admins), never a name: the name is the school's, typed in
     the admin, and where there is none the pages say so (``display_name``)."""
 
-    userid = models.CharField(_("WeCom userid"), max_length=64, unique=True)
+    school = school_field()
+    userid = models.CharField(_("WeCom userid"), max_length=64)
     name = models.CharField(_("name"), max_length=100, blank=True)
     email = models.EmailField(_("email"), blank=True)
     user = models.OneToOneField(
@@ -78,6 +88,9 @@ class Teacher(models.Model):
         verbose_name = _("teacher")
         verbose_name_plural = _("teachers")
         ordering = ["userid"]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "userid"], name="unique_teacher_userid")
+        ]
 
     def __str__(self):
         # Admin lists and choices: the userid tells apart teachers without a name.
@@ -100,6 +113,7 @@ class ClassAssignment(models.Model):
         HEAD = "head", _("head teacher")
         SUBJECT = "subject", _("subject teacher")
 
+    school = school_field()
     teacher = models.ForeignKey(
         Teacher, verbose_name=_("teacher"), on_delete=models.CASCADE, related_name="assignments"
     )
@@ -126,7 +140,8 @@ class ClassAssignment(models.Model):
 
 
 class Student(models.Model):
-    student_userid = models.CharField(_("WeCom student userid"), max_length=64, unique=True)
+    school = school_field()
+    student_userid = models.CharField(_("WeCom student userid"), max_length=64)
     name = models.CharField(_("name"), max_length=100)
     classes = models.ManyToManyField(
         Department,
@@ -142,12 +157,19 @@ class Student(models.Model):
         verbose_name = _("student")
         verbose_name_plural = _("students")
         ordering = ["name", "student_userid"]
+        constraints = [
+            # Also the key watch and unwatch rows join by (fields.student_of_row_field).
+            models.UniqueConstraint(
+                fields=["school", "student_userid"], name="unique_student_userid"
+            )
+        ]
 
     def __str__(self):
         return self.name or self.student_userid
 
 
 class Enrollment(models.Model):
+    school = school_field()
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="enrollments")
     department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="enrollments")
 
@@ -163,7 +185,8 @@ class Enrollment(models.Model):
 
 
 class Parent(models.Model):
-    parent_userid = models.CharField(_("WeCom parent userid"), max_length=64, unique=True)
+    school = school_field()
+    parent_userid = models.CharField(_("WeCom parent userid"), max_length=64)
     mobile = models.CharField(_("mobile"), max_length=32, blank=True)
     is_subscribed = models.BooleanField(
         _("follows 学校通知"),
@@ -181,12 +204,16 @@ class Parent(models.Model):
         verbose_name = _("parent")
         verbose_name_plural = _("parents")
         ordering = ["parent_userid"]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "parent_userid"], name="unique_parent_userid")
+        ]
 
     def __str__(self):
         return self.parent_userid
 
 
 class Guardianship(models.Model):
+    school = school_field()
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="guardianships")
     parent = models.ForeignKey(Parent, on_delete=models.CASCADE, related_name="guardianships")
     relation = models.CharField(_("relation"), max_length=32, blank=True)

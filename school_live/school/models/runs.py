@@ -6,13 +6,20 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from .fields import requested_by_field
+from .fields import requested_by_field, school_field
 from .livings import Living
 
 
 class AttendancePolicy(models.Model):
-    """The school's defaults for attendance verdicts; one row. Classes may override the threshold."""
+    """A school's defaults for attendance verdicts; one row per school. Classes may override
+    the threshold."""
 
+    school = models.OneToOneField(
+        "school.School",
+        verbose_name=_("school"),
+        on_delete=models.CASCADE,
+        related_name="attendance_policy",
+    )
     present_threshold = models.PositiveSmallIntegerField(
         _("present threshold (%)"),
         default=80,
@@ -33,8 +40,11 @@ class AttendancePolicy(models.Model):
         return str(_("School attendance policy"))
 
     @classmethod
-    def current(cls) -> "AttendancePolicy":
-        policy, _created = cls.objects.get_or_create(pk=1)
+    def current(cls, school) -> "AttendancePolicy":
+        """The school's policy (``school``: a School or its id), made with the defaults the
+        first time it is asked for."""
+        school_id = getattr(school, "pk", school)
+        policy, _created = cls.objects.get_or_create(school_id=school_id)
         return policy
 
 
@@ -52,6 +62,7 @@ class SyncRun(models.Model):
         SUCCEEDED = "succeeded", _("succeeded")
         FAILED = "failed", _("failed")
 
+    school = school_field()
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     living = models.ForeignKey(
         Living,

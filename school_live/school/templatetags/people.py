@@ -52,25 +52,32 @@ def parent_label(child: str, relation: str) -> str:
 
 
 def reminded_parents_attach(rows) -> None:
-    """Give each reminded-student row (``student_userid``, ``name``, ``parent_userids``) a
-    ``parents`` list of ``{"label": "何诺文的爸爸", "userid": …}``, the relation read from the
-    roster in one query; a parent the roster no longer links shows as the child's parent."""
+    """Give each reminded-student row (``school_id``, ``student_userid``, ``name``,
+    ``parent_userids``) a ``parents`` list of ``{"label": "何诺文的爸爸", "userid": …}``, the
+    relation read from the roster of the row's school in one query; a parent the roster no longer
+    links shows as the child's parent."""
     rows = list(rows)
+    schools = {row.school_id for row in rows}
     students = {row.student_userid for row in rows}
     parents = {userid for row in rows for userid in row.parent_userids}
     relations = {}
     if students and parents:
         relations = {
-            (student, parent): relation
-            for student, parent, relation in Guardianship.objects.filter(
-                student__student_userid__in=students, parent__parent_userid__in=parents
-            ).values_list("student__student_userid", "parent__parent_userid", "relation")
+            (school, student, parent): relation
+            for school, student, parent, relation in Guardianship.objects.filter(
+                school__in=schools,
+                student__student_userid__in=students,
+                parent__parent_userid__in=parents,
+            ).values_list(
+                "school_id", "student__student_userid", "parent__parent_userid", "relation"
+            )
         }
     for row in rows:
         child = row.name or row.student_userid
+        key = (row.school_id, row.student_userid)
         row.parents = [
             {
-                "label": parent_label(child, relations.get((row.student_userid, userid), "")),
+                "label": parent_label(child, relations.get((*key, userid), "")),
                 "userid": userid,
             }
             for userid in row.parent_userids

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from school_live.corrections.leave_file import LeaveFileRefused, leave_file_read
 from school_live.corrections.services import excuses_create_all
+from school_live.school.tenancy import default_school
 
 
 class Command(BaseCommand):
@@ -28,7 +29,7 @@ class Command(BaseCommand):
                 _("Cannot read %(file)s: %(error)s") % {"file": file, "error": error.strerror}
             ) from None
         try:
-            requests = leave_file_read(data)
+            requests = leave_file_read(data, school=default_school())
         except LeaveFileRefused as refused:
             for line in refused.problems:
                 self.stderr.write(line)

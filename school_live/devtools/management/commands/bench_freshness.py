@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from school_live.devtools.supervisor import Supervisor
 from school_live.school.models import Living, SyncRun
+from school_live.school.tenancy import default_school
 from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.roster import roster_sync
 from school_live.wecom.client import WeComClient
@@ -138,7 +139,7 @@ class Command(BaseCommand):
         """The school's roster and the lesson, reserved, known to the site before it starts."""
         client = WeComClient(base_url=settings.WECOM_API_BASE, corp_id=CORP_ID, secret=SECRET)
         with client:
-            run = roster_sync(client=client)
+            run = roster_sync(school=default_school(), client=client)
             if run.status != SyncRun.Status.SUCCEEDED:
                 raise CommandError(f"the roster sync failed: {run.error}")
             classes = tuple(sorted(d.id for d in state.school.departments.values() if d.type == 1))
@@ -150,7 +151,9 @@ class Command(BaseCommand):
                 theme="新鲜度基准",
                 spread=ARRIVALS_OVER,
             )
-            run = living_stats_sync(client=client, livingid=living.livingid)
+            run = living_stats_sync(
+                school=default_school(), client=client, livingid=living.livingid
+            )
             if run.status != SyncRun.Status.SUCCEEDED:
                 raise CommandError(f"the first sync failed: {run.error}")
         user, _created = get_user_model().objects.get_or_create(username="bench-freshness")
@@ -200,8 +203,10 @@ class Command(BaseCommand):
         lags = [seen[userid] - arrival for userid, arrival in first.items() if userid in seen]
         missing = sorted(set(first) - set(seen))
         close_old_connections()
-        living = Living.objects.get(livingid=livingid)
-        runs = SyncRun.objects.filter(livingid=livingid, kind=SyncRun.Kind.LIVING)
+        living = Living.objects.get(school=default_school(), livingid=livingid)
+        runs = SyncRun.objects.filter(
+            school=default_school(), livingid=livingid, kind=SyncRun.Kind.LIVING
+        )
         finished = sorted(
             run.finished_at
             for run in runs.filter(status=SyncRun.Status.SUCCEEDED)

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from school_live.devtools.roster_builder import build_class
 from school_live.school.models import ClassAssignment, Department, StudentWatch, Teacher
+from school_live.school.tenancy import default_school
 
 # A PostgreSQL benchmark database must be named so: the command creates and drops it, so the
 # prefix keeps it from ever touching a database someone cares about.
@@ -149,11 +150,11 @@ class Command(BaseCommand):
         )
         client = Client()
         client.force_login(user)
-        class_url = reverse("dashboard:class", args=[department.pk])
+        class_url = reverse("dashboard:class", args=[department.wecom_id])
         pages = [
             ("class page (latest living)", class_url),
             ("class page (200-living range)", f"{class_url}?start=2025-01-01&end=2026-12-31"),
-            ("class CSV", reverse("dashboard:class_export", args=[department.pk, "csv"])),
+            ("class CSV", reverse("dashboard:class_export", args=[department.wecom_id, "csv"])),
             ("home", reverse("dashboard:home")),
             ("living page (latest living)", reverse("dashboard:living", args=[living.livingid])),
             ("student page", reverse("dashboard:student", args=[student.student_userid])),
@@ -180,14 +181,17 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def build(self, *, students: int, livings: int):
-        grade = Department.objects.create(id=2, name="一年级", type=Department.Type.GRADE)
+        school = default_school()
+        grade = Department.objects.create(
+            school=school, wecom_id=2, name="一年级", type=Department.Type.GRADE
+        )
         department = Department.objects.create(
-            id=3, name="一年级一班", type=Department.Type.CLASS, parent=grade
+            school=school, wecom_id=3, name="一年级一班", type=Department.Type.CLASS, parent=grade
         )
         user = get_user_model().objects.create_user(username="bench", password=None)
-        teacher = Teacher.objects.create(userid="bench", name="测试老师", user=user)
+        teacher = Teacher.objects.create(school=school, userid="bench", name="测试老师", user=user)
         ClassAssignment.objects.create(
-            teacher=teacher, department=department, role=ClassAssignment.Role.HEAD
+            school=school, teacher=teacher, department=department, role=ClassAssignment.Role.HEAD
         )
         made = build_class(department, students=students, livings=livings, prefix="b")
         # The second student: the first misses the first living and has no subscribed parent.

@@ -29,6 +29,7 @@ from school_live.devtools.bench_school_runs import (
     worker_env,
 )
 from school_live.school.models import Living, SyncRun
+from school_live.school.tenancy import default_school
 from school_live.sync.cli import database_prepare, quiet_logs
 from school_live.sync.patience import Patience
 from school_live.sync.school import school_sync
@@ -160,7 +161,7 @@ class Command(BaseCommand):
             waiter=Patience(report=lambda line: None),
         ) as client:
             started = time.perf_counter()
-            run = school_sync(client=client)
+            run = school_sync(school=default_school(), client=client)
             took = time.perf_counter() - started
         self._report("sync_school, in this process", took, run.status)
         return took
@@ -184,7 +185,7 @@ class Command(BaseCommand):
         with Workers(count=count, env=env, log_dir=log_dir, cwd=REPO) as running:
             cpu, workers_cpu = time.process_time(), running.cpu_seconds()
             started = time.time()
-            run, _created = school_sync_request()
+            run, _created = school_sync_request(school=default_school())
             deadline = time.monotonic() + RUN_TIMEOUT
             while True:
                 time.sleep(0.5)  # the end is read from the runs, not from this loop

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from school_live.school.models import Living
+from school_live.school.tenancy import default_school
 from school_live.sync.cli import database_prepare, quiet_logs
 from school_live.sync.living_stats import (
     living_snapshot_fetch,
@@ -81,7 +82,7 @@ class Command(BaseCommand):
             finally:
                 client.close()
                 if not keep:
-                    Living.objects.filter(livingid=livingid).delete()
+                    Living.objects.filter(school=default_school(), livingid=livingid).delete()
 
     def _bench(self, client: WeComClient, livingid: str, repeat: int) -> None:
         def best(action) -> float:
@@ -92,32 +93,33 @@ class Command(BaseCommand):
                 times.append(time.perf_counter() - started)
             return min(times)
 
+        school = default_school()
         snapshot = living_snapshot_fetch(client=client, livingid=livingid)
         self.stdout.write(f"living {livingid}: {snapshot.pages} pages")
 
         download = best(lambda: living_snapshot_fetch(client=client, livingid=livingid))
 
         def fresh():
-            Living.objects.filter(livingid=livingid).delete()
+            Living.objects.filter(school=school, livingid=livingid).delete()
             started = time.perf_counter()
-            living_stats_sync(client=client, livingid=livingid)
+            living_stats_sync(school=school, client=client, livingid=livingid)
             return time.perf_counter() - started
 
         fresh_time = min(fresh() for _ in range(repeat))
-        resync = best(lambda: living_stats_sync(client=client, livingid=livingid))
+        resync = best(lambda: living_stats_sync(school=school, client=client, livingid=livingid))
 
         def store_fresh():
-            Living.objects.filter(livingid=livingid).delete()
+            Living.objects.filter(school=school, livingid=livingid).delete()
             started = time.perf_counter()
-            living_snapshot_store(snapshot=snapshot)
+            living_snapshot_store(school=school, snapshot=snapshot)
             return time.perf_counter() - started
 
         store_fresh_time = min(store_fresh() for _ in range(repeat))
-        store_unchanged = best(lambda: living_snapshot_store(snapshot=snapshot))
+        store_unchanged = best(lambda: living_snapshot_store(school=school, snapshot=snapshot))
 
         tracemalloc.start()
-        Living.objects.filter(livingid=livingid).delete()
-        living_stats_sync(client=client, livingid=livingid)
+        Living.objects.filter(school=school, livingid=livingid).delete()
+        living_stats_sync(school=school, client=client, livingid=livingid)
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
 
@@ -134,7 +136,7 @@ class Command(BaseCommand):
         self.stdout.write(f"peak Python memory of one fresh sync: {peak / 2**20:.1f} MiB")
 
     def _memory(self, child_args: list[str]) -> None:
-        Living.objects.filter(livingid=child_args[0]).delete()
+        Living.objects.filter(school=default_school(), livingid=child_args[0]).delete()
         for label in ("first sync", "re-sync"):
             figures = self._child(child_args)
             self.stdout.write(
@@ -167,7 +169,7 @@ class Command(BaseCommand):
         if trace:
             tracemalloc.start()
         started = time.perf_counter()
-        run = living_stats_sync(client=client, livingid=livingid)
+        run = living_stats_sync(school=default_school(), client=client, livingid=livingid)
         seconds = time.perf_counter() - started
         traced = tracemalloc.get_traced_memory()[1] / 2**20 if trace else 0.0
         if run.status != run.Status.SUCCEEDED:

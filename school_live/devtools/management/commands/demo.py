@@ -40,6 +40,7 @@ from school_live.devtools.demo_setup import (
 )
 from school_live.devtools.supervisor import Supervisor, free_port, port_is_free
 from school_live.school.models import Department, SyncRun, Teacher
+from school_live.school.tenancy import default_school
 from school_live.wecom.client import WeComClient
 
 # The sandbox's fake app; the children get the same values, so the client and the sandbox agree.
@@ -245,7 +246,7 @@ class Command(BaseCommand):
         and living syncs it queued have finished."""
         from school_live.sync.triggers import school_sync_request
 
-        run, _created = school_sync_request()
+        run, _created = school_sync_request(school=default_school())
         started = time.monotonic()
         last = None
         while True:

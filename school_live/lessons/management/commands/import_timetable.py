@@ -18,6 +18,7 @@ from school_live.lessons.timetable import (
     timetable_read,
     timetable_text,
 )
+from school_live.school.tenancy import default_school
 from school_live.sync.cli import database_prepare, quiet_logs
 from school_live.wecom.errors import WeComError
 
@@ -78,7 +79,9 @@ class Command(BaseCommand):
                 % {"file": file, "error": error.strerror or error}
             ) from None
         try:
-            return timetable_read(timetable_text(data, name=path.name), name=path.name)
+            return timetable_read(
+                timetable_text(data, name=path.name), name=path.name, school=default_school()
+            )
         except TimetableError as error:
             raise CommandLineError(f"{error} " + _("Nothing was created.")) from None
 

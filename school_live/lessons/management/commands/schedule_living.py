@@ -18,6 +18,7 @@ from school_live.lessons.services import (
     lesson_schedule,
     plan_livings,
 )
+from school_live.school.tenancy import default_school
 from school_live.sync.cli import database_prepare, quiet_logs
 from school_live.wecom.errors import WeComError
 
@@ -88,7 +89,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _plan(options) -> LessonPlan:
-        teacher = plan_input.teacher_read(options["teacher"])
+        teacher = plan_input.teacher_read(options["teacher"], school=default_school())
         return LessonPlan(
             teacher=teacher,
             classes=tuple(plan_input.classes_read(teacher, options["classes"])),

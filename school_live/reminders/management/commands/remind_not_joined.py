@@ -14,6 +14,7 @@ from school_live.reminders.services import (
     reminder_send,
 )
 from school_live.school.models import Department, Living
+from school_live.school.tenancy import default_school
 from school_live.sync.cli import database_prepare, quiet_logs
 from school_live.wecom.client import WeComClient
 from school_live.wecom.errors import WeComError
@@ -46,11 +47,11 @@ class Command(BaseCommand):
                 sys.exit(1)
 
     def _classes(self, living: Living, class_id: str | None) -> list[Department]:
-        classes = living.classes.filter(type=Department.Type.CLASS).order_by("pk")
+        classes = living.classes.filter(type=Department.Type.CLASS).order_by("wecom_id")
         if class_id is None:
             return list(classes)
         try:
-            return [classes.get(pk=int(class_id))]
+            return [classes.get(wecom_id=int(class_id))]
         except (ValueError, Department.DoesNotExist):
             raise CommandError(
                 _("Class %(id)s is not one of this live lesson's classes; nothing was sent.")
@@ -58,7 +59,7 @@ class Command(BaseCommand):
             ) from None
 
     def _remind(self, livingid: str, class_id: str | None, dry_run: bool) -> None:
-        living = Living.objects.filter(livingid=livingid).first()
+        living = Living.objects.filter(school=default_school(), livingid=livingid).first()
         if living is None:
             raise CommandError(
                 _("No live lesson %(id)s is known here (sync it first); nothing was sent.")

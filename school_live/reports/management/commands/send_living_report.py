@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from school_live.reports.dispatch import living_report_send
 from school_live.school.models import Living
+from school_live.school.tenancy import default_school
 from school_live.sync.cli import database_prepare
 
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, livingid: str, force: bool, **options):
         database_prepare(stderr=self.stderr)
-        living = Living.objects.filter(livingid=livingid).first()
+        living = Living.objects.filter(school=default_school(), livingid=livingid).first()
         if living is None:
             raise CommandError(
                 f"Unknown living {livingid!r}: it has not been synced from WeCom. "

@@ -11,6 +11,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from school_live.school.models import Living, to_unix
+from school_live.school.tenancy import default_school
 from school_live.sync.cli import database_prepare
 
 WATCH_HEADER = [
@@ -36,7 +37,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, livingid, visitors, **options):
         database_prepare(stderr=self.stderr)
-        living = Living.objects.filter(livingid=livingid).first()
+        living = Living.objects.filter(school=default_school(), livingid=livingid).first()
         if living is None:
             self.stderr.write(
                 f"{livingid}: no such living is stored; sync it first "
@@ -61,7 +62,7 @@ class Command(BaseCommand):
         for row in living.watches.order_by("pk").iterator(chunk_size=2000):
             writer.writerow(
                 [
-                    row.student_id,
+                    row.student_userid,
                     row.parent_userid,
                     ";".join(str(party) for party in row.partyids),
                     row.watch_time,

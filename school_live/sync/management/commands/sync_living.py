@@ -5,6 +5,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from school_live.school.models import SyncRun
+from school_live.school.tenancy import default_school
 from school_live.sync.cli import (
     command_client,
     database_prepare,
@@ -48,9 +49,10 @@ class Command(BaseCommand):
             self.stderr.write(f"WeCom is not configured: {error}")
             return len(livingids)
         failed = 0
+        school = default_school()
         for livingid in livingids:
             try:
-                run = living_stats_sync(client=client, livingid=livingid)
+                run = living_stats_sync(client=client, school=school, livingid=livingid)
             except Exception as error:  # the run recorded it; the admin reads the same words
                 self.stderr.write(f"{livingid}: failed, nothing changed — {run_error_text(error)}")
                 failed += 1

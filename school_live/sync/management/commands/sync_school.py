@@ -5,6 +5,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from school_live.school.models import SyncRun
+from school_live.school.tenancy import default_school
 from school_live.sync.cli import command_client, database_prepare, quiet_logs, run_summary
 from school_live.sync.runs import run_error_text, run_finish
 from school_live.sync.school import school_sync
@@ -22,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, verbosity, **options):
         database_prepare(stderr=self.stderr)
         with quiet_logs(verbosity):
-            run = SyncRun.objects.create(kind=SyncRun.Kind.SCHOOL)
+            run = SyncRun.objects.create(school=default_school(), kind=SyncRun.Kind.SCHOOL)
             try:
                 client = command_client(stderr=self.stderr)
             except WeComError as error:  # not configured: nothing can start
