@@ -34,7 +34,7 @@ FAULTS = {"busy": 0.10, "limit": 0.05, "http502": 0.05}
 
 
 WATCH_COLUMNS = (
-    "student__student_userid",
+    "student_userid",
     "parent_userid",
     "partyids",
     "watch_time",
@@ -53,9 +53,7 @@ def living_rows(living: Living) -> tuple | None:
         living.stats_complete,
         sorted(living.watches.values_list(*WATCH_COLUMNS)),
         list(living.visitors.order_by("position").values_list(*VISITOR_COLUMNS)),
-        sorted(
-            living.unwatches.values_list("student__student_userid", "parent_userid", "partyids")
-        ),
+        sorted(living.unwatches.values_list("student_userid", "parent_userid", "partyids")),
     )
 
 

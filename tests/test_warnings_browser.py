@@ -28,7 +28,7 @@ def class_page(transactional_db, new_page, school, head_teacher, clock_at):
     def open_page(viewport=DESKTOP):
         page = new_page(viewport=viewport, locale="en-US")
         browser_login(page, username=head_teacher.userid, password=PASSWORD)
-        page.goto(f"/classes/{school['class_one'].pk}/")
+        page.goto(f"/classes/{school['class_one'].wecom_id}/")
         page.wait_for_load_state("load")
         return page
 

@@ -31,7 +31,7 @@ from school_live.wecom.errors import FREQUENCY_LIMIT
 from school_live.wecom_sandbox.state import SandboxState
 
 WATCH_COLUMNS = (
-    "student__student_userid",
+    "student_userid",
     "parent_userid",
     "partyids",
     "watch_time",
@@ -113,9 +113,7 @@ def living_rows() -> dict[str, tuple]:
             living.stats_complete,
             sorted(living.watches.values_list(*WATCH_COLUMNS)),
             list(living.visitors.order_by("position").values_list(*VISITOR_COLUMNS)),
-            sorted(
-                living.unwatches.values_list("student__student_userid", "parent_userid", "partyids")
-            ),
+            sorted(living.unwatches.values_list("student_userid", "parent_userid", "partyids")),
         )
     return rows
 

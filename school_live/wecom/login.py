@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from school_live.school.models import Teacher
+from school_live.school.tenancy import default_school
 
 from .client import school_client
 from .errors import WeComError
@@ -99,8 +100,11 @@ def wecom_login_callback(request):
             _("WeCom sign-in failed (errcode %(errcode)s). Try again, or ask the school admin.")
             % {"errcode": error.errcode},
         )
+    # The identity is of the corp the client asked: the default school's, for now.
     teacher = (
-        Teacher.objects.filter(userid=identity.userid, is_active=True, user__is_active=True)
+        Teacher.objects.filter(
+            school=default_school(), userid=identity.userid, is_active=True, user__is_active=True
+        )
         .select_related("user")
         .first()
         if identity.userid
