@@ -342,7 +342,7 @@ def test_start_now_records_the_new_lesson_with_its_class(sync_sandbox, people):
 def test_start_now_cannot_claim_a_lesson_of_another_class(sync_sandbox, people):
     theirs = Living.objects.create(school=default_school(), livingid="lv-theirs", theme="二班")
     theirs.classes.set([people["other_class"]])
-    url = reverse("lessons:class_started", args=[people["class"].pk])
+    url = reverse("lessons:class_started", args=[people["class"].wecom_id])
     response = as_user(people["teacher"].user).post(url, {"livingid": "lv-theirs"})
     assert response.status_code == 404
     assert list(theirs.classes.all()) == [people["other_class"]]
@@ -352,13 +352,13 @@ def test_start_now_cannot_claim_a_lesson_of_another_class(sync_sandbox, people):
 def test_the_class_page_offers_start_now_and_scheduling(sync_sandbox, people, settings):
     settings.WECOM_JSSDK_URL = f"{sync_sandbox.url}/sandbox/ww.js"
     client = as_user(people["teacher"].user)
-    page = client.get(reverse("dashboard:class", args=[people["class"].pk])).content.decode()
+    page = client.get(reverse("dashboard:class", args=[people["class"].wecom_id])).content.decode()
     assert f'href="/lessons/new/?class={people["class"].wecom_id}"' in page
     assert 'id="start-class-button"' in page and 'maxlength="20"' in page
     assert f'src="{settings.WECOM_JSSDK_URL}"' in page
     assert f'data-wecom-userid="{people["teacher"].userid}"' in page
     settings.WECOM_JSSDK_URL = ""
-    page = client.get(reverse("dashboard:class", args=[people["class"].pk])).content.decode()
+    page = client.get(reverse("dashboard:class", args=[people["class"].wecom_id])).content.decode()
     assert "vendor/wecom-jssdk/wecom.global.prod.js" in page
 
 
@@ -419,7 +419,7 @@ def test_the_pages_load_no_inline_script(sync_sandbox, people, reserved):
     client = as_user(people["teacher"].user)
     for url in (
         reverse("dashboard:living", args=[reserved.livingid]),
-        reverse("dashboard:class", args=[people["class"].pk]),
+        reverse("dashboard:class", args=[people["class"].wecom_id]),
         reverse("lessons:new"),
         reverse("lessons:edit", args=[reserved.livingid]),
     ):

@@ -447,7 +447,7 @@ def test_the_command_dry_run_prints_the_families_and_sends_nothing(lesson):
 
 
 def test_the_command_reminds_then_sends_nothing_within_10_minutes(lesson):
-    code, out, err = command(lesson.living.livingid, "--class", str(lesson.department.pk))
+    code, out, err = command(lesson.living.livingid, "--class", str(lesson.department.wecom_id))
     assert code == 0, err
     assert len(out.strip().splitlines()) == ReminderStudent.objects.count() > 0
     assert set(lesson.delivered()) == lesson.expected_parents()
@@ -471,12 +471,12 @@ def test_the_command_refuses_a_lesson_that_is_not_live(lesson):
 
 def test_the_automatic_reminder_goes_out_once_n_minutes_after_the_start(lesson):
     # Off by default.
-    assert auto_reminders_send(client=lesson.client) == []
+    assert auto_reminders_send(school=default_school(), client=lesson.client) == []
     setting = ClassReminderSetting.objects.create(
         school=default_school(), department=lesson.department, auto_after_minutes=10
     )
     # Five minutes in: not yet.
-    assert auto_reminders_send(client=lesson.client) == []
+    assert auto_reminders_send(school=default_school(), client=lesson.client) == []
     setting.auto_after_minutes = 4
     setting.save()
     assert auto_reminders_task.apply().get() == 1  # the beat's task, run in this process
@@ -485,7 +485,7 @@ def test_the_automatic_reminder_goes_out_once_n_minutes_after_the_start(lesson):
     assert set(lesson.delivered()) == lesson.expected_parents()
     # Once: the next minutes send nothing, even after the 10-minute window.
     later = timezone.now() + dt.timedelta(minutes=15)
-    assert auto_reminders_send(client=lesson.client, now=later) == []
+    assert auto_reminders_send(school=default_school(), client=lesson.client, now=later) == []
     assert Reminder.objects.count() == 1 and lesson.state.call_count(SEND) == 1
 
 
@@ -494,14 +494,16 @@ def test_a_transient_failure_of_the_automatic_reminder_is_tried_again(lesson):
         school=default_school(), department=lesson.department, auto_after_minutes=1
     )
     lesson.state.inject_errcode(SEND, -1, times=None)
-    [failed] = auto_reminders_send(client=lesson.client)
+    [failed] = auto_reminders_send(school=default_school(), client=lesson.client)
     assert failed.status == "failed" and failed.errcode == -1
     lesson.state._path_faults.clear()
-    [sent] = auto_reminders_send(client=lesson.client)
+    [sent] = auto_reminders_send(school=default_school(), client=lesson.client)
     assert sent.status == "sent"
     lesson.state.set_parent_app(False)
     Reminder.objects.filter(pk=sent.pk).update(status="failed", errcode=48002)
-    assert auto_reminders_send(client=lesson.client) == []  # permanent: not every minute
+    assert (
+        auto_reminders_send(school=default_school(), client=lesson.client) == []
+    )  # permanent: not every minute
 
 
 def test_the_beat_schedule_runs_the_automatic_reminder_every_minute(db):

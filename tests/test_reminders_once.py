@@ -244,7 +244,9 @@ def test_the_automatic_reminder_follows_the_same_rule(joint):
     ClassReminderSetting.objects.create(
         school=default_school(), department=two, auto_after_minutes=1
     )
-    [automatic] = auto_reminders_send(client=joint.client, now=now + dt.timedelta(minutes=1))
+    [automatic] = auto_reminders_send(
+        school=default_school(), client=joint.client, now=now + dt.timedelta(minutes=1)
+    )
     assert automatic.kind == "automatic" and automatic.department == two
     reminded = set(automatic.students.values_list("student_userid", flat=True))
     assert joint.shared not in reminded and joint.siblings[1] not in reminded

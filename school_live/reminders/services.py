@@ -254,14 +254,16 @@ def _failed(reminder: Reminder, error: WeComError) -> None:
     reminder.save(update_fields=["status", "errcode", "error", "invalid_parent_userids"])
 
 
-def auto_reminders_due(*, now: dt.datetime | None = None) -> list[tuple[Living, Department]]:
-    """(living, class) pairs whose automatic reminder is due: the class switched it on, the
+def auto_reminders_due(
+    *, school, now: dt.datetime | None = None
+) -> list[tuple[Living, Department]]:
+    """The school's (living, class) pairs whose automatic reminder is due: the class switched it on, the
     lesson is live and started at least N minutes ago, and no automatic reminder went out for
     it yet (a failed one is tried again only when WeCom's error was transient)."""
     now = now or timezone.now()
     due = []
     settings_on = ClassReminderSetting.objects.filter(
-        auto_after_minutes__isnull=False, department__is_active=True
+        school=school, auto_after_minutes__isnull=False, department__is_active=True
     ).select_related("department")
     for setting in settings_on:
         livings = Living.objects.filter(
@@ -289,9 +291,10 @@ def _transient(reminder: Reminder) -> bool:
     return errcode_transient(reminder.errcode)
 
 
-def auto_reminders_send(*, client: WeComClient | None = None, now=None) -> list[Reminder]:
-    """Send every automatic reminder that is due; returns the reminders stored."""
-    due = auto_reminders_due(now=now)
+def auto_reminders_send(*, school, client: WeComClient | None = None, now=None) -> list[Reminder]:
+    """Send every automatic reminder of the school that is due (through ``client``, the
+    school's); returns the reminders stored."""
+    due = auto_reminders_due(school=school, now=now)
     if not due:
         return []
     stored = []

@@ -50,7 +50,8 @@ def send_living_report(livingid: str, school_id: int | None = None) -> dict | No
 def send_weekly_teacher_digests(period: str | None = None) -> int:
     """Monday 08:00: one task per teacher, each claiming its own delivery."""
     period = _period(period)
-    teacher_ids = list(weekly_teachers().values_list("pk", flat=True))
+    # The default school's teachers: their digests go through its client (the settings').
+    teacher_ids = list(weekly_teachers(school=default_school()).values_list("pk", flat=True))
     for teacher_id in teacher_ids:
         send_teacher_digest.delay(teacher_id, period)
     return len(teacher_ids)

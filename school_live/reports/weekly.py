@@ -123,10 +123,11 @@ class AdminDigest:
     incomplete_count: int
 
 
-def weekly_teachers() -> QuerySet[Teacher]:
-    """Active teachers assigned to at least one active class."""
+def weekly_teachers(*, school) -> QuerySet[Teacher]:
+    """The school's active teachers assigned to at least one active class."""
     return (
         Teacher.objects.filter(
+            school=school,
             is_active=True,
             assignments__department__type=Department.Type.CLASS,
             assignments__department__is_active=True,
