@@ -3,9 +3,13 @@ HTTP, each corp's secret, token, data, faults, control, sign-in, tickets and cal
 own, so a product that forgets which school it is talking to is caught at once."""
 
 import hashlib
+import re
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,6 +18,8 @@ import requests
 from school_live.wecom.callback_crypto import CallbackCrypto, CallbackError, parse_xml
 from school_live.wecom.jsapi import jsapi_signature
 from school_live.wecom_sandbox import (
+    DEFAULT_CORP_ID,
+    DEFAULT_SECRET,
     SandboxDistrict,
     SandboxServer,
     SandboxState,
@@ -28,6 +34,7 @@ PARENTS = "/cgi-bin/school/user/list_parent"
 LIVINGIDS = "/cgi-bin/living/get_user_all_livingid"
 INFO = "/cgi-bin/school/living/get_living_info"
 WATCH = "/cgi-bin/school/living/get_watch_stat"
+ROOT = Path(__file__).resolve().parent.parent
 WAIT = 15  # seconds: an upper bound for the callback pump (it looks every second)
 
 
@@ -514,3 +521,38 @@ def test_corps_built_by_hand_serve_together_and_the_first_is_the_default():
         assert two.call_count("/cgi-bin/gettoken") == 2 and one.call_count("/cgi-bin/gettoken") == 0
     with pytest.raises(ValueError, match="ww_one"):
         SandboxDistrict([one, SandboxState(generate_school(**school), corp_id="ww_one")])
+
+
+def test_the_command_serves_several_corps_and_prints_the_made_up_credentials():
+    command = [sys.executable, "manage.py", "wecom_sandbox", "--port", "0", "--corps", "2"]
+    command += ["--grades", "1", "--classes-per-grade", "1", "--students-per-class", "4"]
+    command += ["--weeks", "1", "--corp-id", DEFAULT_CORP_ID, "--secret", DEFAULT_SECRET]
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        lines, deadline = [], time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line or "?corp=" in line:
+                break
+            lines.append(line)
+        output = "".join(lines)
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", output)
+        assert match, f"the command did not report its address: {output}"
+        url = match.group(1)
+        second = district_credentials(2, seed=1)[1]
+        assert (
+            f"{second.corp_id}  agent {second.agent_id}  育才小学  secret {second.secret}" in output
+        )
+        assert gettoken(url, DEFAULT_CORP_ID, DEFAULT_SECRET)["errcode"] == 0
+        assert gettoken(url, second.corp_id, second.secret)["errcode"] == 0
+        listed = requests.get(url + "/sandbox/corps", timeout=5).json()["corps"]
+        assert [c["corp_id"] for c in listed] == [DEFAULT_CORP_ID, second.corp_id]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

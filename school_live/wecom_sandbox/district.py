@@ -103,13 +103,19 @@ class SandboxDistrict:
         *,
         page_size: int = 100,
         token_ttl: int = 7200,
+        credentials: list[CorpCredentials] | None = None,
         **overrides,
     ) -> "SandboxDistrict":
         """``count`` corps with generated schools of one layout (``config`` and ``overrides``,
         as generate_school takes them): the same department ids and userids in each, other
-        names and watch data (data_seed 1, 2, …), each school named after its corp."""
+        names and watch data (data_seed 1, 2, …), each school named after its corp.
+        ``credentials`` (one per corp) replace the made-up ones, e.g. the first corp's by the
+        WECOM_* settings of a deployment's default school."""
         config = dataclasses.replace(config or SchoolConfig(), **overrides)
-        credentials = district_credentials(count, seed=config.seed)
+        if credentials is None:
+            credentials = district_credentials(count, seed=config.seed)
+        elif len(credentials) != count:
+            raise ValueError(f"give credentials for each of the {count} corps")
         states = []
         for index, corp in enumerate(credentials):
             school = generate_school(config, data_seed=index + 1, school_name=corp.school_name)
