@@ -6,6 +6,21 @@
     with SandboxServer(state) as server:      # 127.0.0.1, a free port
         ...  # point WECOM_API_BASE at server.url
 
+Several corps (schools) on one server, each with its own corp id, secret, agent id, callback
+Token and key, school, tokens, faults, messages, call log and clock (district.py):
+
+    district = SandboxDistrict.generate(3, seed=1)   # the same department ids and userids in
+    with SandboxServer(district) as server:          # every corp, other names and watch data
+        for corp in district.credentials: ...        # corp_id, secret, agent_id, callback keys
+        district[corp_id].set_faults(busy=0.2)       # one corp unwell, the others healthy
+
+    SandboxServer([state_a, state_b])                # or corps built by hand; the first is the
+                                                     # default (server.state)
+
+gettoken finds the corp by corpid (then corpsecret must be that corp's), the OAuth screen by
+appid, every other call by the corp that issued its access_token, so one corp's token never
+reaches another corp's data; the control API takes ?corp=<corp id> (default: the first corp).
+
 Where it is stricter or looser than WeCom, that is a bug: see wecom/api.md for the contract.
 
 Errcodes where WeCom's documentation leaves a choice (each is also commented at its check):
@@ -33,6 +48,7 @@ Errcodes where WeCom's documentation leaves a choice (each is also commented at 
   bodies when state.gzip is set and the client accepts them.
 """
 
+from .district import CorpCredentials, SandboxDistrict, district_credentials
 from .school import SchoolConfig, generate_school
 from .server import SandboxServer
 from .state import DEFAULT_AGENT_ID, DEFAULT_CORP_ID, DEFAULT_SECRET, Faults, SandboxState
@@ -41,9 +57,12 @@ __all__ = [
     "DEFAULT_AGENT_ID",
     "DEFAULT_CORP_ID",
     "DEFAULT_SECRET",
+    "CorpCredentials",
     "Faults",
+    "SandboxDistrict",
     "SandboxServer",
     "SandboxState",
     "SchoolConfig",
+    "district_credentials",
     "generate_school",
 ]

@@ -3,6 +3,11 @@
 Other processes (the demo, browser tests) steer the sandbox through it exactly as tests steer
 SandboxState from Python. It needs no authentication because the server binds loopback only.
 
+A sandbox serving several corps (district.py) is steered one corp at a time: every path below
+takes ``?corp=<corp id>`` (exact, case-sensitive) and acts on that corp alone; without it, on the
+first (default) corp. An unknown corp is a 404.
+
+    GET  /sandbox/corps                     every corp: corp id, agent id, school (never secrets)
     GET  /sandbox/summary                   corp id, agent id, teachers and their classes, livings
     GET  /sandbox/faults   POST /sandbox/faults {"busy":0.2,"seed":7,...}   (replaces all faults)
     POST /sandbox/faults/inject {"path":"/cgi-bin/...","errcode":48002,"times":1}  (times null:
@@ -246,6 +251,35 @@ _POST_ONLY = {
     "/sandbox/jssdk/startLiving",
     "/sandbox/jssdk/verify",
 }
+
+
+def corps(district) -> dict:
+    return {
+        "corps": [
+            {
+                "corp_id": state.corp_id,
+                "agent_id": state.agent_id,
+                "school": state.school.name,
+                "default": state is district.default,
+            }
+            for state in district
+        ]
+    }
+
+
+def handle_corp(district, state, request) -> dict:
+    """A control request for the corp app.py found by ?corp= (None: no corp has that id)."""
+    if request.path.rstrip("/") == "/sandbox/corps":
+        if request.method != "GET":
+            raise _bad("wrong method", "405 Method Not Allowed")
+        return corps(district)
+    if state is None:
+        raise _bad(
+            f"no corp {request.query.get('corp', '')!r} in this sandbox; "
+            "GET /sandbox/corps lists them",
+            "404 Not Found",
+        )
+    return handle(state, request)
 
 
 def handle(state, request) -> dict:
