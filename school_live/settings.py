@@ -231,6 +231,10 @@ AXES_LOCKOUT_CALLABLE = "school_live.signin_throttle.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # no banner in every command's output; lockouts are still logged
 
+# The default school's name (the school the WECOM_* variables define, school/default_school.py):
+# when set it is the name at every migrate; unset, the school is named 学校 once and renamed in the admin.
+SCHOOL_NAME = env.str("SCHOOL_NAME", default="")
+
 # WeCom: the real API by default; the sandbox in the demo and the tests.
 WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com").rstrip("/")
 WECOM_CORP_ID = env.str("WECOM_CORP_ID", default="")

@@ -2,7 +2,8 @@
 
 Fields that WeCom owns are read-only here: the next sync would overwrite an edit, so the admin
 must not invite one. What the school owns (thresholds, teachers' logins and email) stays editable.
-The sync app adds its own actions (sync/admin.py): this app does not import it.
+The sync app adds its own actions (sync/admin.py): this app does not import it. The schools and
+who belongs to them are in admin_schools.py.
 """
 
 from django import forms
@@ -11,7 +12,10 @@ from django.utils.translation import gettext_lazy as _
 
 from school_live.school.admin_autocomplete import SafeAutocomplete
 
-from . import synced_fields
+from . import (
+    admin_schools,  # noqa: F401 - registers the schools and memberships
+    synced_fields,
+)
 from .history_admin import HistoryAdmin
 from .models import (
     AttendancePolicy,

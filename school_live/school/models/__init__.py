@@ -20,7 +20,7 @@ from .org import (
     Teacher,
 )
 from .runs import AttendancePolicy, SyncRun
-from .tenant import School
+from .tenant import School, SchoolMembership, is_operator, is_school_admin, school_of
 from .times import from_unix, to_unix
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "Living",
     "Parent",
     "School",
+    "SchoolMembership",
     "Student",
     "StudentUnwatch",
     "StudentWatch",
@@ -39,5 +40,8 @@ __all__ = [
     "Teacher",
     "VisitorWatch",
     "from_unix",
+    "is_operator",
+    "is_school_admin",
+    "school_of",
     "to_unix",
 ]
