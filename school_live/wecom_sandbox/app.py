@@ -21,6 +21,7 @@ from . import auth_api, control_api, lesson_api, living_api, message_api, notice
 from .district import SandboxDistrict, as_district
 from .replies import ApiError, RawReply, bad_gateway, errmsg
 from .state import SandboxState
+from .suite_api import CONTROL_PREFIX, SERVICE_PREFIX, agent_get, control, service
 
 MAX_BODY = 2 * 1024 * 1024
 JSON_TYPE = "application/json; charset=utf-8"
@@ -91,6 +92,7 @@ ROUTES = {
     "/cgi-bin/school/user/list_parent": Route("GET", school_api.list_parent),
     "/cgi-bin/externalcontact/message/send": Route("POST", notice_api.send),
     "/cgi-bin/school/agent/get_allow_scope": Route("GET", notice_api.get_allow_scope),
+    "/cgi-bin/agent/get": Route("GET", agent_get),
 }
 
 
@@ -147,7 +149,11 @@ class SandboxApp:
                 raise RawReply("204 No Content", "text/plain", b"")  # the CORS preflight
             if request.path == "/sandbox/ww.js" and request.method == "GET":
                 raise RawReply("200 OK", "text/javascript; charset=utf-8", STANDIN_WW.read_bytes())
-            if request.path.startswith("/sandbox/"):
+            if request.path.startswith(SERVICE_PREFIX):  # the vendor's calls (suite_api.py)
+                result = service(self.district, request)
+            elif request.path.startswith(CONTROL_PREFIX):
+                result = control(self.district, request)
+            elif request.path.startswith("/sandbox/"):
                 result = control_api.handle_corp(self.district, state, request)
             elif request.path.startswith("/connect/oauth2/"):
                 result = auth_api.oauth_screen(state, request)

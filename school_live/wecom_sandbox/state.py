@@ -73,6 +73,10 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
         # set_callbacks() seals with them unless it is given others.
         self.callback_token = callback_token
         self.callback_aes_key = callback_aes_key
+        # Once the corp installed a vendor's 代开发 app (suite_vendor.py): its secret, which
+        # gettoken takes as well, and what agent/get says of its publication (0-3).
+        self.permanent_code = ""
+        self.customized_publish_status: int | None = None
         self.page_size = page_size
         self.token_ttl = token_ttl
         self._initial = (page_size, token_ttl)
