@@ -2,117 +2,293 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import school_live.school.models.encrypted
 from django.conf import settings
 from django.db import migrations, models
 
+import school_live.school.models.encrypted
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('school', '0009_school_pending'),
+        ("school", "0009_school_pending"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SchoolAudit',
+            name="SchoolAudit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('school_pk', models.PositiveBigIntegerField(verbose_name='school id')),
-                ('corp_id', models.CharField(blank=True, max_length=64, verbose_name='WeCom corp id')),
-                ('school_name', models.CharField(max_length=200, verbose_name='school')),
-                ('event', models.CharField(choices=[('link_made', 'install link made'), ('installed', 'installed'), ('reinstalled', 'installed again'), ('reauthorised', 'authorisation changed'), ('uninstalled', 'uninstalled'), ('secret_reset', 'secret reset'), ('exported', 'data exported'), ('purged', 'data purged')], max_length=16, verbose_name='event')),
-                ('detail', models.TextField(blank=True, verbose_name='detail')),
-                ('by', models.CharField(blank=True, max_length=150, verbose_name='by')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("school_pk", models.PositiveBigIntegerField(verbose_name="school id")),
+                (
+                    "corp_id",
+                    models.CharField(blank=True, max_length=64, verbose_name="WeCom corp id"),
+                ),
+                ("school_name", models.CharField(max_length=200, verbose_name="school")),
+                (
+                    "event",
+                    models.CharField(
+                        choices=[
+                            ("link_made", "install link made"),
+                            ("installed", "installed"),
+                            ("reinstalled", "installed again"),
+                            ("reauthorised", "authorisation changed"),
+                            ("uninstalled", "uninstalled"),
+                            ("secret_reset", "secret reset"),
+                            ("exported", "data exported"),
+                            ("purged", "data purged"),
+                        ],
+                        max_length=16,
+                        verbose_name="event",
+                    ),
+                ),
+                ("detail", models.TextField(blank=True, verbose_name="detail")),
+                ("by", models.CharField(blank=True, max_length=150, verbose_name="by")),
+                ("at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="at")),
             ],
             options={
-                'verbose_name': 'school audit line',
-                'verbose_name_plural': 'school audit lines',
-                'ordering': ['-at', '-pk'],
+                "verbose_name": "school audit line",
+                "verbose_name_plural": "school audit lines",
+                "ordering": ["-at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='SuiteTicket',
+            name="SuiteTicket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('suite_id', models.CharField(max_length=64, unique=True, verbose_name='suite id')),
-                ('ticket', school_live.school.models.encrypted.EncryptedTextField(verbose_name='suite ticket')),
-                ('pushed_at', models.DateTimeField(verbose_name="pushed at (WeCom's time)")),
-                ('received_at', models.DateTimeField(auto_now=True, verbose_name='received at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("suite_id", models.CharField(max_length=64, unique=True, verbose_name="suite id")),
+                (
+                    "ticket",
+                    school_live.school.models.encrypted.EncryptedTextField(
+                        verbose_name="suite ticket"
+                    ),
+                ),
+                ("pushed_at", models.DateTimeField(verbose_name="pushed at (WeCom's time)")),
+                ("received_at", models.DateTimeField(auto_now=True, verbose_name="received at")),
             ],
             options={
-                'verbose_name': 'suite ticket',
-                'verbose_name_plural': 'suite tickets',
+                "verbose_name": "suite ticket",
+                "verbose_name_plural": "suite tickets",
             },
         ),
         migrations.CreateModel(
-            name='InstallLink',
+            name="InstallLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(max_length=32, unique=True, verbose_name='state')),
-                ('qrcode_url', models.CharField(max_length=2000, verbose_name='install link')),
-                ('expires_at', models.DateTimeField(verbose_name='expires at')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='made at')),
-                ('used_at', models.DateTimeField(blank=True, null=True, verbose_name='scanned at')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='made by')),
-                ('school', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='install_links', to='school.school', verbose_name='school')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("state", models.CharField(max_length=32, unique=True, verbose_name="state")),
+                ("qrcode_url", models.CharField(max_length=2000, verbose_name="install link")),
+                ("expires_at", models.DateTimeField(verbose_name="expires at")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="made at")),
+                ("used_at", models.DateTimeField(blank=True, null=True, verbose_name="scanned at")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="made by",
+                    ),
+                ),
+                (
+                    "school",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="install_links",
+                        to="school.school",
+                        verbose_name="school",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'install link',
-                'verbose_name_plural': 'install links',
-                'ordering': ['-created_at', '-pk'],
+                "verbose_name": "install link",
+                "verbose_name_plural": "install links",
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='SchoolAuthorization',
+            name="SchoolAuthorization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('suite_id', models.CharField(max_length=64, verbose_name='suite id')),
-                ('corp_name', models.CharField(blank=True, max_length=200, verbose_name='name in WeCom')),
-                ('corp_full_name', models.CharField(blank=True, max_length=200, verbose_name='full name in WeCom')),
-                ('agent_name', models.CharField(blank=True, max_length=200, verbose_name='app name')),
-                ('privilege', models.JSONField(blank=True, default=dict, verbose_name='visible range')),
-                ('admin_userid', models.CharField(blank=True, max_length=64, verbose_name='admin who installed')),
-                ('admin_name', models.CharField(blank=True, max_length=100, verbose_name="admin's name")),
-                ('publish_status', models.SmallIntegerField(blank=True, choices=[(0, 'waiting for development (待开发)'), (1, 'in development (开发中)'), (2, 'live (已上线)'), (3, 'a version not yet live (存在未上线版本)')], null=True, verbose_name='publication')),
-                ('installed_at', models.DateTimeField(verbose_name='installed at')),
-                ('refreshed_at', models.DateTimeField(verbose_name='read from WeCom at')),
-                ('cancelled_at', models.DateTimeField(blank=True, null=True, verbose_name='uninstalled at')),
-                ('welcome_sent_at', models.DateTimeField(blank=True, null=True, verbose_name='welcome message sent at')),
-                ('welcome_error', models.TextField(blank=True, verbose_name='welcome message error')),
-                ('school', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='suite_authorization', to='school.school', verbose_name='school')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("suite_id", models.CharField(max_length=64, verbose_name="suite id")),
+                (
+                    "corp_name",
+                    models.CharField(blank=True, max_length=200, verbose_name="name in WeCom"),
+                ),
+                (
+                    "corp_full_name",
+                    models.CharField(blank=True, max_length=200, verbose_name="full name in WeCom"),
+                ),
+                (
+                    "agent_name",
+                    models.CharField(blank=True, max_length=200, verbose_name="app name"),
+                ),
+                (
+                    "privilege",
+                    models.JSONField(blank=True, default=dict, verbose_name="visible range"),
+                ),
+                (
+                    "admin_userid",
+                    models.CharField(blank=True, max_length=64, verbose_name="admin who installed"),
+                ),
+                (
+                    "admin_name",
+                    models.CharField(blank=True, max_length=100, verbose_name="admin's name"),
+                ),
+                (
+                    "publish_status",
+                    models.SmallIntegerField(
+                        blank=True,
+                        choices=[
+                            (0, "waiting for development (待开发)"),
+                            (1, "in development (开发中)"),
+                            (2, "live (已上线)"),
+                            (3, "a version not yet live (存在未上线版本)"),
+                        ],
+                        null=True,
+                        verbose_name="publication",
+                    ),
+                ),
+                ("installed_at", models.DateTimeField(verbose_name="installed at")),
+                ("refreshed_at", models.DateTimeField(verbose_name="read from WeCom at")),
+                (
+                    "cancelled_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="uninstalled at"),
+                ),
+                (
+                    "welcome_sent_at",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="welcome message sent at"
+                    ),
+                ),
+                (
+                    "welcome_error",
+                    models.TextField(blank=True, verbose_name="welcome message error"),
+                ),
+                (
+                    "school",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="suite_authorization",
+                        to="school.school",
+                        verbose_name="school",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'WeCom authorisation',
-                'verbose_name_plural': 'WeCom authorisations',
+                "verbose_name": "WeCom authorisation",
+                "verbose_name_plural": "WeCom authorisations",
             },
         ),
         migrations.CreateModel(
-            name='SuiteEvent',
+            name="SuiteEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('create_auth', 'installed (create_auth)'), ('change_auth', 'authorisation changed (change_auth)'), ('cancel_auth', 'uninstalled (cancel_auth)'), ('reset_permanent_code', 'secret reset (reset_permanent_code)')], max_length=24, verbose_name='kind')),
-                ('suite_id', models.CharField(max_length=64, verbose_name='suite id')),
-                ('dedupe_key', models.CharField(max_length=100, unique=True, verbose_name='dedupe key')),
-                ('auth_code', school_live.school.models.encrypted.EncryptedTextField(blank=True, verbose_name='AuthCode')),
-                ('auth_corp_id', models.CharField(blank=True, max_length=64, verbose_name='corp id')),
-                ('state', models.CharField(blank=True, max_length=32, verbose_name='state')),
-                ('wecom_timestamp', models.PositiveBigIntegerField(verbose_name="WeCom's timestamp")),
-                ('received_at', models.DateTimeField(auto_now_add=True, verbose_name='received at')),
-                ('status', models.CharField(choices=[('received', 'received'), ('working', 'being worked on'), ('done', 'done'), ('failed', 'failed'), ('ignored', 'ignored')], default='received', max_length=10, verbose_name='status')),
-                ('claimed_at', models.DateTimeField(blank=True, null=True, verbose_name='worked on since')),
-                ('processed_at', models.DateTimeField(blank=True, null=True, verbose_name='processed at')),
-                ('error', models.TextField(blank=True, verbose_name='error')),
-                ('school', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='suite_events', to='school.school', verbose_name='school')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("create_auth", "installed (create_auth)"),
+                            ("change_auth", "authorisation changed (change_auth)"),
+                            ("cancel_auth", "uninstalled (cancel_auth)"),
+                            ("reset_permanent_code", "secret reset (reset_permanent_code)"),
+                        ],
+                        max_length=24,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("suite_id", models.CharField(max_length=64, verbose_name="suite id")),
+                (
+                    "dedupe_key",
+                    models.CharField(max_length=100, unique=True, verbose_name="dedupe key"),
+                ),
+                (
+                    "auth_code",
+                    school_live.school.models.encrypted.EncryptedTextField(
+                        blank=True, verbose_name="AuthCode"
+                    ),
+                ),
+                (
+                    "auth_corp_id",
+                    models.CharField(blank=True, max_length=64, verbose_name="corp id"),
+                ),
+                ("state", models.CharField(blank=True, max_length=32, verbose_name="state")),
+                (
+                    "wecom_timestamp",
+                    models.PositiveBigIntegerField(verbose_name="WeCom's timestamp"),
+                ),
+                (
+                    "received_at",
+                    models.DateTimeField(auto_now_add=True, verbose_name="received at"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("received", "received"),
+                            ("working", "being worked on"),
+                            ("done", "done"),
+                            ("failed", "failed"),
+                            ("ignored", "ignored"),
+                        ],
+                        default="received",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "claimed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="worked on since"),
+                ),
+                (
+                    "processed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="processed at"),
+                ),
+                ("error", models.TextField(blank=True, verbose_name="error")),
+                (
+                    "school",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="suite_events",
+                        to="school.school",
+                        verbose_name="school",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'WeCom install event',
-                'verbose_name_plural': 'WeCom install events',
-                'ordering': ['-received_at', '-pk'],
+                "verbose_name": "WeCom install event",
+                "verbose_name_plural": "WeCom install events",
+                "ordering": ["-received_at", "-pk"],
             },
         ),
     ]

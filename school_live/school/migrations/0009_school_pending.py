@@ -4,15 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('school', '0008_school_membership'),
+        ("school", "0008_school_membership"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='school',
-            name='status',
-            field=models.CharField(choices=[('active', 'active'), ('suspended', 'suspended'), ('uninstalled', 'uninstalled'), ('pending', 'pending')], default='active', max_length=12, verbose_name='status'),
+            model_name="school",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("active", "active"),
+                    ("suspended", "suspended"),
+                    ("uninstalled", "uninstalled"),
+                    ("pending", "pending"),
+                ],
+                default="active",
+                max_length=12,
+                verbose_name="status",
+            ),
         ),
     ]
