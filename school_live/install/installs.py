@@ -20,7 +20,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from school_live.school.models import School, SchoolMembership
+from school_live.school.models import School, SchoolMembership, from_unix
 from school_live.wecom.client import WeComClient, school_client
 from school_live.wecom.errors import WeComError
 from school_live.wecom.suite import customized_publish_status, school_tokens_forget
@@ -100,11 +100,13 @@ def _authorization_store(row: SuiteEvent, permanent: PermanentCode):
         link.used_at = now
         link.save(update_fields=["used_at"])
     installing = row.kind == SuiteEvent.Kind.CREATE_AUTH
+    # WeCom's time of the install: a cancel_auth sent before it (out of order) is older.
+    installed_at = from_unix(row.wecom_timestamp) or now
     authorization = SchoolAuthorization.objects.filter(school=school).first()
     if authorization is None:
-        authorization = SchoolAuthorization(school=school, installed_at=now)
+        authorization = SchoolAuthorization(school=school, installed_at=installed_at)
     elif installing:
-        authorization.installed_at = now
+        authorization.installed_at = installed_at
     authorization.suite_id = row.suite_id
     authorization.corp_name = permanent.corp.corp_name[:200]
     authorization.corp_full_name = permanent.corp.corp_full_name[:200]

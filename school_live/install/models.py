@@ -143,7 +143,7 @@ class SchoolAuthorization(models.Model):
     publish_status = models.SmallIntegerField(
         _("publication"), choices=PublishStatus.choices, null=True, blank=True
     )
-    installed_at = models.DateTimeField(_("installed at"))
+    installed_at = models.DateTimeField(_("installed at"))  # WeCom's time of create_auth
     refreshed_at = models.DateTimeField(_("read from WeCom at"))
     cancelled_at = models.DateTimeField(_("uninstalled at"), null=True, blank=True)
     welcome_sent_at = models.DateTimeField(_("welcome message sent at"), null=True, blank=True)
