@@ -4,14 +4,18 @@ WeCom's 1000 ms and stores them; the task's work then runs here (tests/test_inst
 lets a real worker run it)."""
 
 import datetime as dt
+import io
+import json
 
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
 from school_live.install.events import suite_event_process
+from school_live.install.lifecycle import schools_purge_due
 from school_live.install.links import install_link_make
 from school_live.install.models import (
     InstallLink,
@@ -22,6 +26,9 @@ from school_live.install.models import (
 from school_live.school.models import School, SchoolMembership, SyncRun
 from school_live.wecom.client import WeComClient
 from tests.fixtures.install import CALLBACK_PATH
+
+# The live server writes what the vendor posts while this thread works on it: on SQLite, a file.
+pytestmark = pytest.mark.threads
 
 
 def answered_in_time(entry: dict) -> dict:
@@ -225,3 +232,44 @@ def test_installed_links_are_kept_and_links_of_other_schools_untouched(live_suit
     waiting.school.refresh_from_db()
     assert waiting.school.status == School.Status.PENDING
     assert InstallLink.objects.count() == 2
+
+
+# --- after an install: the export, and the purge once uninstalled long enough ----------------
+
+
+def test_export_writes_the_schools_rows_and_no_secret(live_suite, tmp_path):
+    school = install(live_suite)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("export_school", school.corp_id, stdout=out, stderr=err)
+    text = out.getvalue()
+    rows = json.loads(text)
+    models = {row["model"] for row in rows}
+    assert {"school.school", "school.schoolmembership", "auth.user"} <= models
+    assert {"install.schoolauthorization", "install.installlink"} <= models
+    [row] = [r for r in rows if r["model"] == "school.school"]
+    assert row["fields"]["corp_id"] == school.corp_id and "secret" not in row["fields"]
+    assert school.secret.reveal() not in text
+    assert all("password" not in r["fields"] for r in rows if r["model"] == "auth.user")
+    assert SchoolAudit.objects.filter(school_pk=school.pk, event="exported").exists()
+    with pytest.raises(CommandError):
+        call_command("export_school", school.corp_id.lower(), stdout=io.StringIO())
+
+
+def test_an_uninstalled_school_is_purged_after_the_period_leaving_its_audit(live_suite, settings):
+    settings.SCHOOL_PURGE_AFTER_DAYS = 30
+    school = install(live_suite)
+    kept = install_link_make(name="还在等")
+    admin_id = SchoolMembership.objects.get(school=school).user_id
+    uninstalled_at = timezone.now() - dt.timedelta(days=31)
+    School.objects.filter(pk=school.pk).update(
+        status=School.Status.UNINSTALLED, status_changed_at=uninstalled_at
+    )
+    assert schools_purge_due(now=uninstalled_at + dt.timedelta(days=29)) == []
+    assert schools_purge_due() == [school.pk]
+    assert not School.objects.filter(pk=school.pk).exists()
+    assert not SchoolAuthorization.objects.filter(school_id=school.pk).exists()
+    assert not get_user_model().objects.filter(pk=admin_id).exists()
+    assert School.objects.filter(pk=kept.school_id).exists()
+    lines = list(SchoolAudit.objects.filter(school_pk=school.pk).values_list("event", flat=True))
+    assert "purged" in lines and "installed" in lines
+    assert schools_purge_due() == []
