@@ -106,6 +106,7 @@ def test_a_scanned_install_link_installs_its_pending_school(live_suite):
     [message] = live_suite.district[corp].sent_messages
     assert message["recipients"] == [install.admin]
     assert "/admin/" in message["body"]["textcard"]["url"]
+    assert message["body"]["textcard"]["title"] == "school_live 已安装"
 
     assert SyncRun.objects.filter(kind=SyncRun.Kind.SCHOOL).count() == 1  # the first sync
     assert audit_events(school) == ["link_made", "installed"]
