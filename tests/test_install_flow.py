@@ -25,6 +25,7 @@ from school_live.install.models import (
 )
 from school_live.school.models import School, SchoolMembership, SyncRun
 from school_live.wecom.client import WeComClient
+from school_live.wecom.errors import WeComTransientError
 from tests.fixtures.install import CALLBACK_PATH
 
 # The live server writes what the vendor posts while this thread works on it: on SQLite, a file.
@@ -274,3 +275,18 @@ def test_an_uninstalled_school_is_purged_after_the_period_leaving_its_audit(live
     lines = list(SchoolAudit.objects.filter(school_pk=school.pk).values_list("event", flat=True))
     assert "purged" in lines and "installed" in lines
     assert schools_purge_due() == []
+
+
+def test_wecom_out_of_reach_gives_the_event_back_for_the_tasks_retry(live_suite, settings):
+    link = install_link_make(name="稍后再试")
+    answered_in_time(live_suite.vendor.scan(link.qrcode_url, corp=live_suite.school_corp))
+    event = SuiteEvent.objects.get()
+    settings.WECOM_API_BASE = "http://127.0.0.1:9"  # nothing listens: a connection never made
+    with pytest.raises(WeComTransientError):
+        suite_event_process(event_id=event.pk)
+    event.refresh_from_db()
+    assert event.status == SuiteEvent.Status.RECEIVED and "could not be reached" in event.error
+    settings.WECOM_API_BASE = live_suite.url
+    assert suite_event_process(event_id=event.pk).status == SuiteEvent.Status.DONE
+    link.school.refresh_from_db()
+    assert link.school.is_serving

@@ -111,3 +111,10 @@ def suite_event_process(*, event_id: int) -> SuiteEvent | None:
     else:
         _finish(row, SuiteEvent.Status.DONE)
     return row
+
+
+def suite_event_give_up(*, event_id: int, error: Exception) -> None:
+    """The task's last retry failed too: the event fails, saying why (WeCom stayed busy)."""
+    row = SuiteEvent.objects.filter(pk=event_id, status=SuiteEvent.Status.RECEIVED).first()
+    if row is not None:
+        _finish(row, SuiteEvent.Status.FAILED, f"{error} — given up after the task's retries.")

@@ -45,7 +45,8 @@ def permanent_code_apply(row: SuiteEvent) -> School:
         school, event, old_client = _authorization_store(row, permanent)
         row.school = school
     if old_client is not None:
-        school_tokens_forget(old_client)
+        with old_client:
+            school_tokens_forget(old_client)
     publish_status_read(school)
     if row.kind == SuiteEvent.Kind.CREATE_AUTH:
         roster_sync_start(school)

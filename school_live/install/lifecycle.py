@@ -104,7 +104,8 @@ def school_uninstall(school: School, *, by: str) -> None:
         days = settings.SCHOOL_PURGE_AFTER_DAYS
         audit(school, SchoolAudit.Event.UNINSTALLED, detail=f"data purged after {days} days", by=by)
     if school.corp_id and school.secret:
-        school_tokens_forget(WeComClient.for_school(school))
+        with WeComClient.for_school(school) as client:
+            school_tokens_forget(client)
 
 
 # --- the purge ------------------------------------------------------------------------------------

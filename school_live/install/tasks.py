@@ -10,7 +10,7 @@ from celery import shared_task
 
 from school_live.wecom.errors import WeComTransientError
 
-from .events import suite_event_process
+from .events import suite_event_give_up, suite_event_process
 from .lifecycle import schools_purge_due
 
 RETRY_BASE = 5
@@ -21,6 +21,9 @@ def suite_event_task(self, event_id: int) -> str | None:
     try:
         row = suite_event_process(event_id=event_id)
     except WeComTransientError as error:
+        if self.request.retries >= self.max_retries:
+            suite_event_give_up(event_id=event_id, error=error)
+            raise
         countdown = max(RETRY_BASE * 2**self.request.retries, error.retry_after or 0)
         raise self.retry(exc=error, countdown=countdown) from None
     return row.status if row is not None else None
