@@ -290,3 +290,19 @@ def test_wecom_out_of_reach_gives_the_event_back_for_the_tasks_retry(live_suite,
     assert suite_event_process(event_id=event.pk).status == SuiteEvent.Status.DONE
     link.school.refresh_from_db()
     assert link.school.is_serving
+
+
+def test_the_vendor_pushes_a_fresh_ticket_every_interval(live_suite):
+    from school_live.install.models import SuiteTicket
+    from tests.test_sync_worker import wait_for
+
+    vendor = live_suite.vendor
+    first = SuiteTicket.objects.get().ticket.reveal()
+    vendor.configure(ticket_interval=1)
+    wait_for(
+        lambda: SuiteTicket.objects.get().ticket.reveal() != first,
+        timeout=10,
+        what="a second suite_ticket",
+    )
+    assert SuiteTicket.objects.get().ticket.reveal() in vendor.tickets
+    assert all(entry["ok"] for entry in vendor.log if entry["info_type"] == "suite_ticket")
