@@ -1,15 +1,17 @@
 """Attendance, read from the watch rows in SQL: every page, export and email reads through here.
 
 One module per reader, each re-exported here (``from school_live.attendance import queries``):
-- ``living``: one class at one living (``class_attendance``, ``class_roster``, the histograms,
-  ``class_overview`` for the summary and both histograms in one query, ``unknown_watchers``);
+- ``living``: one class at one living (``class_attendance``, ``class_attendance_in_order``,
+  ``class_roster``, the histograms, ``class_overview`` for the summary and both histograms from
+  one list of rows, ``class_rows_kept`` for the class page's rows kept until the class's
+  attendance changes, ``unknown_watchers``);
 - ``class_range``: one class over a date range (``class_livings``, ``class_period_summary``,
   ``class_period_students``, ``students_absent_repeatedly``, ``students_with_falling_coverage``);
 - ``student``: one student across livings (``student_history``);
 - ``warnings``: the students of a class who need attention now, with the evidence
   (``class_warnings``; thresholds per class from ``school_live.alerts``); ``warnings_kept``: the
   same kept per class until the class's attendance changes (``class_warnings_kept``, the class
-  page's);
+  page's, through ``kept``);
 - ``summaries``: counts of verdicts and flags (``class_summary``, ``living_breakdown``,
   ``livings_breakdown``, ``summaries_total``).
 
@@ -65,8 +67,10 @@ from .class_range import (
 from .living import (
     arrival_histogram,
     class_attendance,
+    class_attendance_in_order,
     class_overview,
     class_roster,
+    class_rows_kept,
     coverage_histogram,
     unknown_watchers,
 )
@@ -88,12 +92,14 @@ __all__ = [
     "WarningKind",
     "arrival_histogram",
     "class_attendance",
+    "class_attendance_in_order",
     "class_overview",
     "class_living_choices",
     "class_livings",
     "class_period_students",
     "class_period_summary",
     "class_roster",
+    "class_rows_kept",
     "class_summary",
     "class_warnings",
     "class_warnings_kept",
