@@ -32,7 +32,7 @@ from ..rules import AttendanceRules, Verdict, rules_for
 from ..state import counted_q
 from ..verdicts import LivingTerms, annotate_attendance_joined
 from .living import active_roster
-from .summaries import SUMMARY_VERDICTS, summary_counts, summary_finish
+from .summaries import SUMMARY_VERDICTS, grouped_summaries, summary_finish
 
 
 def _class_livings_base(*, department, start, end, counted=False) -> QuerySet[Living]:
@@ -176,15 +176,11 @@ def class_period_summary(
     )
     if not livings:
         return []
-    rows = (
-        _class_at_livings(department=department, livings=livings)
-        .values("living_id")
-        .annotate(**summary_counts())
-        .order_by()
+    counts = grouped_summaries(
+        _class_at_livings(department=department, livings=livings), by=("living_id",)
     )
-    by_living = {row["living_id"]: row for row in rows}
     return [
-        {"living": living, **summary_finish(by_living.get(living.pk, {}))} for living in livings
+        {"living": living, **summary_finish(counts.get((living.pk,), {}))} for living in livings
     ]
 
 
