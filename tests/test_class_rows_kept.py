@@ -15,10 +15,10 @@ from django.urls import reverse
 
 from school_live.attendance.queries.kept import FRESH_FOR
 from school_live.corrections.services import excuse_revoke
-from school_live.school.models import Student, StudentWatch
+from school_live.school.models import Parent, Student, StudentWatch
 from school_live.sync.living_stats import LivingSnapshot, living_snapshot_store
 from school_live.wecom.records import LivingInfo
-from tests.fixtures.attendance import START
+from tests.fixtures.attendance import START, make_living, make_student, watch
 from tests.test_corrections import excuse
 from tests.test_dashboard import CLASS_ONE, CLASS_ONE_COUNTS, summary_numbers
 
@@ -154,3 +154,19 @@ def test_kept_rows_spare_the_verdict_query(page):
     assert counts(again) == counts(first) == CLASS_ONE_COUNTS
     read = [query["sql"] for query in captured if "school_studentwatch" in query["sql"]]
     assert read == []  # the lesson's watch rows were not read again
+
+
+def test_kept_namesake_marks_follow_the_reader_s_language(client, school, head_teacher, clock_at):
+    clock_at(NOW)
+    class_one = school["class_one"]
+    living = make_living("lv-names", classes=[class_one])
+    for userid, number in (("tang_a", "13800001234"), ("tang_b", "13900005678")):
+        make_student(userid, "唐睿", classes=[class_one], parents=[(f"{userid}_p", "爸爸", True)])
+        Parent.objects.filter(parent_userid=f"{userid}_p").update(mobile=number)
+    watch(living, "tang_a", seconds=3600, enter=0, leave=60)
+    client.force_login(head_teacher.user)
+    url = reverse("dashboard:class", args=[CLASS_ONE])
+    zh = client.get(url).content.decode()
+    en = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "尾号 1234" in zh and "mobile ending 1234" not in zh
+    assert "mobile ending 1234" in en and "尾号 1234" not in en

@@ -141,14 +141,16 @@ def _class_page(request, department, period, *, status: int = 200):
         # 现在开课 starts a lesson as the signed-in teacher (staff too, when they are one).
         "can_start_here": scope.teacher_for(request.user) is not None,
         "theme_max": THEME_MAX_CHARS,
-        "warnings": queries.class_warnings_kept(department=department),
     }
+    # What the page keeps per class is keyed by its attendance's version and rules, read once.
+    class_state = queries.ClassState.of(department)
+    context["warnings"] = queries.class_warnings_kept(department=department, state=class_state)
     if context["can_start_here"]:
         context.update(pages.jssdk_context(request.user))
     if period.is_range:
         context.update(_range_context(request, department, period))
     elif period.living is not None:
-        context.update(_living_context(request, department, period.living))
+        context.update(_living_context(request, department, period.living, class_state))
     return render(request, "dashboard/class_detail.html", context, status=status)
 
 
@@ -165,7 +167,7 @@ def _roster_context(request, department, living, status) -> dict:
     }
 
 
-def _living_context(request, department, living) -> dict:
+def _living_context(request, department, living, class_state) -> dict:
     status = state.living_status(living)
     if status.live:
         return {
@@ -179,13 +181,13 @@ def _living_context(request, department, living) -> dict:
     # The class's rows, kept until its attendance changes: the counts, the charts and, unless
     # the teacher filters or sorts (then the database does), the table read the same list; the
     # filter then only shows its form.
-    rows = queries.class_rows_kept(department=department, living=living)
+    rows = queries.class_rows_kept(department=department, living=living, state=class_state)
     filterset = StudentAttendanceFilter(request.GET or None, queryset=Student.objects.none())
     table = ClassAttendanceTable(rows)
     if any(request.GET.get(name) for name in (*filterset.filters, table.prefixed_order_by_field)):
         filterset = StudentAttendanceFilter(request.GET, queryset=student_rows(department, living))
         table = ClassAttendanceTable(filterset.qs)
-    table.namesakes = namesake_marks(departments=[department])
+    table.namesakes = queries.class_namesakes_kept(department=department, state=class_state)
     paginate(request, table)
     overview = queries.class_overview(department=department, living=living, rows=rows)
     summary = overview["summary"]

@@ -3,8 +3,8 @@
 One module per reader, each re-exported here (``from school_live.attendance import queries``):
 - ``living``: one class at one living (``class_attendance``, ``class_attendance_in_order``,
   ``class_roster``, the histograms, ``class_overview`` for the summary and both histograms from
-  one list of rows, ``class_rows_kept`` for the class page's rows kept until the class's
-  attendance changes, ``unknown_watchers``);
+  one list of rows, ``class_rows_kept`` and ``class_namesakes_kept`` for what the class page
+  keeps until the class's attendance changes (``kept``: ``ClassState``), ``unknown_watchers``);
 - ``class_range``: one class over a date range (``class_livings``, ``class_period_summary``,
   ``class_period_students``, ``students_absent_repeatedly``, ``students_with_falling_coverage``);
 - ``student``: one student across livings (``student_history``);
@@ -64,10 +64,12 @@ from .class_range import (
     students_absent_repeatedly,
     students_with_falling_coverage,
 )
+from .kept import ClassState
 from .living import (
     arrival_histogram,
     class_attendance,
     class_attendance_in_order,
+    class_namesakes_kept,
     class_overview,
     class_roster,
     class_rows_kept,
@@ -87,6 +89,7 @@ from .warnings_kept import class_warnings_kept
 
 __all__ = [
     "SUMMED_COUNTS",
+    "ClassState",
     "EarlyWarning",
     "StudentWarnings",
     "WarningKind",
@@ -95,6 +98,7 @@ __all__ = [
     "class_attendance_in_order",
     "class_overview",
     "class_living_choices",
+    "class_namesakes_kept",
     "class_livings",
     "class_period_students",
     "class_period_summary",

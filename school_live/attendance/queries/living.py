@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from school_live.school.models import (
@@ -19,10 +19,11 @@ from school_live.school.models import (
     StudentWatch,
 )
 
+from ..namesakes import namesake_marks
 from ..reach import reachable
 from ..rules import rules_for, verdict_rank
 from ..verdicts import LivingTerms, annotate_attendance_joined
-from .kept import kept_for_class
+from .kept import ClassState, kept_for_class
 from .summaries import SUMMARY_FLAGS, summary_finish
 
 COVERAGE_BUCKETS = 10
@@ -90,23 +91,35 @@ def class_attendance_in_order(*, department: Department, living: Living) -> Quer
 
 
 def class_rows_kept(
-    *, department: Department, living: Living, now: dt.datetime | None = None
+    *,
+    department: Department,
+    living: Living,
+    now: dt.datetime | None = None,
+    state: ClassState | None = None,
 ) -> list[Student]:
     """``class_attendance_in_order`` of the class at ``living``, evaluated, kept per class
-    between requests (``kept``) until the class's attendance changes, and keyed by the lesson's
-    start, duration and last sync and by the class's rules (read each time: one query). Kept,
-    it costs that query and one read of the shared cache."""
+    between requests (``kept``) until the class's attendance or its rules change, and keyed by
+    the lesson's start, duration and last sync. ``state``: the page's ``kept.ClassState``, else
+    read here (one query and one read of the shared cache)."""
     return kept_for_class(
         "class-rows",
-        department=department,
-        depends_on=(
-            living.pk,
-            living.living_start,
-            living.living_duration,
-            living.stats_synced_at,
-            rules_for(department),
-        ),
+        state=state or ClassState.of(department),
+        depends_on=(living.pk, living.living_start, living.living_duration, living.stats_synced_at),
         compute=lambda: list(class_attendance_in_order(department=department, living=living)),
+        now=now or timezone.now(),
+    )
+
+
+def class_namesakes_kept(
+    *, department: Department, now: dt.datetime | None = None, state: ClassState | None = None
+) -> dict[str, str]:
+    """``namesakes.namesake_marks`` of the class, kept as ``class_rows_kept`` (a directory sync
+    changes every class's version), in the language they were written in."""
+    return kept_for_class(
+        "class-namesakes",
+        state=state or ClassState.of(department),
+        depends_on=(translation.get_language(),),
+        compute=lambda: namesake_marks(departments=[department]),
         now=now or timezone.now(),
     )
 
