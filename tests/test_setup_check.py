@@ -256,3 +256,17 @@ def test_the_command_on_a_new_database_exits_0_then_1(tmp_path, wecom_sandbox):
     assert "✗ 企业ID 与应用 Secret（gettoken） [errcode 40001]" in failed.stdout
     assert wecom_sandbox.state.secret not in failed.stdout + failed.stderr
     assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_once_wecom_is_busy_the_later_probes_do_not_wait_for_it_again(env_school, wecom_sandbox):
+    wecom_sandbox.state.inject_errcode("/cgi-bin/school/department/list", -1, times=None)
+    check = setup_check_run(
+        school=env_school,
+        trigger=SetupCheck.Trigger.ADMIN,
+        client_options={"retry_base_delay": 0.001},
+    )
+    lines = {line.key: line for line in check_lines(check)}
+    assert lines["contacts"].errcode == -1 and "几分钟后再检查" in lines["contacts"].text
+    later = ("living_api", "allow_scope", "notice", "living_info", "jssdk")
+    assert all(lines[key].status == "skipped" for key in later)
+    assert wecom_sandbox.state.call_count("/cgi-bin/school/agent/get_allow_scope") == 0

@@ -3,14 +3,22 @@ active language (the page, the command and the email all use it)."""
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy
+
 from school_live.school.models import School
-from school_live.wecom.setup_probes import FAILED, OK, SKIPPED
+from school_live.wecom.setup_probes import FAILED, OK, SKIPPED, UNPROBED
 from school_live.wecom.setup_texts import line_text, line_title
 
 from .models import SetupCheck
 
 MARKS = {OK: "✓", FAILED: "✗", SKIPPED: "–"}
 UNPROBED_MARK = "·"
+LABELS = {
+    OK: gettext_lazy("passed"),
+    FAILED: gettext_lazy("failed"),
+    SKIPPED: gettext_lazy("not checked"),
+    UNPROBED: gettext_lazy("cannot be checked from the server"),
+}
 
 
 @dataclass(frozen=True)
@@ -18,6 +26,7 @@ class LineView:
     key: str
     status: str
     mark: str
+    label: str  # the status in words, for screen readers
     title: str
     text: str
     errcode: int | None
@@ -36,6 +45,7 @@ def check_lines(check: SetupCheck) -> list[LineView]:
             key=line.key,
             status=line.status,
             mark=MARKS.get(line.status, UNPROBED_MARK),
+            label=str(LABELS.get(line.status, "")),
             title=line_title(line.key),
             text=line_text(line, stored_in=where),
             errcode=line.errcode,
@@ -49,3 +59,12 @@ def plain_line(line: LineView) -> str:
     """One line as the command prints it."""
     code = f" [errcode {line.errcode}]" if line.errcode is not None else ""
     return f"{line.mark} {line.title}{code}: {line.text}"
+
+
+def failed_titles(check: SetupCheck) -> str:
+    """The failed lines of a run, named (for the list of recent runs)."""
+    failed = [line for line in check.probe_lines() if line.status == FAILED]
+    return "、".join(
+        line_title(line.key) + (f" {line.errcode}" if line.errcode is not None else "")
+        for line in failed
+    )

@@ -10,6 +10,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from school_live.wecom.setup_probes import FAILED
+
 from .describe import check_lines
 from .schools import admins_to_tell
 
@@ -32,7 +34,7 @@ def change_tell(*, school, check) -> bool:
         context = {
             "school": school,
             "check": check,
-            "failed": [line for line in lines if line.status == "failed"],
+            "failed": [line for line in lines if line.status == FAILED],
             "url": settings.SITE_URL + reverse("admin:setup_check_setupcheck_changelist"),
         }
         subject = render_to_string("setup_check/email/subject.txt", context)

@@ -12,6 +12,7 @@ school), every school. The same people are told, by email, when a check's result
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
@@ -34,8 +35,15 @@ def default_school() -> School:
                 corp_id=settings.WECOM_CORP_ID or "",
                 agent_id=settings.WECOM_AGENT_ID,
             )
-    except IntegrityError:  # made by another process meanwhile
-        return School.objects.get(from_environment=True)
+    except IntegrityError:  # made by another process meanwhile, or the corp id is taken
+        school = School.objects.filter(from_environment=True).first()
+        if school is None:
+            raise ImproperlyConfigured(
+                f"WECOM_CORP_ID is {settings.WECOM_CORP_ID!r}, the corp id of a school added in "
+                "the admin: one corp is one school. Unset the WECOM_* variables or give that "
+                "school another corp id."
+            ) from None
+        return school
 
 
 def school_for(corp_id: str | None) -> School:

@@ -16,7 +16,8 @@ school's admin sets up in WeCom's console, before a teacher or a sync meets it.
 8. ``jssdk``: the corp's and the app's JS-SDK tickets (shared with the pages, cached).
 
 A probe that cannot tell anything because an earlier one failed is ``SKIPPED`` with reason
-``blocked``. What no server call can prove (the OAuth 可信域名, the callback URL, the domain
+``blocked``; after WeCom was busy or out of reach every later probe is, so that a check from a web
+request does not wait once per probe for the same timeout. What no server call can prove (the OAuth 可信域名, the callback URL, the domain
 file) is ``UNPROBED``: the line says when it last worked and how to try it (``unprobed_lines``).
 
 Lines are plain data (``as_json``/``from_json``) so that a run can be stored and described later
@@ -28,7 +29,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from school_live.wecom.errors import ALL_RECIPIENTS_INVALID, GETTOKEN, WeComError
+from school_live.wecom.errors import (
+    ALL_RECIPIENTS_INVALID,
+    GETTOKEN,
+    HTTP_ERROR,
+    NETWORK_ERROR,
+    RATE_BUDGET,
+    TRANSIENT_ERRCODES,
+    WeComError,
+)
 from school_live.wecom.jsapi import AGENT, CORP, TicketStore
 
 OK, FAILED, SKIPPED, UNPROBED = "ok", "failed", "skipped", "unprobed"
@@ -54,6 +63,8 @@ TEACHER_ADMIN_TYPES = (3, 4)  # department_admins: 3 班主任, 4 任课老师
 # A parent userid no corp has: the 学校通知 probe's only recipient.
 PROBE_PARENT = "__school_live_setup_probe__"
 _FROM_IP = re.compile(r"from ip:\s*([0-9A-Fa-f.:]{3,45})")
+# WeCom busy, limited or out of reach: every later probe would wait for the same answer.
+_UNREACHABLE = TRANSIENT_ERRCODES | {NETWORK_ERROR, HTTP_ERROR, RATE_BUDGET}
 
 
 @dataclass(frozen=True)
@@ -134,7 +145,8 @@ class _Run:
         self.agent = None
 
     def probe(self, key: str, call: Callable[[], ProbeLine], *, after: tuple[str, ...]) -> None:
-        if any(self.lines[earlier].blocks for earlier in after if earlier in self.lines):
+        unreachable = any(line.errcode in _UNREACHABLE for line in self.lines.values())
+        if unreachable or any(self.lines[earlier].blocks for earlier in after):
             self.lines[key] = ProbeLine(key, SKIPPED, reason=BLOCKED)
             return
         try:
