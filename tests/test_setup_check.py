@@ -194,25 +194,19 @@ def test_the_command_prints_a_line_per_check_and_exits_1_on_a_failure(
     printed = capsys.readouterr().out
     assert printed.count("✓") >= 8 and "✗" not in printed
     wecom_sandbox.state.set_setup(living_list=False)
-    with pytest.raises(SystemExit) as exited:
-        call_command_from_argv(["manage.py", "wecom_check", "--school", env_school.corp_id])
-    assert exited.value.code == 1
-    captured = capsys.readouterr()
-    assert "✗" in captured.out and "可调用接口的应用" in captured.out
-    assert captured.err.strip()  # one clear line on stderr
+    with pytest.raises(CommandError) as failed:  # manage.py exits with its returncode
+        call_command("wecom_check", "--school", env_school.corp_id)
+    assert failed.value.returncode == 1
+    printed = capsys.readouterr().out
+    assert "✗ 上课直播接口（get_user_all_livingid） [errcode 48002]" in printed
+    assert "可调用接口的应用 → 添加本应用" in printed
+    assert "1 项检查未通过" in str(failed.value)
     assert SetupCheck.objects.filter(trigger=SetupCheck.Trigger.COMMAND).count() == 2
 
 
 def test_the_command_refuses_an_unknown_school(env_school):
     with pytest.raises(CommandError, match="ww_nobody"):
         call_command("wecom_check", "--school", "ww_nobody")
-
-
-def call_command_from_argv(argv: list[str]) -> None:
-    """The command as manage.py runs it: a CommandError becomes its exit status."""
-    from school_live.setup_check.management.commands.wecom_check import Command
-
-    Command().run_from_argv(argv)
 
 
 def test_each_run_is_kept_with_its_time(env_school, wecom_sandbox, clock_at):
