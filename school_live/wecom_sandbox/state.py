@@ -21,6 +21,7 @@ from .living_edits import LivingEditsMixin
 from .model import School, Student
 from .notice_api import NoticesMixin
 from .school import SchoolConfig, generate_school
+from .setup_api import SetupMixin
 from .watch import ARRIVAL_SPREAD
 
 DEFAULT_CORP_ID = "ww_sandbox_corp"
@@ -49,7 +50,7 @@ class CallRecord:
     errcode: int | None  # None for a reply that was not WeCom JSON
 
 
-class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
+class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin, SetupMixin):
     def __init__(
         self,
         school: School | None = None,
@@ -114,6 +115,7 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
         self.unwatch_for_created = UNWATCH_FOR_CREATED[0]
         self.tickets: dict[str, str] = {}  # "corp" / "agent" -> the latest ticket
         self.ticket_fetches: dict[int, dict[str, int]] = {}  # hour -> fetches per kind
+        self._clear_setup()  # the console's settings as the README asks (setup_api.py)
 
     def reset(self, *, livings: bool = True) -> None:
         """Back to the start: no faults, scripts, tokens, codes, messages or clock offset; and,
