@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from school_live.school.models import School
+from school_live.school.models import School, SchoolMembership
 from school_live.setup_check import tasks
 from school_live.setup_check.models import DomainVerificationFile, SchoolWeComState, SetupCheck
 from school_live.setup_check.schools import default_school
@@ -104,6 +104,9 @@ def test_the_banner_shows_while_the_last_check_failed_and_goes(
     index = admin_browser.get("/admin/").content.decode()
     assert "setup-check-banner" in index and "企业微信连接检查未通过" in index
     assert f'href="{PAGE}#school-{env_school.pk}"' in index
+    SchoolMembership.objects.create(
+        user=staff_user, school=env_school, role=SchoolMembership.Role.SCHOOL_ADMIN
+    )
     staff = Client()
     staff.force_login(staff_user)
     home = staff.get("/").content.decode()
@@ -117,6 +120,9 @@ def test_the_banner_shows_while_the_last_check_failed_and_goes(
 def test_admins_get_one_email_per_change_of_result_not_per_run(
     admin_user, staff_user, env_school, wecom_sandbox
 ):
+    SchoolMembership.objects.create(
+        user=staff_user, school=env_school, role=SchoolMembership.Role.SCHOOL_ADMIN
+    )
     check(env_school)
     assert mail.outbox == []  # the first result is a pass: nothing to tell
     wecom_sandbox.state.set_setup(living_list=False)
