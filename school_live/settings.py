@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "school_live.dashboard",
     "school_live.reports",
     "school_live.reminders",
+    "school_live.setup_check",
     "school_live.install",
 ]
 # Developer tools: the fake WeCom (`wecom_sandbox` command) and the demo and benchmark commands.

@@ -106,7 +106,7 @@ def test_a_scanned_install_link_installs_its_pending_school(live_suite):
     assert authorization.welcome_sent_at is not None, authorization.welcome_error
     [message] = live_suite.district[corp].sent_messages
     assert message["recipients"] == [install.admin]
-    assert "/admin/" in message["body"]["textcard"]["url"]
+    assert message["body"]["textcard"]["url"].endswith("/admin/setup_check/setupcheck/")
     assert message["body"]["textcard"]["title"] == "school_live 已安装"
 
     assert SyncRun.objects.filter(kind=SyncRun.Kind.SCHOOL).count() == 1  # the first sync
@@ -177,7 +177,7 @@ def test_reset_stores_the_new_secret_and_drops_the_old_token(live_suite):
 def test_change_auth_reads_the_authorisation_again(live_suite):
     school = install(live_suite)
     before = SchoolAuthorization.objects.get(school=school).refreshed_at
-    live_suite.district[live_suite.school_corp].customized_publish_status = 2  # 上线 since
+    live_suite.district[live_suite.school_corp].set_setup(customized_publish_status=2)  # 上线
     answered_in_time(live_suite.vendor.change(live_suite.school_corp))
     [done] = process_new_events()
     assert done.status == SuiteEvent.Status.DONE

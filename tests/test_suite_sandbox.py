@@ -16,7 +16,6 @@ from school_live.wecom.suite import (
     SuiteClient,
     SuiteError,
     SuiteSettings,
-    customized_publish_status,
 )
 from school_live.wecom.suite_callback import CommandCrypto
 from school_live.wecom_sandbox.suite_model import AUTH_CODE_TTL
@@ -113,7 +112,7 @@ def test_gettoken_takes_the_permanent_code_until_cancel_or_reset(suite_sandbox, 
     _scan, permanent = installed(suite_sandbox, suite)
     client = school_client(suite_sandbox, corp, permanent.permanent_code, permanent.agent.agentid)
     assert client.get_access_token()
-    assert customized_publish_status(client) == 1
+    assert client.get_agent().customized_publish_status == 1
 
     reset = vendor.reset(corp)
     renewed = suite.permanent_code(reset["auth_code"])

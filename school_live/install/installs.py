@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from school_live.school.models import School, SchoolMembership, from_unix
 from school_live.wecom.client import WeComClient, school_client
 from school_live.wecom.errors import WeComError
-from school_live.wecom.suite import customized_publish_status, school_tokens_forget
+from school_live.wecom.suite import school_tokens_forget
 from school_live.wecom.suite_records import AuthUser, PermanentCode
 
 from .models import InstallLink, SchoolAudit, SchoolAuthorization, SuiteEvent, audit
@@ -167,7 +167,7 @@ def publish_status_read(school: School) -> None:
     """agent/get's customized_publish_status (2: 已上线), kept on the authorisation."""
     try:
         with school_client(school=school) as client:
-            status = customized_publish_status(client)
+            status = client.get_agent().customized_publish_status
     except WeComError as error:
         logger.info("school %s: agent/get failed: %s", school.pk, error)
         return

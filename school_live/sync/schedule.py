@@ -120,6 +120,13 @@ def periodic_tasks() -> list[PeriodicEntry]:
             "the school's week per grade, to staff users with an email address",
         ),
         PeriodicEntry(
+            "setup check: WeCom connection check (daily 06:40)",
+            "setup_check.check_schools",
+            Crontab("40", "6"),
+            "probes each school's WeCom set-up before lessons start; its admins are emailed "
+            "when the result changes",
+        ),
+        PeriodicEntry(
             "schools: purge uninstalled schools (daily 03:40)",
             "install.purge_uninstalled",
             Crontab("40", "3"),

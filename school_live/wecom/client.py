@@ -32,6 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
+from school_live.wecom.app_settings import AppSettings
 from school_live.wecom.budget import RateBudget
 from school_live.wecom.errors import (
     BUSY,
@@ -77,7 +78,7 @@ TOKEN_LOCK_POLL = 0.05
 MAX_LIVINGID_LIMIT = 100
 
 
-class WeComClient(LivingWrites, SchoolContacts, SchoolNotices):
+class WeComClient(LivingWrites, SchoolContacts, SchoolNotices, AppSettings):
     """A WeCom app (corp id + secret) on one base URL. Cheap to create; not shared across threads."""
 
     def __init__(

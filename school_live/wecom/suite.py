@@ -5,7 +5,8 @@
 - ``SuiteClient``: the provider token (get_provider_token, 96237), the suite token
   (get_suite_token, 97162, from the newest ``suite_ticket`` WeCom pushed), the install QR's URL
   (get_customized_auth_url, 98744), a school's secret (get_permanent_code, 97163) and the
-  authorisation's details (get_auth_info, 100795).
+  authorisation's details (get_auth_info, 100795). Where the school's app stands (agent/get's
+  customized_publish_status) is read with the school's own client (``get_agent``).
 
 Both tokens are cached in the shared cache for every process, keyed per provider / suite (and
 base URL), fetched by one process at a time (``single_flight``); a token WeCom rejects (40082,
@@ -345,15 +346,6 @@ class SuiteClient:
 
 
 TOKEN_PATHS = (GET_PROVIDER_TOKEN, GET_SUITE_TOKEN)
-
-
-# WeCom doc 96448: agent/get (customized_publish_status, 代开发 only)
-def customized_publish_status(client, agentid: int | None = None) -> int | None:
-    """Where the school's 代开发 app stands (0 待开发, 1 开发中, 2 已上线, 3 存在未上线版本), read
-    with the school's own client; None when WeCom does not say (a self-built app)."""
-    path = "agent/get"
-    data = client._call("GET", path, params={"agentid": client._agentid(agentid)})
-    return Reader.root(path, data).optional_int("customized_publish_status")
 
 
 def school_tokens_forget(client) -> None:

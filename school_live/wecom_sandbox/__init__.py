@@ -47,6 +47,11 @@ Errcodes where WeCom's documentation leaves a choice (each is also commented at 
 - message/send: wrong agentid 40056, bad msgtype 40008, empty text 44004, textcard without
   title/description/url 41016/41033/41010, no valid recipient 81013 (with invaliduser).
 - Unknown /cgi-bin/ path: HTTP 404 with errcode 40058, so a typo in a client fails loudly.
+- The app set up wrongly in WeCom's console (setup_api.py, api.md §20), per corp: an untrusted
+  address 60020 naming it (every API but gettoken), the app missing from 上课直播's list (48002),
+  from the 家校通讯录 lists (48002 with neither), from 「家长可使用的应用」 (48002, "api
+  forbidden:not in parent app list" on a 学校通知), the secret of another app (301002 where the
+  agentid is named), a reset secret (40001 at gettoken), a 代开发 app not yet live (agent/get).
 - Faults: -1 busy, 45009 limit (random or calls_per_minute per path, blocked for 60 s), an HTML
   HTTP 502, slow answers, 40014 after a revocation on a follow-up page; per page of a living's
   stats an errcode, a 502, a cut-off body or an HTML page with HTTP 200 (state.inject); gzip

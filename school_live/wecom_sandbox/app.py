@@ -17,11 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from . import auth_api, control_api, lesson_api, living_api, message_api, notice_api, school_api
+from . import (
+    auth_api,
+    control_api,
+    lesson_api,
+    living_api,
+    message_api,
+    notice_api,
+    school_api,
+    setup_api,
+)
 from .district import SandboxDistrict, as_district
 from .replies import ApiError, RawReply, bad_gateway, errmsg
 from .state import SandboxState
-from .suite_api import CONTROL_PREFIX, SERVICE_PREFIX, agent_get, control, service
+from .suite_api import CONTROL_PREFIX, SERVICE_PREFIX, control, service
 
 MAX_BODY = 2 * 1024 * 1024
 JSON_TYPE = "application/json; charset=utf-8"
@@ -92,7 +101,7 @@ ROUTES = {
     "/cgi-bin/school/user/list_parent": Route("GET", school_api.list_parent),
     "/cgi-bin/externalcontact/message/send": Route("POST", notice_api.send),
     "/cgi-bin/school/agent/get_allow_scope": Route("GET", notice_api.get_allow_scope),
-    "/cgi-bin/agent/get": Route("GET", agent_get),
+    "/cgi-bin/agent/get": Route("GET", setup_api.agent_get),
 }
 
 
@@ -170,7 +179,7 @@ class SandboxApp:
             status = "404 Not Found" if extra.pop("_http404", False) else "200 OK"
             result = {
                 "errcode": error.errcode,
-                "errmsg": errmsg(error.errcode, error.reason, request.remote_addr),
+                "errmsg": errmsg(error.errcode, error.reason, error.from_ip or request.remote_addr),
                 **extra,
             }
             return status, [("Content-Type", JSON_TYPE)], _dump(result), error.errcode
@@ -199,6 +208,7 @@ class SandboxApp:
             state.revoke_tokens()
         if route.needs_token:
             _check_token(state, request)
+            state.setup_refusal(request.path, request.remote_addr)  # setup_api.py
         injected = state.take_path_fault(request.path)
         if injected is not None:
             raise ApiError(injected, "injected fault")

@@ -14,6 +14,10 @@ first (default) corp. An unknown corp is a 404.
          every call) one path answers that errcode after the token check
     GET  /sandbox/notices   POST /sandbox/notices/reset   POST /sandbox/notices/config
          {"parent_app": false, "allow_scope": {...}}   学校通知 sends (see notice_api.py)
+    GET  /sandbox/setup     POST /sandbox/setup {"untrusted_ip": "203.0.113.9", "living_list":
+         false, "contacts_list": false, "parent_app": false, "wrong_agent": true, "secret_reset":
+         true, "customized_publish_status": 1, "redirect_domain": "..."}   the app set up wrongly
+         in WeCom's console, the switches given (see setup_api.py); /sandbox/reset clears them
     GET  /sandbox/unwatch   POST /sandbox/unwatch {"unwatch_for_created": "empty"|"list"}
          what get_unwatch_stat lists for a living created through living/create (no class
          range; undocumented, api.md §12): nobody ("empty", the default) or the anchor's
@@ -53,7 +57,7 @@ import json
 
 from school_live.wecom.jsapi import jsapi_signature
 
-from . import notice_api
+from . import notice_api, setup_api
 from .model import ADMIN_HEAD_TEACHER, DEPT_CLASS, ROW_FIELDS, Living
 from .replies import ApiError, RawReply
 from .watch import ARRIVAL_SPREAD
@@ -298,6 +302,11 @@ def handle(state, request) -> dict:
             return {"faults": dataclasses.asdict(state.faults)}
         if path == "/sandbox/callbacks":
             return _callbacks(state, request)
+        if path == "/sandbox/setup":
+            try:
+                return setup_api.control(state, request, _body)
+            except (TypeError, ValueError) as error:
+                raise _bad(str(error)) from None
         if path == "/sandbox/unwatch":
             if method == "POST":
                 body = _body(request)

@@ -21,6 +21,7 @@ from .living_edits import LivingEditsMixin
 from .model import School, Student
 from .notice_api import NoticesMixin
 from .school import SchoolConfig, generate_school
+from .setup_api import SetupMixin
 from .watch import ARRIVAL_SPREAD
 
 DEFAULT_CORP_ID = "ww_sandbox_corp"
@@ -49,7 +50,7 @@ class CallRecord:
     errcode: int | None  # None for a reply that was not WeCom JSON
 
 
-class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
+class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin, SetupMixin):
     def __init__(
         self,
         school: School | None = None,
@@ -74,9 +75,8 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
         self.callback_token = callback_token
         self.callback_aes_key = callback_aes_key
         # Once the corp installed a vendor's 代开发 app (suite_vendor.py): its secret, which
-        # gettoken takes as well, and what agent/get says of its publication (0-3).
+        # gettoken takes as well.
         self.permanent_code = ""
-        self.customized_publish_status: int | None = None
         self.page_size = page_size
         self.token_ttl = token_ttl
         self._initial = (page_size, token_ttl)
@@ -118,6 +118,7 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
         self.unwatch_for_created = UNWATCH_FOR_CREATED[0]
         self.tickets: dict[str, str] = {}  # "corp" / "agent" -> the latest ticket
         self.ticket_fetches: dict[int, dict[str, int]] = {}  # hour -> fetches per kind
+        self._clear_setup()  # the console's settings as the README asks (setup_api.py)
 
     def reset(self, *, livings: bool = True) -> None:
         """Back to the start: no faults, scripts, tokens, codes, messages or clock offset; and,

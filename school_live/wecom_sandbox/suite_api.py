@@ -1,5 +1,6 @@
-"""The vendor's WeCom APIs (/cgi-bin/service/*, api.md §18.3-18.9), agent/get, and the control
-API of the vendor (/sandbox/suite/*). The vendor's state is suite_vendor.py.
+"""The vendor's WeCom APIs (/cgi-bin/service/*, api.md §18.3-18.9) and the control API of the
+vendor (/sandbox/suite/*). The vendor's state is suite_vendor.py; agent/get, whose
+customized_publish_status an install sets, is setup_api.py's.
 
 Errcodes where WeCom leaves a choice:
 - get_provider_token: corpid missing 41002, wrong corpid 40013, wrong provider_secret 40001
@@ -193,35 +194,6 @@ def _permanent_code(vendor, install, state: str) -> dict:
             "name": teacher.name,
             "avatar": "",
         }
-    return answer
-
-
-def agent_get(state, request) -> dict:
-    # WeCom doc 96448: agent/get (customized_publish_status for a 代开发 app only)
-    raw = request.query.get("agentid", "")
-    if raw == "":
-        raise ApiError(41011, "missing agentid")
-    if not raw.strip().isdigit():
-        raise ApiError(40056, "invalid agentid")
-    if int(raw) != state.agent_id:
-        raise ApiError(301002, "not allow operate another agent with this accesstoken.")
-    answer = {
-        "agentid": state.agent_id,
-        "name": "school_live",
-        "square_logo_url": "",
-        "description": "上课直播考勤",
-        "allow_userinfos": {"user": []},
-        "allow_partys": {"partyid": [1]},
-        "allow_tags": {"tagid": []},
-        "close": 0,
-        "redirect_domain": "127.0.0.1",
-        "report_location_flag": 0,
-        "isreportenter": 0,
-        "home_url": "",
-    }
-    status = getattr(state, "customized_publish_status", None)
-    if status is not None:
-        answer["customized_publish_status"] = status
     return answer
 
 

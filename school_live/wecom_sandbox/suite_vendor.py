@@ -278,7 +278,8 @@ class SandboxVendor:
             corp_state = self.corp(corp_id)
             with corp_state.lock:
                 corp_state.permanent_code = permanent
-                corp_state.customized_publish_status = install.publish_status
+                # agent/get's customized_publish_status (setup_api.py)
+                corp_state.set_setup(customized_publish_status=install.publish_status)
                 corp_state.revoke_tokens()  # tokens of the old secret are refused now
             return install, state
 
