@@ -17,6 +17,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/wecom/", include("school_live.wecom.urls")),
+    path("wecom/suite/", include("school_live.install.urls")),  # the 代开发 command URL
     path("wecom/callback/", wecom_callback, name="wecom_callback"),
     path("i18n/", include("django.conf.urls.i18n")),
     # WeCom fetches its domain verification file from the root (api.md §20.4).

@@ -207,6 +207,8 @@ SPECS = {
         theirs=lambda w: [{"name": "WW_verify_Not_A_WeCom_Name.txt"}],
         ok=(404,),
     ),
+    # The 代开发 command URL: WeCom's signature too; 404 without the vendor settings (issue 23).
+    "wecom_suite_callback": Spec("public", ok=(404,)),
     "wecom_jssdk_signature": Spec("self", ok=(400,)),  # no ?url=: nothing to sign
     "lessons:new": Spec("self"),
     # These lessons have ended: the edit page sends staff back to the lesson's page. Nobody in
@@ -237,7 +239,7 @@ SPECS = {
     ),
 }
 # The one view that may skip CSRF: WeCom POSTs its callbacks, signed with the app's token.
-CSRF_EXEMPT = ["wecom/callback/"]
+CSRF_EXEMPT = ["wecom/suite/callback/", "wecom/callback/"]
 
 
 def excuse_of(student) -> dict:

@@ -126,6 +126,13 @@ def periodic_tasks() -> list[PeriodicEntry]:
             "probes each school's WeCom set-up before lessons start; its admins are emailed "
             "when the result changes",
         ),
+        PeriodicEntry(
+            "schools: purge uninstalled schools (daily 03:40)",
+            "install.purge_uninstalled",
+            Crontab("40", "3"),
+            "deletes the data of schools uninstalled more than SCHOOL_PURGE_AFTER_DAYS ago, "
+            "leaving an audit line",
+        ),
     ]
 
 

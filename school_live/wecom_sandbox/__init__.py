@@ -21,6 +21,11 @@ gettoken finds the corp by corpid (then corpsecret must be that corp's), the OAu
 appid, every other call by the corp that issued its access_token, so one corp's token never
 reaches another corp's data; the control API takes ?corp=<corp id> (default: the first corp).
 
+A vendor's 代开发 app (suite_vendor.py, api.md §18.14) whose schools are the district's corps:
+
+    vendor = SandboxVendor.attach(district)          # /cgi-bin/service/*, /sandbox/suite/*
+    vendor.configure(url=".../wecom/suite/callback/"); vendor.scan(qrcode_url, corp=corp_id)
+
 Where it is stricter or looser than WeCom, that is a bug: see wecom/api.md for the contract.
 
 Errcodes where WeCom's documentation leaves a choice (each is also commented at its check):
@@ -57,6 +62,8 @@ from .district import CorpCredentials, SandboxDistrict, district_credentials
 from .school import SchoolConfig, generate_school
 from .server import SandboxServer
 from .state import DEFAULT_AGENT_ID, DEFAULT_CORP_ID, DEFAULT_SECRET, Faults, SandboxState
+from .suite_model import VendorCredentials, vendor_credentials
+from .suite_vendor import SandboxVendor
 
 __all__ = [
     "DEFAULT_AGENT_ID",
@@ -67,7 +74,10 @@ __all__ = [
     "SandboxDistrict",
     "SandboxServer",
     "SandboxState",
+    "SandboxVendor",
     "SchoolConfig",
+    "VendorCredentials",
     "district_credentials",
     "generate_school",
+    "vendor_credentials",
 ]

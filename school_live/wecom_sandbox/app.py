@@ -30,6 +30,7 @@ from . import (
 from .district import SandboxDistrict, as_district
 from .replies import ApiError, RawReply, bad_gateway, errmsg
 from .state import SandboxState
+from .suite_api import CONTROL_PREFIX, SERVICE_PREFIX, control, service
 
 MAX_BODY = 2 * 1024 * 1024
 JSON_TYPE = "application/json; charset=utf-8"
@@ -157,7 +158,11 @@ class SandboxApp:
                 raise RawReply("204 No Content", "text/plain", b"")  # the CORS preflight
             if request.path == "/sandbox/ww.js" and request.method == "GET":
                 raise RawReply("200 OK", "text/javascript; charset=utf-8", STANDIN_WW.read_bytes())
-            if request.path.startswith("/sandbox/"):
+            if request.path.startswith(SERVICE_PREFIX):  # the vendor's calls (suite_api.py)
+                result = service(self.district, request)
+            elif request.path.startswith(CONTROL_PREFIX):
+                result = control(self.district, request)
+            elif request.path.startswith("/sandbox/"):
                 result = control_api.handle_corp(self.district, state, request)
             elif request.path.startswith("/connect/oauth2/"):
                 result = auth_api.oauth_screen(state, request)

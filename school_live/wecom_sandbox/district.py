@@ -94,6 +94,8 @@ class SandboxDistrict:
             self._by_corp[state.corp_id] = state
         self._token_routes: dict[str, SandboxState] = {}
         self.credentials: list[CorpCredentials] = []
+        # The vendor whose 代开发 app these corps may install (suite_vendor.SandboxVendor.attach).
+        self.vendor = None
 
     @classmethod
     def generate(

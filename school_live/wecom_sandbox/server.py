@@ -84,6 +84,8 @@ class SandboxServer:
         self._callbacks = CallbackPump(self.district.states).start(
             f"wecom-sandbox-callbacks-{self.port}"
         )
+        if self.district.vendor is not None:
+            self.district.vendor.start()  # its suite_ticket pushes (suite_vendor.py)
         return self
 
     def serve_forever(self) -> None:
@@ -94,6 +96,8 @@ class SandboxServer:
             self._thread.join(0.5)
 
     def stop(self) -> None:
+        if self.district.vendor is not None:
+            self.district.vendor.stop()
         if self._callbacks is not None:
             self._callbacks.stop()
             self._callbacks = None

@@ -74,6 +74,9 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin, Se
         # set_callbacks() seals with them unless it is given others.
         self.callback_token = callback_token
         self.callback_aes_key = callback_aes_key
+        # Once the corp installed a vendor's 代开发 app (suite_vendor.py): its secret, which
+        # gettoken takes as well.
+        self.permanent_code = ""
         self.page_size = page_size
         self.token_ttl = token_ttl
         self._initial = (page_size, token_ttl)

@@ -43,12 +43,23 @@ class SchoolQuerySet(models.QuerySet):
     def active(self) -> "SchoolQuerySet":
         return self.filter(status=School.Status.ACTIVE)
 
+    def serving(self) -> "SchoolQuerySet":
+        """The schools whose periodic work (syncs, reminders, reports) runs: ``is_serving``."""
+        return self.filter(status__in=School.SERVING)
+
 
 class School(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", pgettext_lazy("school status", "active")
         SUSPENDED = "suspended", pgettext_lazy("school status", "suspended")
         UNINSTALLED = "uninstalled", pgettext_lazy("school status", "uninstalled")
+        # An install link was made (install/): the school has not scanned it yet, so it has no
+        # corp id, agent id or secret, and nothing runs for it.
+        PENDING = "pending", pgettext_lazy("school status", "pending")
+
+    # What periodic work (syncs, reminders, reports) runs for: an active school only. Suspended,
+    # uninstalled (its data kept until purged) and pending schools are left alone.
+    SERVING = (Status.ACTIVE,)
 
     name = models.CharField(_("name"), max_length=200)
     # Exactly as WeCom gives it: encrypted corp ids (代开发) are case-sensitive.
@@ -88,6 +99,13 @@ class School(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_serving(self) -> bool:
+        """Whether periodic work (syncs, reminders, reports) runs for this school: every task
+        that loops over schools, or is queued for one, checks it (``School.objects.serving()``
+        for a queryset)."""
+        return self.status in self.SERVING
 
     # --- WeCom credentials: the settings' for the default school, the stored ones otherwise ---
 

@@ -2,7 +2,9 @@
 
 --corps N serves N schools (corps) with the same department ids and userids (district.py): the
 first with the corp id, secret and agent id given here (or WECOM_*), the others with made-up
-credentials the command prints; --callback-url-template calls each corp back at its own URL."""
+credentials the command prints; --callback-url-template calls each corp back at its own URL.
+--suite-url adds a vendor's 代开发 app the corps can install (POST /sandbox/suite/scan, see
+suite_api.py), sealing its command events for that URL."""
 
 import dataclasses
 import os
@@ -26,7 +28,18 @@ from school_live.wecom_sandbox import (
 )
 from school_live.wecom_sandbox.control_api import summary
 from school_live.wecom_sandbox.server import is_loopback
+from school_live.wecom_sandbox.suite_model import VendorCredentials
+from school_live.wecom_sandbox.suite_vendor import SandboxVendor
 from school_live.wecom_sandbox.watch import ARRIVAL_SPREAD
+
+SUITE_SETTINGS = (
+    "WECOM_PROVIDER_CORP_ID",
+    "WECOM_PROVIDER_SECRET",
+    "WECOM_SUITE_ID",
+    "WECOM_SUITE_SECRET",
+    "WECOM_SUITE_TOKEN",
+    "WECOM_SUITE_AES_KEY",
+)
 
 
 class Command(BaseCommand):
@@ -95,6 +108,14 @@ class Command(BaseCommand):
             help="with --corps: call each other corp back at this URL with {corp_id} filled in "
             "(e.g. http://127.0.0.1:8000/wecom/callback/{corp_id}/), sealed with its own keys",
         )
+        parser.add_argument(
+            "--suite-url",
+            default="",
+            help="a vendor's 代开发 app whose schools are the corps (suite_vendor.py): its "
+            "command URL (e.g. http://127.0.0.1:8000/wecom/suite/callback/); its credentials "
+            "are the WECOM_PROVIDER_* and WECOM_SUITE_* settings",
+        )
+        parser.add_argument("--suite-ticket-interval", type=float, default=600.0, metavar="S")
 
     def handle(self, *args, **options):
         if not is_loopback(options["host"]):
@@ -154,6 +175,8 @@ class Command(BaseCommand):
         for corp in district.states[1:] if template else ():
             corp.set_callbacks(url=template.format(corp_id=corp.corp_id), seed=options["seed"])
 
+        if options["suite_url"]:
+            self._vendor(district, options)
         server = SandboxServer(district, host=options["host"], port=options["port"])
         try:
             server.start()
@@ -163,6 +186,12 @@ class Command(BaseCommand):
             ) from error
         self._describe(server, state, demo, time.monotonic() - started)
         self._describe_corps(district)
+        if district.vendor is not None:
+            self.stdout.write(
+                f"代开发 vendor: suite {district.vendor.credentials.suite_id} → "
+                f"{options['suite_url']}; a school installs with POST /sandbox/suite/scan "
+                '{"qrcode_url": ..., "corp": ...} (see suite_api.py)'
+            )
 
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -174,6 +203,29 @@ class Command(BaseCommand):
         finally:
             server.stop()
             self.stdout.write("WeCom sandbox stopped.")
+
+    @staticmethod
+    def _vendor(district: SandboxDistrict, options) -> None:
+        """The vendor of --suite-url, with the site's vendor settings (never the command line:
+        it shows in `ps`)."""
+        names = [name for name in SUITE_SETTINGS if not getattr(settings, name, "")]
+        if names:
+            raise CommandError(f"--suite-url: set {', '.join(names)} (the site's too).")
+        credentials = VendorCredentials(
+            provider_corp_id=settings.WECOM_PROVIDER_CORP_ID,
+            suite_id=settings.WECOM_SUITE_ID,
+            provider_secret=settings.WECOM_PROVIDER_SECRET,
+            suite_secret=settings.WECOM_SUITE_SECRET,
+            token=settings.WECOM_SUITE_TOKEN,
+            aes_key=settings.WECOM_SUITE_AES_KEY,
+        )
+        vendor = SandboxVendor.attach(district, credentials)
+        try:  # the first ticket is pushed now; a site not up yet gets the next one
+            vendor.configure(
+                url=options["suite_url"], ticket_interval=options["suite_ticket_interval"]
+            )
+        except ValueError as error:
+            raise CommandError(f"--suite-url: {error}") from None
 
     @staticmethod
     def _district(config: SchoolConfig, options) -> SandboxDistrict:
