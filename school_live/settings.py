@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "school_live.dashboard",
     "school_live.reports",
     "school_live.reminders",
+    "school_live.setup_check",
+    "school_live.install",
 ]
 # Developer tools: the fake WeCom (`wecom_sandbox` command) and the demo and benchmark commands.
 # On wherever DEBUG is (so a fresh clone runs `manage.py demo`), off in production unless
@@ -231,6 +233,10 @@ AXES_LOCKOUT_CALLABLE = "school_live.signin_throttle.lockout_response"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # no banner in every command's output; lockouts are still logged
 
+# The default school's name (the school the WECOM_* variables define, school/default_school.py):
+# when set it is the name at every migrate; unset, the school is named 学校 once and renamed in the admin.
+SCHOOL_NAME = env.str("SCHOOL_NAME", default="")
+
 # WeCom: the real API by default; the sandbox in the demo and the tests.
 WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com").rstrip("/")
 WECOM_CORP_ID = env.str("WECOM_CORP_ID", default="")
@@ -256,6 +262,21 @@ if WECOM_CALLBACK_MAX_SKEW_SECONDS < 60:
     )
 # The JS-SDK the pages load: the vendored official file, or the sandbox's stand-in ww (demo, tests).
 WECOM_JSSDK_URL = env.str("WECOM_JSSDK_URL", default="")
+
+# The vendor's 代开发 app (api.md §18), from 服务商后台: the provider's corp id and ProviderSecret
+# (通用开发参数), the template's SuiteID (dk…) and Secret, and the Token and EncodingAESKey of its
+# 指令回调 URL. With all six set, schools install school_live by scanning an install link's QR and
+# /wecom/suite/callback/ takes WeCom's command events (school_live/install/); with any unset the
+# product stays the single-school app: that URL is a 404 and the install pages say so. Never logged.
+WECOM_PROVIDER_CORP_ID = env.str("WECOM_PROVIDER_CORP_ID", default="")
+WECOM_PROVIDER_SECRET = env.str("WECOM_PROVIDER_SECRET", default="")
+WECOM_SUITE_ID = env.str("WECOM_SUITE_ID", default="")
+WECOM_SUITE_SECRET = env.str("WECOM_SUITE_SECRET", default="")
+WECOM_SUITE_TOKEN = env.str("WECOM_SUITE_TOKEN", default="")
+WECOM_SUITE_AES_KEY = env.str("WECOM_SUITE_AES_KEY", default="")
+# A school that uninstalled the app keeps its data this many days (for an export), then a daily
+# task deletes it, leaving only its audit lines.
+SCHOOL_PURGE_AFTER_DAYS = env.int("SCHOOL_PURGE_AFTER_DAYS", default=30)
 
 # Sync: livings that ended this many days ago and were never synced are fetched by the sweep (a
 # new installation finds every living its app ever created; older ones: `manage.py sync_living`).

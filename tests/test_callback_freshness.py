@@ -296,7 +296,7 @@ def url_check(client):
     return client.get(URL, {**query, "echostr": ECHOSTR})
 
 
-def test_the_url_check_is_answered_near_its_timestamp(client, callbacks_on, frozen_clock):
+def test_the_url_check_is_answered_near_its_timestamp(client, db, callbacks_on, frozen_clock):
     frozen_clock(int(TIMESTAMP) - 60)
     response = url_check(client)
     assert (response.status_code, response.content) == (200, b"1616140317555161061")

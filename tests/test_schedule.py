@@ -35,7 +35,7 @@ def beat_rows() -> set[tuple]:
 
 def test_after_migrate_the_beat_rows_are_the_table(db):
     assert beat_rows() == table_rows()
-    assert len(periodic_tasks()) == PeriodicTask.objects.count() == 10
+    assert len(periodic_tasks()) == PeriodicTask.objects.count() == 12
     descriptions = dict(PeriodicTask.objects.values_list("name", "description"))
     assert all(
         descriptions[e.name].lower().startswith(e.why[:20].lower()) for e in periodic_tasks()

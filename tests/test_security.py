@@ -49,7 +49,7 @@ from school_live.reports.living import living_report_build
 from school_live.reports.models import ReportDelivery, ReportPreference
 from school_live.reports.periods import week_period
 from school_live.reports.textcards import living_textcard
-from school_live.school.models import SyncRun
+from school_live.school.models import School, SyncRun
 from school_live.school.tenancy import default_school
 from school_live.wecom.client import WeComClient
 from school_live.wecom.redact import RedactSecretsFilter
@@ -203,6 +203,15 @@ SPECS = {
     "wecom_login_callback": Spec("public"),
     # WeCom's callbacks authenticate by WeCom's signature, not a login (unset settings → 404).
     "wecom_callback": Spec("public", ok=(404,)),
+    # WeCom fetches its domain verification file anonymously; a name nobody entered is a 404.
+    "wecom_domain_file": Spec(
+        "public",
+        own=lambda w: [{"name": "WW_verify_AAAAAAAAAAAAAAAA.txt"}],
+        theirs=lambda w: [{"name": "WW_verify_Not_A_WeCom_Name.txt"}],
+        ok=(404,),
+    ),
+    # The 代开发 command URL: WeCom's signature too; 404 without the vendor settings (issue 23).
+    "wecom_suite_callback": Spec("public", ok=(404,)),
     "wecom_jssdk_signature": Spec("self", ok=(400,)),  # no ?url=: nothing to sign
     "lessons:new": Spec("self"),
     # These lessons have ended: the edit page sends staff back to the lesson's page. Nobody in
@@ -233,7 +242,7 @@ SPECS = {
     ),
 }
 # The one view that may skip CSRF: WeCom POSTs its callbacks, signed with the app's token.
-CSRF_EXEMPT = ["wecom/callback/"]
+CSRF_EXEMPT = ["wecom/suite/callback/", "wecom/callback/"]
 
 
 def excuse_of(student) -> dict:
@@ -394,7 +403,8 @@ def test_public_urls_work_without_a_login_and_log_nobody_in(hostile_school, sett
     assert_sent_to_login(callback, "wecom_login_callback")
     assert "_auth_user_id" not in anonymous.session
     for name in (n for n, s in SPECS.items() if s.kind == "public"):
-        status = request(Client(), SPECS[name].method, reverse(name)).status_code
+        kwargs = SPECS[name].own(hostile_school)[0] if SPECS[name].own else {}
+        status = request(Client(), SPECS[name].method, reverse(name, kwargs=kwargs)).status_code
         assert status in (*SPECS[name].ok, 302), name
 
 
@@ -416,6 +426,8 @@ def admin_url(route: Route, w) -> str:
             return str(w.admin.pk)
         if param == "content_type_id":
             return str(ContentType.objects.get_for_model(type(w.living)).pk)
+        if param == "school_id":
+            return str(School.objects.values_list("pk", flat=True).first() or 999999)
         raise AssertionError(f"no sample for <{param}> in {route.route}")
 
     return "/" + re.sub(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>", value, route.route)

@@ -13,10 +13,13 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from school_live.attendance import queries
 from school_live.attendance.queries.rollcall import living_rollcall
 from school_live.attendance.scope import class_or_404, living_or_404, student_or_404
+from school_live.corrections.models import Excuse
+from school_live.install.lifecycle import school_owned_models, schools_purge_due
 from school_live.school.models import (
     ClassAssignment,
     Department,
@@ -33,6 +36,8 @@ from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.roster import roster_sync
 from tests.fixtures.people import PASSWORD
 from tests.fixtures.sandbox import ended_livingid
+
+OWNED = (Department, Teacher, ClassAssignment, Student, Parent, Living, StudentWatch)
 
 
 def _synced(school: School, client, livingid: str) -> None:
@@ -258,3 +263,24 @@ def test_the_join_to_the_roster_reads_the_school_and_userid_index(twins):
             cursor.execute(f"EXPLAIN {sql}", params)
             plan = " ".join(row[0] for row in cursor.fetchall())
             assert "studentwatch_school_student" in plan, plan
+
+
+@pytest.mark.django_db
+def test_purging_a_school_leaves_the_other_schools_rows_and_none_of_its_own(twins, settings):
+    home, other, livingid, _before = twins
+    living, department = _lesson(other, livingid)
+    student = department.students.first()
+    # What protects what it names (an excuse its student) and what keeps a history.
+    Excuse.objects.create(school=other, student=student, living=living, kind=Excuse.Kind.SICK)
+    department.present_threshold = 60
+    department.save()
+    counts = {model: model.objects.filter(school=home).count() for model in OWNED}
+    School.objects.filter(pk=other.pk).update(
+        status=School.Status.UNINSTALLED, status_changed_at=timezone.now() - dt.timedelta(days=99)
+    )
+    settings.SCHOOL_PURGE_AFTER_DAYS = 30
+    assert schools_purge_due() == [other.pk]
+    for model, field in school_owned_models():
+        assert not model.objects.filter(**{f"{field}_id": other.pk}).exists(), model
+    assert {model: model.objects.filter(school=home).count() for model in OWNED} == counts
+    assert Living.objects.get(livingid=livingid).school == home

@@ -69,19 +69,23 @@ def snapshot_of(living: Living, watchers: list[str]) -> LivingSnapshot:
     return snapshot
 
 
+def synced_again(living: Living, *, also: str) -> None:
+    """A sync of ``living`` stores it again: its watchers and ``also`` watched it all."""
+    watchers = list(living.watches.values_list("student_userid", flat=True)) + [also]
+    snapshot = snapshot_of(living, watchers)
+    try:
+        living_snapshot_store(school=living.school, snapshot=snapshot)
+    finally:
+        snapshot.close()
+
+
 def test_a_sync_of_a_lesson_shows_in_the_warnings_at_the_next_request(
     client, warned_now, head_teacher
 ):
     client.force_login(head_teacher.user)
     assert UNREACHABLE in warnings_box(client)
     # The last lesson synced again: 王五 watched it after all (and so did everyone WeCom lists).
-    last = warned_now.lessons[-1]
-    watchers = list(last.watches.values_list("student_userid", flat=True)) + ["s_wang"]
-    snapshot = snapshot_of(last, watchers)
-    try:
-        living_snapshot_store(school=default_school(), snapshot=snapshot)
-    finally:
-        snapshot.close()
+    synced_again(warned_now.lessons[-1], also="s_wang")
     box = warnings_box(client)
     assert "family unreachable" not in box
     assert ABSENT in box  # the rest as before

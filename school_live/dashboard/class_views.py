@@ -14,9 +14,9 @@ from django_tables2.paginators import LazyPaginator
 
 from school_live.attendance import queries, scope, sheets, state
 from school_live.attendance.namesakes import namesake_marks
-from school_live.attendance.rules import rules_for, verdict_rank
+from school_live.attendance.rules import rules_for
 from school_live.lessons import pages
-from school_live.school.models import Department, Living
+from school_live.school.models import Department, Living, Student
 from school_live.wecom.living_writes import THEME_MAX_CHARS
 
 from . import charts, exports
@@ -35,9 +35,6 @@ PER_PAGE = 50
 # ones: pick a date range) and the next ones ahead.
 LIVING_CHOICES = 60
 UPCOMING_CHOICES = 10
-# Exceptions first: the table starts with the students a teacher has to act on; sorting by the
-# verdict column, the CSV and the report's sheet keep the same order (rules.VERDICT_ORDER).
-SEVERITY = verdict_rank()
 
 
 def paginate(request, table) -> None:
@@ -117,11 +114,9 @@ def period_resolve(request, department) -> Period:
     return period
 
 
-def student_rows(department, living, *, attendance=None):
-    """``attendance``: the ``queries.class_attendance`` of the class and living, if built."""
-    if attendance is None:
-        attendance = queries.class_attendance(department=department, living=living)
-    return attendance.annotate(severity=SEVERITY).order_by("severity", "name", "student_userid")
+def student_rows(department, living):
+    """The class's ``class_attendance`` rows at ``living`` in the tables' order."""
+    return queries.class_attendance_in_order(department=department, living=living)
 
 
 def range_rows(department, start: dt.date | None, end: dt.date | None):
@@ -146,14 +141,16 @@ def _class_page(request, department, period, *, status: int = 200):
         # 现在开课 starts a lesson as the signed-in teacher (staff too, when they are one).
         "can_start_here": scope.teacher_for(request.user) is not None,
         "theme_max": THEME_MAX_CHARS,
-        "warnings": queries.class_warnings_kept(department=department),
     }
+    # What the page keeps per class is keyed by its attendance's version and rules, read once.
+    class_state = queries.ClassState.of(department)
+    context["warnings"] = queries.class_warnings_kept(department=department, state=class_state)
     if context["can_start_here"]:
         context.update(pages.jssdk_context(request.user))
     if period.is_range:
         context.update(_range_context(request, department, period))
     elif period.living is not None:
-        context.update(_living_context(request, department, period.living))
+        context.update(_living_context(request, department, period.living, class_state))
     return render(request, "dashboard/class_detail.html", context, status=status)
 
 
@@ -170,7 +167,7 @@ def _roster_context(request, department, living, status) -> dict:
     }
 
 
-def _living_context(request, department, living) -> dict:
+def _living_context(request, department, living, class_state) -> dict:
     status = state.living_status(living)
     if status.live:
         return {
@@ -181,14 +178,18 @@ def _living_context(request, department, living) -> dict:
         }
     if not status.counted:
         return _roster_context(request, department, living, status)
-    # Built once for the table and the counts: building it costs more than running it.
-    attendance = queries.class_attendance(department=department, living=living)
-    rows = student_rows(department, living, attendance=attendance)
-    filterset = StudentAttendanceFilter(request.GET or None, queryset=rows)
-    table = ClassAttendanceTable(filterset.qs)
-    table.namesakes = namesake_marks(departments=[department])
+    # The class's rows, kept until its attendance changes: the counts, the charts and, unless
+    # the teacher filters or sorts (then the database does), the table read the same list; the
+    # filter then only shows its form.
+    rows = queries.class_rows_kept(department=department, living=living, state=class_state)
+    filterset = StudentAttendanceFilter(request.GET or None, queryset=Student.objects.none())
+    table = ClassAttendanceTable(rows)
+    if any(request.GET.get(name) for name in (*filterset.filters, table.prefixed_order_by_field)):
+        filterset = StudentAttendanceFilter(request.GET, queryset=student_rows(department, living))
+        table = ClassAttendanceTable(filterset.qs)
+    table.namesakes = queries.class_namesakes_kept(department=department, state=class_state)
     paginate(request, table)
-    overview = queries.class_overview(department=department, living=living, attendance=attendance)
+    overview = queries.class_overview(department=department, living=living, rows=rows)
     summary = overview["summary"]
     threshold = scope_threshold(table, department)
     coverage = charts.coverage_chart(counts=overview["coverage"], threshold=threshold)

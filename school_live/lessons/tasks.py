@@ -29,7 +29,7 @@ def start_report_confirm_task(self, report_id: int) -> str | None:
     if report is None:
         logger.info("start report %s is gone or decided; nothing to do", report_id)
         return None
-    with school_client() as client:
+    with school_client(school=report.school) as client:
         report = start_report_confirm(client=client, report=report)
     if report.state != LessonStartReport.State.WAITING:
         return report.state

@@ -137,7 +137,7 @@ def lesson_new(request):
     if request.method == "POST" and form.is_valid():
         plan = form.plan
         try:
-            with school_client() as client:
+            with school_client(school=plan.teacher.school) as client:
                 series = lesson_schedule(
                     client=client, plan=plan, source=LessonSeries.Source.WEB, requested_by=user
                 )
@@ -176,7 +176,7 @@ def lesson_edit(request, livingid):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with school_client() as client:
+            with school_client(school=living.school) as client:
                 lesson_modify(
                     client=client,
                     living=living,
@@ -209,7 +209,7 @@ def lesson_cancel_view(request, livingid):
             return redirect("lessons:edit", living.livingid)
         return redirect("dashboard:living", living.livingid)
     try:
-        with school_client() as client:
+        with school_client(school=living.school) as client:
             lesson_cancel(client=client, living=living)
     except LessonError as error:
         messages.error(request, str(error))
@@ -245,7 +245,7 @@ def living_started(request, livingid):
     if not lesson_startable(living):
         return JsonResponse({**state_payload(living), "changed": False})
     try:
-        with school_client() as client:
+        with school_client(school=living.school) as client:
             changed = reserved_lesson_confirm(client=client, living=living)
     except WeComError as error:
         if not error.transient:
@@ -304,7 +304,7 @@ def class_started(request, class_id):
     if report.state != LessonStartReport.State.REFUSED:
         # Waiting, or confirmed once for a lesson no longer stored: WeCom is asked (again).
         try:
-            client = WeComClient.from_settings()
+            client = WeComClient.for_school(department.school)
         except WeComError as error:  # not configured: the report waits, nothing is live
             return JsonResponse({"error": error_text(error, doing=LESSON)}, status=503)
         with client:

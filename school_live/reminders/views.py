@@ -45,9 +45,9 @@ def sent_text(reached: int, refused: int) -> str:
     }
 
 
-def _client_or_problem() -> tuple[WeComClient | None, str]:
+def _client_or_problem(school) -> tuple[WeComClient | None, str]:
     try:
-        return WeComClient.from_settings(), ""
+        return WeComClient.for_school(school), ""
     except WeComError as error:
         return None, _problem(error)
 
@@ -65,7 +65,7 @@ def reminder_confirm(request, livingid, class_id):
             messages.error(request, _("This live lesson is not live now: nothing was sent."))
             return redirect(here)
         return render(request, "reminders/confirm.html", context)
-    client, problem = _client_or_problem()
+    client, problem = _client_or_problem(living.school)
     if client is None:
         messages.error(request, problem)
         return render(request, "reminders/confirm.html", context)

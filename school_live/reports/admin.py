@@ -44,6 +44,7 @@ class ReportDeliveryAdmin(admin.ModelAdmin):
     search_fields = ["period", "recipient", "address", "subject", "error"]
     date_hierarchy = "created_at"
     readonly_fields = [
+        "school",
         "report",
         "period",
         "channel",

@@ -12,8 +12,7 @@ from django.utils import timezone
 from openpyxl import Workbook
 
 from school_live.attendance.namesakes import namesake_marks
-from school_live.attendance.queries import class_attendance
-from school_live.attendance.rules import verdict_rank
+from school_live.attendance.queries import class_attendance_in_order
 from school_live.attendance.sheets import (
     XLSX_TYPE,
     living_export_table,
@@ -32,11 +31,7 @@ def class_table_xlsx(*, living: Living, departments: list[Department]) -> bytes:
     with timezone.override(timezone.get_default_timezone()):
         for department in departments:
             # The class page's order and marks (rules.VERDICT_ORDER, attendance/namesakes.py).
-            rows = (
-                class_attendance(department=department, living=living)
-                .annotate(verdict_rank=verdict_rank())
-                .order_by("verdict_rank", "name", "student_userid")
-            )
+            rows = class_attendance_in_order(department=department, living=living)
             headers, body = living_export_table(
                 rows, namesakes=namesake_marks(departments=[department])
             )

@@ -81,9 +81,11 @@ class SendSummary:
 
 
 class LazyWeComClient:
-    """One client per run, made on first use: no WeCom setting is read unless a card is sent."""
+    """The school's client for a run, made on first use: no WeCom setting is read unless a card
+    is sent."""
 
-    def __init__(self):
+    def __init__(self, school):
+        self._school = school
         self._client = None
         self._opened = contextlib.ExitStack()
 
@@ -91,7 +93,7 @@ class LazyWeComClient:
         if self._client is None:
             from school_live.wecom.client import school_client
 
-            self._client = self._opened.enter_context(school_client())
+            self._client = self._opened.enter_context(school_client(school=self._school))
         return self._client
 
     def close(self) -> None:
@@ -180,7 +182,7 @@ def living_report_send(*, living: Living, force: bool = False) -> SendSummary:
     """Send the lesson report to every teacher of its classes, by email and WeCom card."""
     summary = SendSummary()
     sections: dict[int, ClassSection] = {}
-    wecom = LazyWeComClient()
+    wecom = LazyWeComClient(living.school)
     try:
         for teacher, departments in living_recipients(living=living):
             preference = ReportPreference.for_teacher(teacher)
@@ -275,7 +277,7 @@ def teacher_digest_send(*, teacher: Teacher, period: str, force: bool = False) -
     if not teacher_week_has_livings(teacher=teacher, start=start, end=end):
         return summary
     channels = [(Channel.EMAIL, teacher_digest_deliver)]
-    wecom = LazyWeComClient()
+    wecom = LazyWeComClient(teacher.school)
     # The lesson reports' WeCom preference covers the weekly card too.
     if wecom_messages_enabled() and preference.wecom_message:
         channels.append(
@@ -380,7 +382,7 @@ def delivery_resend(*, delivery: ReportDelivery) -> ReportDelivery | None:
             return delivery_run(delivery=claimed, send=_gone)
         departments = teacher_living_classes(living=living, teacher=teacher)
         if claimed.channel == Channel.WECOM:
-            wecom = LazyWeComClient()
+            wecom = LazyWeComClient(claimed.school)
             try:
                 return living_wecom_deliver(
                     delivery=claimed,
@@ -398,7 +400,7 @@ def delivery_resend(*, delivery: ReportDelivery) -> ReportDelivery | None:
         if claimed.teacher is None:
             return delivery_run(delivery=claimed, send=_gone)
         if claimed.channel == Channel.WECOM:
-            wecom = LazyWeComClient()
+            wecom = LazyWeComClient(claimed.school)
             try:
                 return teacher_digest_wecom_deliver(
                     delivery=claimed, teacher=claimed.teacher, period=claimed.period, wecom=wecom

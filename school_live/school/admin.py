@@ -2,7 +2,8 @@
 
 Fields that WeCom owns are read-only here: the next sync would overwrite an edit, so the admin
 must not invite one. What the school owns (thresholds, teachers' logins and email) stays editable.
-The sync app adds its own actions (sync/admin.py): this app does not import it.
+The sync app adds its own actions (sync/admin.py): this app does not import it. The schools and
+who belongs to them are in admin_schools.py.
 """
 
 from django import forms
@@ -11,7 +12,10 @@ from django.utils.translation import gettext_lazy as _
 
 from school_live.school.admin_autocomplete import SafeAutocomplete
 
-from . import synced_fields
+from . import (
+    admin_schools,  # noqa: F401 - registers the schools and memberships
+    synced_fields,
+)
 from .history_admin import HistoryAdmin
 from .models import (
     AttendancePolicy,
@@ -95,7 +99,7 @@ class DepartmentAdmin(AuditedAdmin, WeComOwnedAdmin):
 
 
 @admin.register(Teacher)
-class TeacherAdmin(SafeAutocomplete, admin.ModelAdmin):
+class TeacherAdmin(SchoolOwnedAdmin, SafeAutocomplete, admin.ModelAdmin):
     """WeCom gives a teacher's userid, never a name (api.md §6: department_admins): the name is
     typed here, and the list says which teachers have none yet."""
 
@@ -118,7 +122,7 @@ class ClassAssignmentAdmin(SafeAutocomplete, admin.ModelAdmin):
     list_filter = ["role", "subject"]
     search_fields = ["teacher__userid", "teacher__name", "department__name"]
     list_select_related = ["teacher", "department"]
-    readonly_fields = ["teacher", "department", "role", "subject"]
+    readonly_fields = ["school", "teacher", "department", "role", "subject"]
 
     def has_add_permission(self, request):
         # WeCom owns assignments (ClassAssignmentInline says why).
@@ -282,6 +286,7 @@ class SyncRunAdmin(admin.ModelAdmin):
     list_select_related = ["living", "requested_by"]
     date_hierarchy = "created_at"
     readonly_fields = [
+        "school",
         "kind",
         "living",
         "livingid",

@@ -4,8 +4,9 @@ The writes the verdicts read call ``attendance_changed``: the sync's store (a le
 and watch rows: its classes before and after; the directory: every class), the corrections'
 services (an excuse or a revoke: every class; a nickname claim: its class) and a lesson's
 cancel (its classes). A reader keys what it keeps by ``attendance_version``
-(``attendance/queries/warnings_kept.py``), so a change is seen at the next request. A write
-that calls nothing here (an edit in the admin) is seen when what was kept expires.
+(``attendance/queries/kept.py``: the class page's warnings and rows), so a change is seen at the
+next request. A write that calls nothing here (an edit in the admin) is seen when what was kept
+expires.
 
 The versions live in the shared cache (the default one: every web process and the worker see
 the same). A version is bumped twice: at once, in the writer's transaction (the database cache

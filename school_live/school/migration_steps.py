@@ -1,15 +1,15 @@
 """Steps the migrations that gave every school-owned row its school share (issue 22).
 
 Rows stored before there were schools belong to the default school (the one the ``WECOM_*``
-settings define): it is created when the first such row is found, so a new database gets no
-school from its migrations. The functions take the migration's ``apps``, never the models of the
-code, which may have moved on since.
+settings define), made as every migrate makes it (``default_school_seed``) when the first such row
+is found. The functions take the migration's ``apps``, never the models of the code, which may
+have moved on since.
 """
 
 from django.core.management.color import no_style
 from django.db import migrations, models
 
-from school_live.school.tenancy import default_school_of
+from school_live.school.default_school import default_school_seed
 
 
 def rows_into_default_school(app_label: str, *model_names: str):
@@ -20,7 +20,10 @@ def rows_into_default_school(app_label: str, *model_names: str):
         orphans = [model.objects.filter(school__isnull=True) for model in models]
         if not any(rows.exists() for rows in orphans):
             return
-        school = default_school_of(apps.get_model("school", "School"))
+        school_model = apps.get_model("school", "School")
+        school = school_model.objects.filter(from_environment=True).first()
+        if school is None:
+            school, _written = default_school_seed(apps, schema_editor.connection.alias)
         for rows in orphans:
             rows.update(school=school)
         if schema_editor.connection.vendor == "postgresql":

@@ -7,42 +7,20 @@ which a Celery worker carries from one task into the next). Scoping each request
 command by its own school is the next step, and changes these functions and their callers only.
 """
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
+from django.apps import apps
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
+from school_live.school.default_school import default_school_seed
 from school_live.school.models import School
-
-DEFAULT_NAME = "学校"
 
 
 def default_school() -> School:
-    """The school defined by the ``WECOM_*`` settings (``from_environment``), created the first
-    time it is asked for."""
-    return default_school_of(School)
-
-
-def default_school_of(model) -> School:
-    """``default_school`` for a given School model: the data migrations pass their historical
-    one."""
-    school = model.objects.filter(from_environment=True).first()
-    if school is not None:
-        return school
-    name = getattr(settings, "SCHOOL_NAME", "") or DEFAULT_NAME
-    corp_id = getattr(settings, "WECOM_CORP_ID", "") or ""
-    try:
-        with transaction.atomic():
-            school, _created = model.objects.get_or_create(
-                from_environment=True, defaults={"name": name, "corp_id": corp_id}
-            )
-    except IntegrityError:
-        raise ImproperlyConfigured(
-            f"Another school already has the corp id {corp_id!r} of WECOM_CORP_ID, so the "
-            "default school cannot be created: set WECOM_CORP_ID to the default school's corp "
-            "id, or mark that school as the one defined by the environment in the admin."
-        ) from None
+    """The school defined by the ``WECOM_*`` settings (``from_environment``): every migrate makes
+    it (``default_school_seed``), and so does this, should a database not have it yet."""
+    school = School.objects.filter(from_environment=True).first()
+    if school is None:
+        school, _written = default_school_seed(apps)
     return school
 
 

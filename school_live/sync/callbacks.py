@@ -39,6 +39,7 @@ from school_live.wecom.callback_crypto import (
     living_status_change,
     parse_xml,
 )
+from school_live.wecom.signals import wecom_callback_received
 
 logger = logging.getLogger(__name__)
 
@@ -138,12 +139,15 @@ def wecom_callback(request):
         if request.method == "GET":
             echostr = query.get("echostr", "")
             echo = crypto.verify_url(signature, timestamp, nonce, echostr, now=now)
-            return HttpResponse(echo, content_type="text/plain; charset=utf-8")
-        inner = parse_xml(crypto.open_post(signature, timestamp, nonce, request.body, now=now))
-        event = living_status_change(inner)
+        else:
+            inner = parse_xml(crypto.open_post(signature, timestamp, nonce, request.body, now=now))
+            event = living_status_change(inner)
     except CallbackError as error:
         logger.info("WeCom callback refused (%s): %s", error.code, error)
         return HttpResponseBadRequest(f"refused ({error.code})", content_type="text/plain")
+    wecom_callback_received.send(sender=wecom_callback, school=None)  # for the set-up check
+    if request.method == "GET":
+        return HttpResponse(echo, content_type="text/plain; charset=utf-8")
     seen = _first_delivery(signature, nonce, max_skew=crypto.max_skew)
     if seen is None:
         livingid = event.livingid if event is not None else "-"

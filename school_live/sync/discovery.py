@@ -45,7 +45,7 @@ def livings_discover(
     picks."""
     run = run or SyncRun.objects.create(school=school, kind=SyncRun.Kind.DISCOVERY)
     school = run.school
-    with run_recorded(run), school_client(client) as client:
+    with run_recorded(run), school_client(client, school=school) as client:
         progress = Progress(run)
         settled = set(
             Living.objects.filter(school=school, stats_complete=True).values_list(

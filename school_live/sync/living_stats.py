@@ -127,7 +127,7 @@ def living_stats_sync(
             living_lock(livingid, school_id=school.pk, run_id=run.pk),
             run_recorded(run, task_id=task_id),
         ):
-            with school_client(client) as used, patient(used):
+            with school_client(client, school=school) as used, patient(used):
                 snapshot = living_snapshot_fetch(
                     client=used,
                     livingid=livingid,

@@ -69,7 +69,7 @@ def roster_sync(
     """The school's roster (``run``'s school, or ``school`` for a new run)."""
     run = run or SyncRun.objects.create(school=school, kind=SyncRun.Kind.ROSTER)
     with run_recorded(run):
-        with school_client(client) as used, patient(used):
+        with school_client(client, school=run.school) as used, patient(used):
             snapshot = roster_fetch(client=used, progress=Progress(run))
         run.pages = snapshot.pages
         heartbeat(force=True)

@@ -119,6 +119,20 @@ def periodic_tasks() -> list[PeriodicEntry]:
             Crontab("0", "8", "1"),
             "the school's week per grade, to staff users with an email address",
         ),
+        PeriodicEntry(
+            "setup check: WeCom connection check (daily 06:40)",
+            "setup_check.check_schools",
+            Crontab("40", "6"),
+            "probes each school's WeCom set-up before lessons start; its admins are emailed "
+            "when the result changes",
+        ),
+        PeriodicEntry(
+            "schools: purge uninstalled schools (daily 03:40)",
+            "install.purge_uninstalled",
+            Crontab("40", "3"),
+            "deletes the data of schools uninstalled more than SCHOOL_PURGE_AFTER_DAYS ago, "
+            "leaving an audit line",
+        ),
     ]
 
 

@@ -36,7 +36,7 @@ def school_sync(
     run = run or SyncRun.objects.create(school=school, kind=SyncRun.Kind.SCHOOL)
     school = run.school
     run.steps = []
-    with run_recorded(run, task_id=task_id), school_client(client) as client:
+    with run_recorded(run, task_id=task_id), school_client(client, school=school) as client:
         teachers: list[str] = []
 
         def discover(*, client, run):

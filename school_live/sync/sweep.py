@@ -184,7 +184,7 @@ def recent_livings_sweep(
         refused = livings_refused(school=school, livingids=livingids)
         livingids = [livingid for livingid in livingids if livingid not in refused]
         if livingids:
-            with school_client(client) as used, patient(used):
+            with school_client(client, school=school) as used, patient(used):
                 _sweep_livings(used, livingids, run, enqueue=enqueue, since=info_since)
     return run
 

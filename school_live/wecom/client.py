@@ -18,7 +18,8 @@ Callers get frozen records (``records.py``) or typed errors (``errors.py``), nev
   budget is spent the call waits: through ``waiter`` (a sync; the error is ``RATE_BUDGET``), or
   here for at most ``budget_wait`` seconds (a web request), and then fails as transient.
 
-``school_client()`` is the one way to use the configured school's client for a block of work.
+``school_client()`` is the one way to use a school's client for a block of work;
+``WeComClient.for_school(school)`` makes one for a ``School`` (the settings' for the default school).
 """
 
 import hashlib
@@ -31,6 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
+from school_live.wecom.app_settings import AppSettings
 from school_live.wecom.budget import RateBudget
 from school_live.wecom.errors import (
     BUSY,
@@ -76,7 +78,7 @@ TOKEN_LOCK_POLL = 0.05
 MAX_LIVINGID_LIMIT = 100
 
 
-class WeComClient(LivingWrites, SchoolContacts, SchoolNotices):
+class WeComClient(LivingWrites, SchoolContacts, SchoolNotices, AppSettings):
     """A WeCom app (corp id + secret) on one base URL. Cheap to create; not shared across threads."""
 
     def __init__(
@@ -146,6 +148,21 @@ class WeComClient(LivingWrites, SchoolContacts, SchoolNotices):
     @classmethod
     def from_settings(cls, **overrides: Any) -> "WeComClient":
         return cls(**overrides)
+
+    @classmethod
+    def for_school(cls, school, **overrides: Any) -> "WeComClient":
+        """The client of a ``School``: its corp id, secret and agent id (the settings' for the
+        default school); one it lacks is named with where to enter it, not as a variable."""
+        corp_id, secret = school.wecom_corp_id, school.wecom_secret()
+        if not school.from_environment and not (corp_id and secret):
+            missing = "corp id" if not corp_id else "app secret"
+            raise WeComConfigError(
+                CONFIG_ERROR,
+                f"the {missing} is missing: enter it in the admin (学校 → {school.name}).",
+                f"school #{school.pk}",
+            )
+        options = {"corp_id": corp_id, "secret": secret, "agent_id": school.wecom_agent_id}
+        return cls(**{**options, **overrides})
 
     def __repr__(self) -> str:
         return f"<WeComClient corp_id={self.corp_id!r} base_url={self.base_url!r}>"
@@ -415,13 +432,19 @@ class WeComClient(LivingWrites, SchoolContacts, SchoolNotices):
 
 
 @contextmanager
-def school_client(client: WeComClient | None = None, **overrides: Any) -> Iterator[WeComClient]:
-    """The configured school's client for a block: ``client`` when the caller has one (it stays
-    the caller's to close), else one made from the settings (``overrides`` passed on) and closed
-    after the block, so a worker keeps no idle connection to WeCom per task it ran. A missing
-    setting raises ``WeComConfigError`` before the block runs."""
+def school_client(
+    client: WeComClient | None = None, *, school=None, **overrides: Any
+) -> Iterator[WeComClient]:
+    """A school's client for a block: ``client`` when the caller has one (it stays the caller's
+    to close), else one made for ``school`` (or from the settings without one; ``overrides``
+    passed on) and closed after the block, so a worker keeps no idle connection to WeCom per
+    task it ran. A missing setting raises ``WeComConfigError`` before the block runs."""
     if client is not None:
         yield client
         return
-    with WeComClient.from_settings(**overrides) as own:
+    if school is None:
+        own = WeComClient.from_settings(**overrides)
+    else:
+        own = WeComClient.for_school(school, **overrides)
+    with own:
         yield own

@@ -24,6 +24,7 @@ from school_live.school.tenancy import default_school
 
 from .client import school_client
 from .errors import WeComError
+from .signals import wecom_signed_in
 
 logger = logging.getLogger(__name__)
 
@@ -119,4 +120,5 @@ def wecom_login_callback(request):
             ),
         )
     login(request, teacher.user, backend="django.contrib.auth.backends.ModelBackend")
+    wecom_signed_in.send(sender=wecom_login_callback, school=None)
     return HttpResponseRedirect(next_url)

@@ -256,3 +256,19 @@ class AllowScope:
             student_userids=scope.obj("students").strings("userid"),
             partyids=scope.obj("departments").integers("partyid"),
         )
+
+
+# --- the app itself ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInfo(Record):
+    """agent/get (doc 96448): the app's own settings, as the set-up check reads them."""
+
+    agentid: int = wecom("integer", required=True)
+    name: str = wecom("string")
+    close: bool = wecom("flag")  # 1: the app is 停用
+    redirect_domain: str = wecom("string")  # the app's 可信域名
+    home_url: str = wecom("string")
+    # 代开发 apps only: 0 待开发, 1 开发中, 2 已上线, 3 存在未上线版本; None for a self-built app.
+    customized_publish_status: int | None = wecom("optional_int")

@@ -6,6 +6,26 @@
     with SandboxServer(state) as server:      # 127.0.0.1, a free port
         ...  # point WECOM_API_BASE at server.url
 
+Several corps (schools) on one server, each with its own corp id, secret, agent id, callback
+Token and key, school, tokens, faults, messages, call log and clock (district.py):
+
+    district = SandboxDistrict.generate(3, seed=1)   # the same department ids and userids in
+    with SandboxServer(district) as server:          # every corp, other names and watch data
+        for corp in district.credentials: ...        # corp_id, secret, agent_id, callback keys
+        district[corp_id].set_faults(busy=0.2)       # one corp unwell, the others healthy
+
+    SandboxServer([state_a, state_b])                # or corps built by hand; the first is the
+                                                     # default (server.state)
+
+gettoken finds the corp by corpid (then corpsecret must be that corp's), the OAuth screen by
+appid, every other call by the corp that issued its access_token, so one corp's token never
+reaches another corp's data; the control API takes ?corp=<corp id> (default: the first corp).
+
+A vendor's 代开发 app (suite_vendor.py, api.md §18.14) whose schools are the district's corps:
+
+    vendor = SandboxVendor.attach(district)          # /cgi-bin/service/*, /sandbox/suite/*
+    vendor.configure(url=".../wecom/suite/callback/"); vendor.scan(qrcode_url, corp=corp_id)
+
 Where it is stricter or looser than WeCom, that is a bug: see wecom/api.md for the contract.
 
 Errcodes where WeCom's documentation leaves a choice (each is also commented at its check):
@@ -27,23 +47,37 @@ Errcodes where WeCom's documentation leaves a choice (each is also commented at 
 - message/send: wrong agentid 40056, bad msgtype 40008, empty text 44004, textcard without
   title/description/url 41016/41033/41010, no valid recipient 81013 (with invaliduser).
 - Unknown /cgi-bin/ path: HTTP 404 with errcode 40058, so a typo in a client fails loudly.
+- The app set up wrongly in WeCom's console (setup_api.py, api.md §20), per corp: an untrusted
+  address 60020 naming it (every API but gettoken), the app missing from 上课直播's list (48002),
+  from the 家校通讯录 lists (48002 with neither), from 「家长可使用的应用」 (48002, "api
+  forbidden:not in parent app list" on a 学校通知), the secret of another app (301002 where the
+  agentid is named), a reset secret (40001 at gettoken), a 代开发 app not yet live (agent/get).
 - Faults: -1 busy, 45009 limit (random or calls_per_minute per path, blocked for 60 s), an HTML
   HTTP 502, slow answers, 40014 after a revocation on a follow-up page; per page of a living's
   stats an errcode, a 502, a cut-off body or an HTML page with HTTP 200 (state.inject); gzip
   bodies when state.gzip is set and the client accepts them.
 """
 
+from .district import CorpCredentials, SandboxDistrict, district_credentials
 from .school import SchoolConfig, generate_school
 from .server import SandboxServer
 from .state import DEFAULT_AGENT_ID, DEFAULT_CORP_ID, DEFAULT_SECRET, Faults, SandboxState
+from .suite_model import VendorCredentials, vendor_credentials
+from .suite_vendor import SandboxVendor
 
 __all__ = [
     "DEFAULT_AGENT_ID",
     "DEFAULT_CORP_ID",
     "DEFAULT_SECRET",
+    "CorpCredentials",
     "Faults",
+    "SandboxDistrict",
     "SandboxServer",
     "SandboxState",
+    "SandboxVendor",
     "SchoolConfig",
+    "VendorCredentials",
+    "district_credentials",
     "generate_school",
+    "vendor_credentials",
 ]

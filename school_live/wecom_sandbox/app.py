@@ -4,6 +4,9 @@
 Every WeCom answer is HTTP 200 JSON with errcode and errmsg. The order of checks follows what a
 real call meets: the gateway (502, slowness), frequency limits and busy, then the access token,
 then the request method and body, then the endpoint's own rules.
+
+Several corps share one app (district.py): each request is first given to its corp (``corp_of``),
+and everything after that, faults and the call log included, is that corp's alone.
 """
 
 import gzip
@@ -14,9 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from . import auth_api, control_api, lesson_api, living_api, message_api, notice_api, school_api
+from . import (
+    auth_api,
+    control_api,
+    lesson_api,
+    living_api,
+    message_api,
+    notice_api,
+    school_api,
+    setup_api,
+)
+from .district import SandboxDistrict, as_district
 from .replies import ApiError, RawReply, bad_gateway, errmsg
 from .state import SandboxState
+from .suite_api import CONTROL_PREFIX, SERVICE_PREFIX, control, service
 
 MAX_BODY = 2 * 1024 * 1024
 JSON_TYPE = "application/json; charset=utf-8"
@@ -87,40 +101,73 @@ ROUTES = {
     "/cgi-bin/school/user/list_parent": Route("GET", school_api.list_parent),
     "/cgi-bin/externalcontact/message/send": Route("POST", notice_api.send),
     "/cgi-bin/school/agent/get_allow_scope": Route("GET", notice_api.get_allow_scope),
+    "/cgi-bin/agent/get": Route("GET", setup_api.agent_get),
 }
 
 
 class SandboxApp:
-    def __init__(self, state: SandboxState):
-        self.state = state
+    """SandboxApp(state) for one corp; SandboxApp([state, ...]) or SandboxApp(district) for
+    several, the first being the default."""
+
+    def __init__(self, corps: SandboxState | SandboxDistrict | list[SandboxState]):
+        self.district = as_district(corps)
+        self.state = self.district.default
+
+    def corp_of(self, request: Request) -> SandboxState | None:
+        """The corp a request is for, found as WeCom would find it: gettoken's corpid, the OAuth
+        screen's appid, the corp that issued the access token; the control API's ?corp= (None
+        when no corp has that id). Naming no corp, or one nobody knows, means the default corp,
+        whose own checks then refuse what is not its (40013, 40014, "appid 参数错误")."""
+        district, query = self.district, request.query
+        if request.path.startswith("/sandbox/"):
+            corp = query.get("corp")
+            return district.default if corp is None else district.get(corp)
+        if request.path == "/cgi-bin/gettoken":
+            found = district.get(query.get("corpid", ""))
+        elif request.path.startswith("/connect/oauth2/"):
+            appid = query.get("appid", "")
+            if not appid and request.method == "POST":
+                appid = request.form().get("appid", "")
+            found = district.get(appid)
+        else:
+            found = district.by_token(query.get("access_token", ""))
+        return found or district.default
 
     def __call__(self, environ, start_response):
         request = _request(environ)
-        status, headers, body, errcode = self.respond(request)
+        state = self.corp_of(request)
+        status, headers, body, errcode = self.respond(request, state)
         if request.path in CORS_PATHS:
             headers = [*headers, *CORS_HEADERS]
-        if request.path.startswith("/cgi-bin/"):
-            self.state.record_call(request.method, request.path, errcode)
+        if request.path.startswith("/cgi-bin/") and state is not None:
+            state.record_call(request.method, request.path, errcode)
             accepted = environ.get("HTTP_ACCEPT_ENCODING", "").lower()
-            if self.state.gzip and "gzip" in accepted and errcode is not None:
+            if state.gzip and "gzip" in accepted and errcode is not None:
                 body = gzip.compress(body)
                 headers = [*headers, ("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
         start_response(status, [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
-    def respond(self, request: Request):
-        """(status, headers, body bytes, errcode or None) for one request."""
+    def respond(self, request: Request, state: SandboxState | None = None):
+        """(status, headers, body bytes, errcode or None) for one request to ``state``'s corp
+        (by default the one corp_of finds)."""
+        if state is None:
+            state = self.corp_of(request)
         try:
             if request.path in CORS_PATHS and request.method == "OPTIONS":
                 raise RawReply("204 No Content", "text/plain", b"")  # the CORS preflight
             if request.path == "/sandbox/ww.js" and request.method == "GET":
                 raise RawReply("200 OK", "text/javascript; charset=utf-8", STANDIN_WW.read_bytes())
-            if request.path.startswith("/sandbox/"):
-                result = control_api.handle(self.state, request)
+            if request.path.startswith(SERVICE_PREFIX):  # the vendor's calls (suite_api.py)
+                result = service(self.district, request)
+            elif request.path.startswith(CONTROL_PREFIX):
+                result = control(self.district, request)
+            elif request.path.startswith("/sandbox/"):
+                result = control_api.handle_corp(self.district, state, request)
             elif request.path.startswith("/connect/oauth2/"):
-                result = auth_api.oauth_screen(self.state, request)
+                result = auth_api.oauth_screen(state, request)
             else:
-                result = self.wecom(request)
+                result = self.wecom(state, request)
             if isinstance(result, RawReply):
                 raise result
             result = {"errcode": 0, "errmsg": "ok", **result}
@@ -132,7 +179,7 @@ class SandboxApp:
             status = "404 Not Found" if extra.pop("_http404", False) else "200 OK"
             result = {
                 "errcode": error.errcode,
-                "errmsg": errmsg(error.errcode, error.reason, request.remote_addr),
+                "errmsg": errmsg(error.errcode, error.reason, error.from_ip or request.remote_addr),
                 **extra,
             }
             return status, [("Content-Type", JSON_TYPE)], _dump(result), error.errcode
@@ -140,13 +187,13 @@ class SandboxApp:
             headers = [("Content-Type", reply.content_type), *reply.headers]
             return reply.status, headers, reply.body, None
 
-    def wecom(self, request: Request) -> dict:
+    def wecom(self, state: SandboxState, request: Request) -> dict:
         route = ROUTES.get(request.path)
         if route is None:
             # WeCom has no documented answer for an unknown path; a 404 with errcode 40058
             # makes a typo in a client's URL fail loudly instead of looking like data.
             raise ApiError(40058, f"invalid request url {request.path}", _http404=True)
-        fault, sleep = self.state.draw_fault(
+        fault, sleep = state.draw_fault(
             request.path, follow_up_page=route.paged and _is_follow_up(request)
         )
         if sleep:
@@ -158,18 +205,19 @@ class SandboxApp:
         if fault == "limit":
             raise ApiError(45009, "api freq out of limit")
         if fault == "revoke":
-            self.state.revoke_tokens()
+            state.revoke_tokens()
         if route.needs_token:
-            _check_token(self.state, request)
-        injected = self.state.take_path_fault(request.path)
+            _check_token(state, request)
+            state.setup_refusal(request.path, request.remote_addr)  # setup_api.py
+        injected = state.take_path_fault(request.path)
         if injected is not None:
             raise ApiError(injected, "injected fault")
         if request.method != route.method:
             # Doc 90313 on 40063 (参数为空): "接口要求以Post方法，就不能使用Get方式". The sandbox
             # answers the reverse (POST on a GET API) the same way rather than serving it.
             raise ApiError(40063, f"params is empty, invalid request method {request.method}")
-        with self.state.lock:
-            return route.handler(self.state, request)
+        with state.lock:
+            return route.handler(state, request)
 
 
 def _check_token(state: SandboxState, request: Request) -> None:

@@ -300,13 +300,18 @@ def _checked(url, token, aes_key, drop, repeat, delay, seed) -> CallbackConfig:
 
 
 class CallbackPump:
-    """The server's thread that notices status changes (every TICK_SECONDS, or at once when the
-    sender is poked) and sends what is due. Nothing it meets may stop it."""
+    """The server's thread that notices status changes (every TICK_SECONDS, or at once when a
+    sender is poked) and sends what is due, for every corp the server serves (CallbackPump(state)
+    or CallbackPump([state, ...])), one corp after another. Nothing it meets may stop it."""
 
-    def __init__(self, state):
-        self.state = state
+    def __init__(self, states):
+        self.states = [states] if hasattr(states, "callbacks") else list(states)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # One event wakes the pump whichever corp's sender is poked.
+        self._wake = threading.Event()
+        for state in self.states:
+            state.callbacks.wake = self._wake
 
     def start(self, name: str = "wecom-sandbox-callbacks") -> "CallbackPump":
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -314,20 +319,20 @@ class CallbackPump:
         return self
 
     def _run(self) -> None:
-        sender = self.state.callbacks
         while not self._stop.is_set():
-            sender.wake.clear()
+            self._wake.clear()
             wait = TICK_SECONDS
-            try:
-                sender.collect(self.state)
-                wait = sender.send_due(self.state)
-            except Exception:  # a bug here must not take the sandbox down
-                logger.exception("sandbox callbacks: one round failed")
-            sender.wake.wait(max(0.01, min(TICK_SECONDS, wait)))
+            for state in self.states:
+                try:
+                    state.callbacks.collect(state)
+                    wait = min(wait, state.callbacks.send_due(state))
+                except Exception:  # a bug here must not take the sandbox down
+                    logger.exception("sandbox callbacks: one round failed for %s", state.corp_id)
+            self._wake.wait(max(0.01, min(TICK_SECONDS, wait)))
 
     def stop(self) -> None:
         self._stop.set()
-        self.state.callbacks.poke()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(SEND_TIMEOUT + 1)
         self._thread = None

@@ -3,12 +3,21 @@
 Other processes (the demo, browser tests) steer the sandbox through it exactly as tests steer
 SandboxState from Python. It needs no authentication because the server binds loopback only.
 
+A sandbox serving several corps (district.py) is steered one corp at a time: every path below
+takes ``?corp=<corp id>`` (exact, case-sensitive) and acts on that corp alone; without it, on the
+first (default) corp. An unknown corp is a 404.
+
+    GET  /sandbox/corps                     every corp: corp id, agent id, school (never secrets)
     GET  /sandbox/summary                   corp id, agent id, teachers and their classes, livings
     GET  /sandbox/faults   POST /sandbox/faults {"busy":0.2,"seed":7,...}   (replaces all faults)
     POST /sandbox/faults/inject {"path":"/cgi-bin/...","errcode":48002,"times":1}  (times null:
          every call) one path answers that errcode after the token check
     GET  /sandbox/notices   POST /sandbox/notices/reset   POST /sandbox/notices/config
          {"parent_app": false, "allow_scope": {...}}   学校通知 sends (see notice_api.py)
+    GET  /sandbox/setup     POST /sandbox/setup {"untrusted_ip": "203.0.113.9", "living_list":
+         false, "contacts_list": false, "parent_app": false, "wrong_agent": true, "secret_reset":
+         true, "customized_publish_status": 1, "redirect_domain": "..."}   the app set up wrongly
+         in WeCom's console, the switches given (see setup_api.py); /sandbox/reset clears them
     GET  /sandbox/unwatch   POST /sandbox/unwatch {"unwatch_for_created": "empty"|"list"}
          what get_unwatch_stat lists for a living created through living/create (no class
          range; undocumented, api.md §12): nobody ("empty", the default) or the anchor's
@@ -48,7 +57,7 @@ import json
 
 from school_live.wecom.jsapi import jsapi_signature
 
-from . import notice_api
+from . import notice_api, setup_api
 from .model import ADMIN_HEAD_TEACHER, DEPT_CLASS, ROW_FIELDS, Living
 from .replies import ApiError, RawReply
 from .watch import ARRIVAL_SPREAD
@@ -248,6 +257,35 @@ _POST_ONLY = {
 }
 
 
+def corps(district) -> dict:
+    return {
+        "corps": [
+            {
+                "corp_id": state.corp_id,
+                "agent_id": state.agent_id,
+                "school": state.school.name,
+                "default": state is district.default,
+            }
+            for state in district
+        ]
+    }
+
+
+def handle_corp(district, state, request) -> dict:
+    """A control request for the corp app.py found by ?corp= (None: no corp has that id)."""
+    if request.path.rstrip("/") == "/sandbox/corps":
+        if request.method != "GET":
+            raise _bad("wrong method", "405 Method Not Allowed")
+        return corps(district)
+    if state is None:
+        raise _bad(
+            f"no corp {request.query.get('corp', '')!r} in this sandbox; "
+            "GET /sandbox/corps lists them",
+            "404 Not Found",
+        )
+    return handle(state, request)
+
+
 def handle(state, request) -> dict:
     path, method = request.path.rstrip("/"), request.method
     with state.lock:
@@ -264,6 +302,11 @@ def handle(state, request) -> dict:
             return {"faults": dataclasses.asdict(state.faults)}
         if path == "/sandbox/callbacks":
             return _callbacks(state, request)
+        if path == "/sandbox/setup":
+            try:
+                return setup_api.control(state, request, _body)
+            except (TypeError, ValueError) as error:
+                raise _bad(str(error)) from None
         if path == "/sandbox/unwatch":
             if method == "POST":
                 body = _body(request)

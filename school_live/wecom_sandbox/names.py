@@ -79,3 +79,16 @@ def grade_name(index: int) -> str:
     if index < len(GRADE_NAMES):
         return GRADE_NAMES[index]
     return f"{chinese_number(index + 1)}年级"
+
+
+# The schools of a generated district (district.py), the first being the one-school sandbox's.
+SCHOOL_NAMES = (
+    "阳光实验小学", "育才小学", "明德小学", "春晖小学", "青苗小学", "博雅小学", "启航小学",
+    "城东小学", "城西小学", "滨江小学", "桃李小学", "书香小学",
+)  # fmt: skip
+
+
+def school_name(index: int) -> str:
+    if index < len(SCHOOL_NAMES):
+        return SCHOOL_NAMES[index]
+    return f"第{chinese_number(index + 1)}实验小学"

@@ -95,12 +95,15 @@ def _agentid(value) -> int:
     return value
 
 
-def _app_check(state, agentid) -> None:
+def _app_check(state, agentid, *, sending: bool = False) -> None:
     if _agentid(agentid) != state.agent_id:
         # The token was issued for the sandbox's one app; another agentid is another app.
-        raise ApiError(301002, "api forbidden for this agent: the token's app is not agentid")
+        raise ApiError(301002, "not allow operate another agent with this accesstoken.")
     if not state.parent_app:
-        raise ApiError(48002, "api forbidden: the app is not in 家长可使用的应用")
+        # api.md §20.2: a send gets WeCom's own variant of the wording.
+        raise ApiError(
+            48002, "api forbidden:not in parent app list" if sending else "api forbidden"
+        )
 
 
 def _int_field(body: dict, name: str, default: int) -> int:
@@ -170,7 +173,7 @@ def send(state, request) -> dict:
 
 
 def _send(state, body: dict, entry: dict) -> dict:
-    _app_check(state, body.get("agentid"))
+    _app_check(state, body.get("agentid"), sending=True)
     msgtype = body.get("msgtype")
     if msgtype not in MSGTYPES:
         raise ApiError(40008, "invalid message type")

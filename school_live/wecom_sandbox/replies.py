@@ -19,10 +19,11 @@ def errmsg(code: int, reason: str, ip: str = "127.0.0.1") -> str:
 class ApiError(Exception):
     """Answer HTTP 200 {"errcode": errcode, "errmsg": ...} plus `extra` fields."""
 
-    def __init__(self, errcode: int, reason: str, **extra):
+    def __init__(self, errcode: int, reason: str, *, from_ip: str = "", **extra):
         super().__init__(f"{errcode} {reason}")
         self.errcode = errcode
         self.reason = reason
+        self.from_ip = from_ip  # the address the errmsg names, when not the caller's
         self.extra = extra
 
 

@@ -8,6 +8,13 @@ several classes, livings spanning two classes, one living that is live now, upco
 than classes, livings created by another app (92008), students who watched on their own account,
 two parents of one student both watching, replay-only viewers, commenters, and visitors whose
 nicknames are emoji, duplicates or hostile markup.
+
+Schools that share ids: with ``data_seed`` set, ``seed`` decides only the ids (department ids,
+the userids of teachers, students and parents, and who sits in which class), while ``data_seed``
+decides what each school fills in (names, mobiles, who follows 学校通知, group chats, lessons and
+watch data). Schools of one layout and seed with different data seeds have the SAME department
+ids and userids and different people behind them (district.py builds such corps). Without a
+data seed every draw comes from ``seed``, as it always has.
 """
 
 import dataclasses
@@ -54,12 +61,19 @@ class SchoolConfig:
     big_living_rows: int = 0
     now: int | None = None
     school_name: str = "阳光实验小学"
+    # Names and watch data from this seed, ids from `seed` (see the module docstring).
+    data_seed: int | None = None
 
 
 class _Builder:
     def __init__(self, config: SchoolConfig):
         self.config = config
+        # Ids come from rng; names, contacts, lessons and watch data from data (the same
+        # generator when there is no data seed, so the draws stay in their old order).
         self.rng = random.Random(config.seed)
+        self.data = self.rng
+        if config.data_seed is not None:
+            self.data = random.Random(f"school-data-{config.seed}-{config.data_seed}")
         self.now = int(config.now if config.now is not None else time.time())
         self.used: set[str] = set()
         self.next_dept = 1
@@ -79,35 +93,45 @@ class _Builder:
         self.used.add(candidate)
         return candidate
 
-    def person(self, given_chars: int | None = None) -> tuple[str, str]:
-        surname, surname_py = self.rng.choice(names.SURNAMES)
-        count = given_chars or self.rng.choice((1, 2, 2))
-        given = [self.rng.choice(names.GIVEN) for _ in range(count)]
+    @staticmethod
+    def _name(rng: random.Random, given_chars: int | None) -> tuple[str, str]:
+        surname, surname_py = rng.choice(names.SURNAMES)
+        count = given_chars or rng.choice((1, 2, 2))
+        given = [rng.choice(names.GIVEN) for _ in range(count)]
         name = surname + "".join(c for c, _ in given)
         return name, surname_py + "".join(p for _, p in given)
 
+    def person(self, given_chars: int | None = None, *, teacher: bool = False) -> tuple[str, str]:
+        """(display name, pinyin for the userid). With a data seed the name is drawn apart from
+        the userid, so the same userid stands for another person in each school."""
+        name, pinyin = self._name(self.rng, given_chars)
+        if self.data is not self.rng:
+            name, _ = self._name(self.data, self.data.choice((1, 2)) if teacher else None)
+        return name, pinyin
+
     def teacher(self) -> Teacher:
-        name, pinyin = self.person(given_chars=self.rng.choice((1, 2)))
+        name, pinyin = self.person(given_chars=self.rng.choice((1, 2)), teacher=True)
         teacher = Teacher(userid=self.userid(pinyin), name=name)
         self.teachers[teacher.userid] = teacher
         return teacher
 
     def token(self, prefix: str, length: int) -> str:
-        return prefix + "".join(self.rng.choices(_ID_CHARS, k=length))
+        """A WeCom-made id that belongs to one school's data (livingid, chat id, external id)."""
+        return prefix + "".join(self.data.choices(_ID_CHARS, k=length))
 
     def parents_for(self, student_userid: str, *, max_parents: int = 3) -> tuple[Parent, ...]:
-        rng = self.rng
+        rng, data = self.rng, self.data
         count = min(max_parents, rng.choices((1, 2, 3), (3, 5, 2))[0])
         relations = rng.sample(names.RELATIONS, count)
-        unreachable = rng.random() < 0.1  # nobody in the family follows 学校通知
+        unreachable = data.random() < 0.1  # nobody in the family follows 学校通知
         parents = []
         for i, (relation, relation_py) in enumerate(relations):
-            subscribed = 0 if unreachable else int(i == 0 or rng.random() < 0.6)
+            subscribed = 0 if unreachable else int(i == 0 or data.random() < 0.6)
             parents.append(
                 Parent(
                     userid=self.userid(f"{student_userid}_{relation_py}"),
                     relation=relation,
-                    mobile=f"1{rng.choice('3589')}{rng.randrange(10**9):09d}",
+                    mobile=f"1{data.choice('3589')}{data.randrange(10**9):09d}",
                     is_subscribe=subscribed,
                     external_userid=self.token("wm", 30) if subscribed else "",
                 )
@@ -160,7 +184,7 @@ class _Builder:
                 admins = [Admin(heads[c].userid, ADMIN_HEAD_TEACHER, names.HEAD_SUBJECT)]
                 for subject, pool in subject_teachers.items():
                     admins.append(Admin(pool[c // 2].userid, ADMIN_SUBJECT_TEACHER, subject))
-                open_chat = int(self.rng.random() < 0.8)
+                open_chat = int(self.data.random() < 0.8)
                 classes.append(
                     self.department(
                         name=f"{grade_name}{names.chinese_number(c + 1)}班",
@@ -198,9 +222,9 @@ class _Builder:
         roster = school.roster(fields.get("partyids", ()))
         nicknames = fields.pop("nicknames", ())
         living = Living(livingid=self.token("lv", 30), **fields)
-        living.subscribe_count = self.rng.randint(0, max(1, len(roster) // 3))
+        living.subscribe_count = self.data.randint(0, max(1, len(roster) // 3))
         living.viewers = class_viewers(
-            self.rng,
+            self.data,
             start=living.living_start,
             duration=living.living_duration,
             roster=roster,
@@ -215,20 +239,20 @@ class _Builder:
         day = dt.datetime.fromtimestamp(self.now, SHANGHAI).date() - dt.timedelta(days=days_ago)
         while day.weekday() >= 5:  # no lessons at the weekend
             day -= dt.timedelta(days=1)
-        hour, minute = self.rng.choice(PERIODS)
+        hour, minute = self.data.choice(PERIODS)
         moment = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=SHANGHAI)
-        return int(moment.timestamp()) + self.rng.randint(-120, 180)
+        return int(moment.timestamp()) + self.data.randint(-120, 180)
 
     def nicknames(self, first_of_teacher: bool) -> tuple[str, ...]:
         if first_of_teacher:
-            return names.HOSTILE_NICKNAMES + (self.rng.choice(names.PLAIN_NICKNAMES),)
-        if self.rng.random() < 0.35:
+            return names.HOSTILE_NICKNAMES + (self.data.choice(names.PLAIN_NICKNAMES),)
+        if self.data.random() < 0.35:
             pool = names.PLAIN_NICKNAMES + names.HOSTILE_NICKNAMES
-            return tuple(self.rng.sample(pool, self.rng.randint(1, 3)))
+            return tuple(self.data.sample(pool, self.data.randint(1, 3)))
         return ()
 
     def build_livings(self, school: School, grades: list[list[Department]]) -> None:
-        config, rng = self.config, self.rng
+        config, rng = self.config, self.data
         class_grade = {k.id: classes for classes in grades for k in classes}
         per_teacher = config.weeks * config.livings_per_teacher_per_week
         for teacher in list(self.teachers.values()):
@@ -299,7 +323,7 @@ class _Builder:
             group_names=(f"{first_class.name}家长群",),
         )
         group.viewers = class_viewers(
-            self.rng,
+            self.data,
             start=group.living_start,
             duration=group.living_duration,
             roster=school.roster((first_class.id,)),
@@ -321,7 +345,7 @@ class _Builder:
     def build_big_living(self, school: School) -> None:
         """A school-wide assembly with exactly `big_living_rows` rows, built in one cheap pass."""
         rows = self.config.big_living_rows
-        rng = self.rng
+        rng = self.data
         visitors = min(100, rows // 200)
         watchers = rows - visitors
         head_count = math.ceil(watchers / 0.9) + 1

@@ -9,6 +9,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from .app import SandboxApp
 from .callback_sender import CallbackPump
+from .district import SandboxDistrict, as_district
 from .state import SandboxState
 
 logger = logging.getLogger(__name__)
@@ -40,13 +41,21 @@ class _QuietHandler(WSGIRequestHandler):
 
 class SandboxServer:
     """SandboxServer(state, port=0).start() → .url; or use it as a context manager.
+    SandboxServer([state_a, state_b]) or SandboxServer(district) serves several corps at once;
+    .state is then the first (default) one, .district all of them.
 
     The control API has no authentication, so the server refuses any non-loopback address."""
 
-    def __init__(self, state: SandboxState, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        state: SandboxState | SandboxDistrict | list[SandboxState],
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
         if not is_loopback(host):
             raise ValueError(f"the WeCom sandbox binds loopback addresses only, not {host!r}")
-        self.state = state
+        self.district = as_district(state)
+        self.state = self.district.default
         self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port
         self._server: WSGIServer | None = None
@@ -61,7 +70,7 @@ class SandboxServer:
     def start(self) -> "SandboxServer":
         server_class = _ThreadingWSGIServer6 if ":" in self.host else _ThreadingWSGIServer
         self._server = server_class((self.host, self.port), _QuietHandler)
-        self._server.set_app(SandboxApp(self.state))
+        self._server.set_app(SandboxApp(self.district))
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -70,9 +79,13 @@ class SandboxServer:
             daemon=True,
         )
         self._thread.start()
-        # Livings change status by the clock, not only by requests: a thread watches them and
-        # calls the app's callback URL when one does.
-        self._callbacks = CallbackPump(self.state).start(f"wecom-sandbox-callbacks-{self.port}")
+        # Livings change status by the clock, not only by requests: a thread watches every
+        # corp's and calls that corp's callback URL when one does.
+        self._callbacks = CallbackPump(self.district.states).start(
+            f"wecom-sandbox-callbacks-{self.port}"
+        )
+        if self.district.vendor is not None:
+            self.district.vendor.start()  # its suite_ticket pushes (suite_vendor.py)
         return self
 
     def serve_forever(self) -> None:
@@ -83,6 +96,8 @@ class SandboxServer:
             self._thread.join(0.5)
 
     def stop(self) -> None:
+        if self.district.vendor is not None:
+            self.district.vendor.stop()
         if self._callbacks is not None:
             self._callbacks.stop()
             self._callbacks = None

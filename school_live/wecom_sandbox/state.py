@@ -21,6 +21,7 @@ from .living_edits import LivingEditsMixin
 from .model import School, Student
 from .notice_api import NoticesMixin
 from .school import SchoolConfig, generate_school
+from .setup_api import SetupMixin
 from .watch import ARRIVAL_SPREAD
 
 DEFAULT_CORP_ID = "ww_sandbox_corp"
@@ -49,7 +50,7 @@ class CallRecord:
     errcode: int | None  # None for a reply that was not WeCom JSON
 
 
-class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
+class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin, SetupMixin):
     def __init__(
         self,
         school: School | None = None,
@@ -60,6 +61,8 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
         page_size: int = 100,
         token_ttl: int = 7200,
         seed: int = 1,
+        callback_token: str = "",
+        callback_aes_key: str = "",
     ):
         self.lock = threading.RLock()
         self.seed = seed
@@ -67,6 +70,13 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
         self.corp_id = corp_id or _setting("WECOM_CORP_ID", DEFAULT_CORP_ID)
         self.secret = secret or _setting("WECOM_SECRET", DEFAULT_SECRET)
         self.agent_id = int(agent_id or _setting("WECOM_AGENT_ID", DEFAULT_AGENT_ID))
+        # The app's callback Token and EncodingAESKey, when the corp has its own (district.py):
+        # set_callbacks() seals with them unless it is given others.
+        self.callback_token = callback_token
+        self.callback_aes_key = callback_aes_key
+        # Once the corp installed a vendor's 代开发 app (suite_vendor.py): its secret, which
+        # gettoken takes as well.
+        self.permanent_code = ""
         self.page_size = page_size
         self.token_ttl = token_ttl
         self._initial = (page_size, token_ttl)
@@ -108,6 +118,7 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
         self.unwatch_for_created = UNWATCH_FOR_CREATED[0]
         self.tickets: dict[str, str] = {}  # "corp" / "agent" -> the latest ticket
         self.ticket_fetches: dict[int, dict[str, int]] = {}  # hour -> fetches per kind
+        self._clear_setup()  # the console's settings as the README asks (setup_api.py)
 
     def reset(self, *, livings: bool = True) -> None:
         """Back to the start: no faults, scripts, tokens, codes, messages or clock offset; and,
@@ -152,7 +163,10 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
     def set_callbacks(self, **config) -> CallbackConfig | None:
         """POST living_status_change events from now on: set_callbacks(url=..., token=...,
         aes_key=..., drop=0.0, repeat=0, delay=0.0, seed=None), sealed with the app's Token and
-        EncodingAESKey (url="" switches them off). ValueError for a bad value."""
+        EncodingAESKey (url="" switches them off; without token and aes_key, the corp's own
+        callback_token and callback_aes_key). ValueError for a bad value."""
+        if not config.get("token") and not config.get("aes_key"):
+            config.update(token=self.callback_token, aes_key=self.callback_aes_key)
         return self.callbacks.configure(self, **config)
 
     def callback_log(self) -> list[dict]:
@@ -167,6 +181,11 @@ class SandboxState(FaultsMixin, LivingEditsMixin, LessonsMixin, NoticesMixin):
             token = secrets.token_urlsafe(96)
             self._tokens[token] = self.clock() + self.token_ttl
             return token, self.token_ttl
+
+    def has_token(self, token: str) -> bool:
+        """Whether this corp issued the token (expired or not; revoked ones are forgotten)."""
+        with self.lock:
+            return token in self._tokens
 
     def token_status(self, token: str) -> int:
         """0 if usable, 40014 if never issued or revoked, 42001 if expired."""

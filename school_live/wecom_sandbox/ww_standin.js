@@ -5,7 +5,9 @@
    has the sandbox check each against the ticket it issued (POST /sandbox/jssdk/verify);
    ww.startLiving does what WeCom's client would, in the sandbox (POST /sandbox/jssdk/startLiving),
    as the teacher named by the script tag's data-wecom-userid (the real client knows who is signed
-   in; this stand-in has to be told). Errors come back as {errMsg} like WeCom's. */
+   in; this stand-in has to be told). Errors come back as {errMsg} like WeCom's. Both go to the
+   corp ww.register names (corpId): a sandbox serving several corps checks that corp's tickets
+   and starts the lesson in that corp's school. */
 (function () {
   "use strict";
 
@@ -13,9 +15,11 @@
   var base = new URL(script.src).origin;
   var userid = (script.dataset && script.dataset.wecomUserid) || "";
   var registration = null;
+  var corpId = "";
 
   function post(path, body) {
-    return fetch(base + path, {
+    var query = corpId ? "?corp=" + encodeURIComponent(corpId) : "";
+    return fetch(base + path + query, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body)
@@ -51,6 +55,7 @@
 
     register: function (options) {
       options = options || {};
+      corpId = typeof options.corpId === "string" ? options.corpId : "";
       registration = Promise.all([
         verify("corp", options.getConfigSignature),
         verify("agent", options.getAgentConfigSignature)

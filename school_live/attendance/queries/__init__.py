@@ -1,15 +1,17 @@
 """Attendance, read from the watch rows in SQL: every page, export and email reads through here.
 
 One module per reader, each re-exported here (``from school_live.attendance import queries``):
-- ``living``: one class at one living (``class_attendance``, ``class_roster``, the histograms,
-  ``class_overview`` for the summary and both histograms in one query, ``unknown_watchers``);
+- ``living``: one class at one living (``class_attendance``, ``class_attendance_in_order``,
+  ``class_roster``, the histograms, ``class_overview`` for the summary and both histograms from
+  one list of rows, ``class_rows_kept`` and ``class_namesakes_kept`` for what the class page
+  keeps until the class's attendance changes (``kept``: ``ClassState``), ``unknown_watchers``);
 - ``class_range``: one class over a date range (``class_livings``, ``class_period_summary``,
   ``class_period_students``, ``students_absent_repeatedly``, ``students_with_falling_coverage``);
 - ``student``: one student across livings (``student_history``);
 - ``warnings``: the students of a class who need attention now, with the evidence
   (``class_warnings``; thresholds per class from ``school_live.alerts``); ``warnings_kept``: the
   same kept per class until the class's attendance changes (``class_warnings_kept``, the class
-  page's);
+  page's, through ``kept``);
 - ``summaries``: counts of verdicts and flags (``class_summary``, ``living_breakdown``,
   ``livings_breakdown``, ``summaries_total``).
 
@@ -62,11 +64,15 @@ from .class_range import (
     students_absent_repeatedly,
     students_with_falling_coverage,
 )
+from .kept import ClassState
 from .living import (
     arrival_histogram,
     class_attendance,
+    class_attendance_in_order,
+    class_namesakes_kept,
     class_overview,
     class_roster,
+    class_rows_kept,
     coverage_histogram,
     unknown_watchers,
 )
@@ -83,17 +89,21 @@ from .warnings_kept import class_warnings_kept
 
 __all__ = [
     "SUMMED_COUNTS",
+    "ClassState",
     "EarlyWarning",
     "StudentWarnings",
     "WarningKind",
     "arrival_histogram",
     "class_attendance",
+    "class_attendance_in_order",
     "class_overview",
     "class_living_choices",
+    "class_namesakes_kept",
     "class_livings",
     "class_period_students",
     "class_period_summary",
     "class_roster",
+    "class_rows_kept",
     "class_summary",
     "class_warnings",
     "class_warnings_kept",

@@ -7,9 +7,12 @@ from collections.abc import Iterable
 
 from django.db.models import (
     Avg,
+    BooleanField,
+    CharField,
     Count,
     Exists,
     F,
+    FloatField,
     IntegerField,
     OuterRef,
     Q,
@@ -17,7 +20,9 @@ from django.db.models import (
     Subquery,
     Value,
 )
+from django.db.models.lookups import Exact
 
+from school_live.db_internals import join_grouped, joined_column
 from school_live.school.models import (
     Department,
     Enrollment,
@@ -28,11 +33,11 @@ from school_live.school.models import (
     StudentWatch,
 )
 
-from ..rules import AttendanceRules, Verdict, rules_for
+from ..rules import AttendanceRules, Flag, Verdict, rules_for
 from ..state import counted_q
 from ..verdicts import LivingTerms, annotate_attendance_joined
 from .living import active_roster
-from .summaries import SUMMARY_VERDICTS, summary_counts, summary_finish
+from .summaries import SUMMARY_FLAGS, SUMMARY_VERDICTS, grouped_summaries, summary_finish
 
 
 def _class_livings_base(*, department, start, end, counted=False) -> QuerySet[Living]:
@@ -176,15 +181,11 @@ def class_period_summary(
     )
     if not livings:
         return []
-    rows = (
-        _class_at_livings(department=department, livings=livings)
-        .values("living_id")
-        .annotate(**summary_counts())
-        .order_by()
+    counts = grouped_summaries(
+        _class_at_livings(department=department, livings=livings), by=("living_id",)
     )
-    by_living = {row["living_id"]: row for row in rows}
     return [
-        {"living": living, **summary_finish(by_living.get(living.pk, {}))} for living in livings
+        {"living": living, **summary_finish(counts.get((living.pk,), {}))} for living in livings
     ]
 
 
@@ -195,22 +196,50 @@ def class_period_students(
     name, student_userid, livings, present, partial, absent, unreachable, late, left_early,
     replay_only, commented (counts of livings) and mean_coverage (0..1); most absences first.
     Students of a class without livings in the range are not listed; livings not yet started or
-    never synced do not count."""
+    never synced do not count.
+
+    The verdict of each (student, living) is computed once, in a subquery joined to the roster,
+    and the counts read its columns: ``Count(filter=Q(verdict=...))`` over the pairs themselves
+    repeated the verdict's expression in each of nine counts, to build, to compile and, per
+    pair, to run (0.3 s of the class page's range at 200 lessons)."""
     livings = _class_livings_base(department=department, start=start, end=end, counted=True)
+    per_lesson = _class_at_livings(department=department, livings=livings).values(
+        "student_id", "verdict", *SUMMARY_FLAGS, "coverage"
+    )
+    students, alias = join_grouped(
+        active_roster(department),
+        grouped=per_lesson,
+        table_name="range_verdicts",
+        on=[("pk", "student_id")],
+    )
+
+    def column(name, field):
+        return joined_column(alias, name, field)
+
+    verdict = column("verdict", CharField())
+
+    def lessons(condition: Q | None = None) -> Count:
+        return Count(verdict, filter=condition)
+
+    def flagged(flag: str) -> Q:
+        return Q(Exact(column(flag, BooleanField()), True))
+
     return (
-        _class_at_livings(department=department, livings=livings)
-        .values("student_id")
+        students.values("name", "student_userid", student_id=F("pk"))
         .annotate(
-            name=F("student__name"),
-            student_userid=F("student__student_userid"),
-            livings=Count("pk"),
-            **{verdict: Count("pk", filter=Q(verdict=verdict)) for verdict in SUMMARY_VERDICTS},
-            late=Count("pk", filter=Q(is_late=True)),
-            left_early=Count("pk", filter=Q(left_early=True)),
-            replay_only=Count("pk", filter=Q(replay_only=True)),
-            commented=Count("pk", filter=Q(commented=True)),
-            mean_coverage=Avg("coverage"),
+            livings=lessons(),
+            **{
+                verdict_of: lessons(Q(Exact(verdict, verdict_of)))
+                for verdict_of in SUMMARY_VERDICTS
+            },
+            late=lessons(flagged(Flag.LATE)),
+            left_early=lessons(flagged(Flag.LEFT_EARLY)),
+            replay_only=lessons(flagged(Flag.REPLAY_ONLY)),
+            commented=lessons(flagged(Flag.COMMENTED)),
+            mean_coverage=Avg(column("coverage", FloatField())),
         )
+        # Students of the class with no lesson in the range (the join found nothing).
+        .filter(livings__gt=0)
         .order_by("-absent", "-unreachable", "name", "student_id")
     )
 

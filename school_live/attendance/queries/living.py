@@ -3,22 +3,10 @@ watch rows of students on no roster of the living."""
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 
-from django.db import connection
-from django.db.models import (
-    Case,
-    CharField,
-    Count,
-    Exists,
-    Expression,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-    When,
-)
+from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from school_live.school.models import (
@@ -31,9 +19,11 @@ from school_live.school.models import (
     StudentWatch,
 )
 
+from ..namesakes import namesake_marks
 from ..reach import reachable
-from ..rules import rules_for
+from ..rules import rules_for, verdict_rank
 from ..verdicts import LivingTerms, annotate_attendance_joined
+from .kept import ClassState, kept_for_class
 from .summaries import SUMMARY_FLAGS, summary_finish
 
 COVERAGE_BUCKETS = 10
@@ -85,6 +75,55 @@ def class_attendance(*, department: Department, living: Living) -> QuerySet[Stud
     )
 
 
+# The one order of every attendance table and download: the verdicts by
+# ``rules.VERDICT_ORDER`` (annotated as ``severity``), then the students by name.
+SEVERITY = verdict_rank()
+
+
+def class_attendance_in_order(*, department: Department, living: Living) -> QuerySet[Student]:
+    """``class_attendance`` in the order the class page, the living page and the downloads list
+    it: the students a teacher has to act on first (``severity``), then by name."""
+    return (
+        class_attendance(department=department, living=living)
+        .annotate(severity=SEVERITY)
+        .order_by("severity", "name", "student_userid")
+    )
+
+
+def class_rows_kept(
+    *,
+    department: Department,
+    living: Living,
+    now: dt.datetime | None = None,
+    state: ClassState | None = None,
+) -> list[Student]:
+    """``class_attendance_in_order`` of the class at ``living``, evaluated, kept per class
+    between requests (``kept``) until the class's attendance or its rules change, and keyed by
+    the lesson's start, duration and last sync. ``state``: the page's ``kept.ClassState``, else
+    read here (one query and one read of the shared cache)."""
+    return kept_for_class(
+        "class-rows",
+        state=state or ClassState.of(department),
+        depends_on=(living.pk, living.living_start, living.living_duration, living.stats_synced_at),
+        compute=lambda: list(class_attendance_in_order(department=department, living=living)),
+        now=now or timezone.now(),
+    )
+
+
+def class_namesakes_kept(
+    *, department: Department, now: dt.datetime | None = None, state: ClassState | None = None
+) -> dict[str, str]:
+    """``namesakes.namesake_marks`` of the class, kept as ``class_rows_kept`` (a directory sync
+    changes every class's version), in the language they were written in."""
+    return kept_for_class(
+        "class-namesakes",
+        state=state or ClassState.of(department),
+        depends_on=(translation.get_language(),),
+        compute=lambda: namesake_marks(departments=[department]),
+        now=now or timezone.now(),
+    )
+
+
 def class_roster(*, department: Department, living: Living | None = None) -> QuerySet[Student]:
     """The class's active students by name, each annotated with ``has_subscribed_parent``
     (WeCom can reach the family, by ``reach``; for ``living``'s unwatch rows too, when given):
@@ -103,33 +142,36 @@ def class_roster(*, department: Department, living: Living | None = None) -> Que
     )
 
 
-def _coverage_bucket(duration: int) -> Expression:
+def coverage_bucket(watch_time: int, duration: int) -> int:
     """The coverage decile (0..9) of a watcher, from whole seconds: bucket i starts at
     ceil(i × duration / 10) seconds, so no float rounding decides a boundary; 100% and more go in
     the last bucket; an unknown duration puts everyone in the first."""
     if duration <= 0:
-        return Value(0, output_field=IntegerField())
-    whens = [
-        When(watch_time__gte=-(-bucket * duration // COVERAGE_BUCKETS), then=Value(bucket))
-        for bucket in range(COVERAGE_BUCKETS - 1, 0, -1)
-    ]
-    return Case(*whens, default=Value(0), output_field=IntegerField())
+        return 0
+    for bucket in range(COVERAGE_BUCKETS - 1, 0, -1):
+        if watch_time >= -(-bucket * duration // COVERAGE_BUCKETS):
+            return bucket
+    return 0
+
+
+def arrival_bucket(row, living: Living) -> str | None:
+    """The arrival bucket of a watcher: entered after the living had ended ("replay"), else the
+    first of ``ARRIVAL_EDGES`` whose minutes after the start their first entry is within, else
+    ``ARRIVAL_LATEST``. None (not counted) without a first entry or a start."""
+    start = living.living_start
+    if start is None or row.first_enter is None:
+        return None
+    if row.replay_only:
+        return ARRIVAL_REPLAY
+    for minutes, label in ARRIVAL_EDGES:
+        if row.first_enter <= start + dt.timedelta(minutes=minutes):
+            return label
+    return ARRIVAL_LATEST
 
 
 def coverage_histogram(*, department: Department, living: Living) -> list[int]:
     """How many of the class's watchers fall in each coverage decile: 0–10%, …, 90–100%."""
-    # GROUP BY the bucket: one CASE per student. Ten COUNT(... FILTER (bucket = i)) would repeat
-    # the CASE, and the watch-row subqueries inside it, ten times (slow to build and to run).
-    rows = (
-        class_attendance(department=department, living=living)
-        .filter(watched=True)
-        .annotate(coverage_bucket=_coverage_bucket(living.living_duration))
-        .values("coverage_bucket")
-        .annotate(students=Count("pk"))
-        .order_by()
-    )
-    counts = dict(rows.values_list("coverage_bucket", "students"))
-    return [counts.get(bucket, 0) for bucket in range(COVERAGE_BUCKETS)]
+    return class_overview(department=department, living=living)["coverage"]
 
 
 def arrival_histogram(*, department: Department, living: Living) -> list[tuple[str, int]]:
@@ -139,92 +181,39 @@ def arrival_histogram(*, department: Department, living: Living) -> list[tuple[s
     and the translated "replay" (entered after it ended). Watchers without a first entry time, or
     any watcher of a living without a start, are not counted.
     """
-    if living.living_start is None:
-        return [(_arrival_label(label), 0) for label in _ARRIVAL_LABELS]
-    # GROUP BY the bucket, as coverage_histogram does.
-    rows = (
-        class_attendance(department=department, living=living)
-        .filter(watched=True, first_enter__isnull=False)
-        .annotate(arrival=_arrival_bucket(living))
-        .values("arrival")
-        .annotate(students=Count("pk"))
-        .order_by()
-    )
-    counts = dict(rows.values_list("arrival", "students"))
-    return [(_arrival_label(label), counts.get(label, 0)) for label in _ARRIVAL_LABELS]
+    return class_overview(department=department, living=living)["arrival"]
 
 
 _ARRIVAL_LABELS = [label for _minutes, label in ARRIVAL_EDGES] + [ARRIVAL_LATEST, ARRIVAL_REPLAY]
 
 
-def _arrival_bucket(living: Living) -> Expression:
-    """The arrival bucket of a watcher with a first entry, at a living with a start."""
-    start = living.living_start
-    whens = [When(replay_only=True, then=Value(ARRIVAL_REPLAY))]
-    whens += [
-        When(first_enter__lte=start + dt.timedelta(minutes=minutes), then=Value(label))
-        for minutes, label in ARRIVAL_EDGES
-    ]
-    return Case(*whens, default=Value(ARRIVAL_LATEST), output_field=CharField())
-
-
 def class_overview(
-    *, department: Department, living: Living, attendance: QuerySet[Student] | None = None
+    *, department: Department, living: Living, rows: Iterable[Student] | None = None
 ) -> dict:
     """``class_summary``, ``coverage_histogram`` and ``arrival_histogram`` of one class at one
-    living from one query: ``{"summary": ..., "coverage": ..., "arrival": ...}``.
+    living: ``{"summary": ..., "coverage": ..., "arrival": ...}``, counted in Python over the
+    class's rows (``rows``: the ``class_attendance`` rows of the same class and living when the
+    caller has them already, e.g. the class page's table; else read in one query).
 
-    The database groups the class's students by everything the three count (verdict, flags,
-    coverage decile, arrival bucket): a few groups, at most one per student, which Python adds
-    up. Three queries built the same attendance annotations three times, which took longer
-    than running them (a class page spent a third of its time there). ``attendance``: the
-    ``class_attendance`` of the same class and living when the caller has built it already
-    (building it costs more than running it), unfiltered."""
-    # No start: nobody's arrival is counted (as arrival_histogram).
-    arrival_bucket = _arrival_bucket(living) if living.living_start is not None else Value(None)
-    if attendance is None:
-        attendance = class_attendance(department=department, living=living)
-    keys = ("verdict", *SUMMARY_FLAGS, "coverage_bucket", "arrival")
-    per_student = (
-        attendance.annotate(
-            coverage_bucket=Case(
-                When(watched=True, then=_coverage_bucket(living.living_duration)),
-                default=None,
-                output_field=IntegerField(),
-            ),
-            arrival=Case(
-                When(Q(watched=True, first_enter__isnull=False), then=arrival_bucket),
-                default=None,
-                output_field=CharField(),
-            ),
-        )
-        .values_list(*keys)
-        .order_by()
-    )
-    # GROUP BY around the per-student query rather than .values().annotate(Count()): Django
-    # compiles every grouped expression a second time to write its GROUP BY, which was most
-    # of this function's time; the database's work is the same.
-    sql, params = per_student.query.sql_with_params()
-    columns = ", ".join(connection.ops.quote_name(key) for key in keys)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns}, COUNT(*) FROM ({sql}) students GROUP BY {columns}",  # noqa: S608
-            params,
-        )
-        rows = cursor.fetchall()
+    Counted over the rows the page lists rather than by a second query: building and compiling
+    the verdict expression again cost more than running it (a class page spent a third of its
+    time there), and a few dozen students are quickly added up."""
+    if rows is None:
+        rows = class_attendance(department=department, living=living)
     counts: dict[str, int] = defaultdict(int)
     coverage = [0] * COVERAGE_BUCKETS
     arrival: dict[str, int] = defaultdict(int)
-    for verdict, *flags, coverage_bucket, arrival_bucket_of, students in rows:
-        counts["total"] += students
-        counts[verdict] += students
-        for flag, value in zip(SUMMARY_FLAGS, flags, strict=True):
-            if value:
-                counts[flag] += students
-        if coverage_bucket is not None:
-            coverage[coverage_bucket] += students
-        if arrival_bucket_of is not None:
-            arrival[arrival_bucket_of] += students
+    for row in rows:
+        counts["total"] += 1
+        counts[row.verdict] += 1
+        for flag in SUMMARY_FLAGS:
+            if getattr(row, flag):
+                counts[flag] += 1
+        if not row.watched:
+            continue
+        coverage[coverage_bucket(row.watch_time, living.living_duration)] += 1
+        if (label := arrival_bucket(row, living)) is not None:
+            arrival[label] += 1
     return {
         "summary": summary_finish(counts),
         "coverage": coverage,

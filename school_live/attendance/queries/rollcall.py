@@ -107,28 +107,34 @@ class RollCall:
         return max(0, int((self.now - start).total_seconds() // 60))
 
 
-def _of_student(model, living, userid: str) -> QuerySet:
+def _of_student(model, living, userid: str, livings=None) -> QuerySet:
     """The living's rows of ``model`` for the student whose userid the outer ``userid`` gives
-    (``living``: a Living, or an ``OuterRef`` to the row's living)."""
-    return model.objects.filter(living=living, student_userid=OuterRef(userid))
+    (``living``: a Living, or an ``OuterRef`` to the row's living among the ids ``livings``)."""
+    rows = model.objects.filter(living=living, student_userid=OuterRef(userid))
+    return rows if livings is None else rows.filter(living__in=livings)
 
 
-def _claimed(living: Living, student: str, department) -> QuerySet:
+def _claimed(living: Living, student: str, department, livings=None) -> QuerySet:
     """The living's visitor rows claimed in the nickname book for the student (whose primary key
     the outer ``student`` lookup gives) in ``department`` (a value, or an ``OuterRef``)."""
-    return claimed_visits(living=living, student=OuterRef(student), department=department)
+    rows = claimed_visits(living=living, student=OuterRef(student), department=department)
+    return rows if livings is None else rows.filter(living__in=livings)
 
 
-def _annotate(students: QuerySet, *, living, userid: str, student: str, department) -> QuerySet:
+def _annotate(
+    students: QuerySet, *, living, userid: str, student: str, department, livings=None
+) -> QuerySet:
     """``group`` on rows whose ``userid`` lookup gives the student's userid (``student``: their
     primary key). A visitor whose nickname the class's book claims for the student has joined
-    for them."""
+    for them. ``livings``: the ids ``living`` (an ``OuterRef``) is among, named in each
+    subquery so that PostgreSQL, should it hash one ("hashed SubPlan"), reads those lessons'
+    rows rather than every row of every lesson (as ``summaries.livings_breakdown``)."""
     return students.annotate(
-        joined=Exists(_of_student(StudentWatch, living, userid))
-        | Exists(_claimed(living, student, department)),
+        joined=Exists(_of_student(StudentWatch, living, userid, livings))
+        | Exists(_claimed(living, student, department, livings)),
         reachable=reachable(
             guardians=Guardianship.objects.filter(student=OuterRef(student)),
-            unwatches=_of_student(StudentUnwatch, living, userid),
+            unwatches=_of_student(StudentUnwatch, living, userid, livings),
         ),
     ).annotate(
         group=Case(
@@ -243,6 +249,7 @@ def livings_rollcall_totals(*, livings: list[Living], user=None) -> dict[int, Co
                 userid="student__student_userid",
                 student="student_id",
                 department=OuterRef("department_id"),
+                livings=living_ids,
             )
             .values("lesson_id", "department_id", "group")
             .annotate(students=Count("pk"))

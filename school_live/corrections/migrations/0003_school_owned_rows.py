@@ -8,7 +8,7 @@ from school_live.school.migration_steps import school_columns
 class Migration(migrations.Migration):
     dependencies = [
         ("corrections", "0002_nickname_claims"),
-        ("school", "0008_school_owned_rows"),
+        ("school", "0010_school_owned_rows"),
     ]
 
     operations = school_columns(

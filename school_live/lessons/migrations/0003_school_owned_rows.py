@@ -9,7 +9,7 @@ from school_live.school.migration_steps import school_columns
 class Migration(migrations.Migration):
     dependencies = [
         ("lessons", "0002_lesson_start_report"),
-        ("school", "0008_school_owned_rows"),
+        ("school", "0010_school_owned_rows"),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from school_live.school.migration_steps import school_columns
 class Migration(migrations.Migration):
     dependencies = [
         ("reminders", "0003_once_per_parent"),
-        ("school", "0008_school_owned_rows"),
+        ("school", "0010_school_owned_rows"),
     ]
 
     operations = school_columns(

@@ -9,7 +9,7 @@ from school_live.school.migration_steps import school_columns
 class Migration(migrations.Migration):
     dependencies = [
         ("reports", "0002_beat_schedule"),
-        ("school", "0008_school_owned_rows"),
+        ("school", "0010_school_owned_rows"),
     ]
 
     operations = [

@@ -22,7 +22,7 @@ from .org import (
     Teacher,
 )
 from .runs import AttendancePolicy, SyncRun
-from .tenant import School
+from .tenant import School, SchoolMembership, is_operator, is_school_admin, school_of
 from .times import from_unix, to_unix
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "Living",
     "Parent",
     "School",
+    "SchoolMembership",
     "Student",
     "StudentUnwatch",
     "StudentWatch",
@@ -41,5 +42,8 @@ __all__ = [
     "Teacher",
     "VisitorWatch",
     "from_unix",
+    "is_operator",
+    "is_school_admin",
+    "school_of",
     "to_unix",
 ]

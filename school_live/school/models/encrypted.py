@@ -9,15 +9,20 @@ secret and says which variable to set.
 
 A field's value in Python is a ``Secret``: its ``str`` and ``repr`` are a mask, so a secret cannot
 reach a log, a page or an error by being printed; ``reveal()`` decrypts it where WeCom needs it.
+
+In a form (the admin) the field is write-only: a password input that never shows the value, only
+whether one is set (已设置 / 未设置); a blank input keeps the stored secret.
 """
 
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django import forms
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
+from django.utils.translation import gettext_lazy as _
 
 MASK = "••••••"
 
@@ -115,6 +120,53 @@ class _SecretAttribute(DeferredAttribute):
         instance.__dict__[self.field.attname] = self.field.to_python(value)
 
 
+class SecretInput(forms.PasswordInput):
+    """Never renders the secret; says whether one is stored, as its placeholder."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs={"autocomplete": "new-password", **(attrs or {})})
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, None, attrs)
+        stored = isinstance(value, Secret) and bool(value)
+        context["widget"]["attrs"]["placeholder"] = _("set") if stored else _("not set")
+        return context
+
+
+class SecretFormField(forms.CharField):
+    """A new secret, or blank to keep the stored one (``EncryptedTextField.save_form_data``)."""
+
+    widget = SecretInput
+
+    def __init__(self, **kwargs):
+        kwargs["required"] = False
+        if not kwargs.get("help_text"):
+            kwargs["help_text"] = _(
+                "Write-only: type a new value to replace it; leave blank to keep it."
+            )
+        for unused in ("max_length", "empty_value"):
+            kwargs.pop(unused, None)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return value  # the widget sees the Secret (set or not), never a text
+
+    def bound_data(self, data, initial):
+        return initial  # a form shown again after an error says 已设置/未设置, never echoes typing
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value:
+            try:
+                fernet()
+            except ImproperlyConfigured as error:
+                raise ValidationError(str(error), code="no_encryption_key") from None
+        return value
+
+    def has_changed(self, initial, data):
+        return bool(data)
+
+
 class EncryptedTextField(models.TextField):
     """A text column holding Fernet ciphertext; in Python a ``Secret``. Assign a plain ``str``
     to set a new value: it is encrypted at once. Not searchable (each encryption differs)."""
@@ -135,6 +187,15 @@ class EncryptedTextField(models.TextField):
         if isinstance(value, Secret):
             return value.sealed
         return encrypt(str(value)) if value else ""
+
+    def formfield(self, **kwargs):
+        # Whatever widget a caller suggests (the admin's is a textarea): a secret is never shown.
+        return super().formfield(**{**kwargs, "form_class": SecretFormField, "widget": SecretInput})
+
+    def save_form_data(self, instance, data):
+        # A form's blank input keeps the stored secret: the form never had its value to send back.
+        if data:
+            super().save_form_data(instance, data)
 
     def value_to_string(self, obj):
         # Dumps (dumpdata, serializers) carry the ciphertext, never the secret.

@@ -1,5 +1,12 @@
-"""python manage.py wecom_sandbox --port 8765: the fake WeCom for the demo and manual testing."""
+"""python manage.py wecom_sandbox --port 8765: the fake WeCom for the demo and manual testing.
 
+--corps N serves N schools (corps) with the same department ids and userids (district.py): the
+first with the corp id, secret and agent id given here (or WECOM_*), the others with made-up
+credentials the command prints; --callback-url-template calls each corp back at its own URL.
+--suite-url adds a vendor's 代开发 app the corps can install (POST /sandbox/suite/scan, see
+suite_api.py), sealing its command events for that URL."""
+
+import dataclasses
 import os
 import signal
 import threading
@@ -9,15 +16,30 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from school_live.wecom_sandbox import (
+    DEFAULT_AGENT_ID,
+    DEFAULT_CORP_ID,
     DEFAULT_SECRET,
+    SandboxDistrict,
     SandboxServer,
     SandboxState,
     SchoolConfig,
+    district_credentials,
     generate_school,
 )
 from school_live.wecom_sandbox.control_api import summary
 from school_live.wecom_sandbox.server import is_loopback
+from school_live.wecom_sandbox.suite_model import VendorCredentials
+from school_live.wecom_sandbox.suite_vendor import SandboxVendor
 from school_live.wecom_sandbox.watch import ARRIVAL_SPREAD
+
+SUITE_SETTINGS = (
+    "WECOM_PROVIDER_CORP_ID",
+    "WECOM_PROVIDER_SECRET",
+    "WECOM_SUITE_ID",
+    "WECOM_SUITE_SECRET",
+    "WECOM_SUITE_TOKEN",
+    "WECOM_SUITE_AES_KEY",
+)
 
 
 class Command(BaseCommand):
@@ -30,6 +52,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1", help="a loopback address only")
         parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
         parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument(
+            "--corps", type=int, default=1, help="schools (corps) served, with the same ids"
+        )
         parser.add_argument("--corp-id", default=None, help="default: WECOM_CORP_ID or sandbox's")
         parser.add_argument("--secret", default=None, help="default: WECOM_SECRET or sandbox's")
         parser.add_argument("--agent-id", type=int, default=None)
@@ -77,42 +102,50 @@ class Command(BaseCommand):
         )
         parser.add_argument("--callback-repeat", type=int, default=0, help="extra copies of each")
         parser.add_argument("--callback-delay", type=float, default=0.0, metavar="SECONDS")
+        parser.add_argument(
+            "--callback-url-template",
+            default="",
+            help="with --corps: call each other corp back at this URL with {corp_id} filled in "
+            "(e.g. http://127.0.0.1:8000/wecom/callback/{corp_id}/), sealed with its own keys",
+        )
+        parser.add_argument(
+            "--suite-url",
+            default="",
+            help="a vendor's 代开发 app whose schools are the corps (suite_vendor.py): its "
+            "command URL (e.g. http://127.0.0.1:8000/wecom/suite/callback/); its credentials "
+            "are the WECOM_PROVIDER_* and WECOM_SUITE_* settings",
+        )
+        parser.add_argument("--suite-ticket-interval", type=float, default=600.0, metavar="S")
 
     def handle(self, *args, **options):
         if not is_loopback(options["host"]):
             raise CommandError("The sandbox has an unauthenticated control API: loopback only.")
+        if options["corps"] < 1:
+            raise CommandError("--corps is the number of schools served: 1 or more.")
         started = time.monotonic()
-        school = generate_school(
-            SchoolConfig(
-                seed=options["seed"],
-                grades=options["grades"],
-                classes_per_grade=options["classes_per_grade"],
-                students_per_class=options["students_per_class"],
-                weeks=options["weeks"],
-                livings_per_teacher_per_week=options["livings_per_teacher_per_week"],
-                big_living_rows=options["big_living_rows"],
+        config = SchoolConfig(
+            seed=options["seed"],
+            grades=options["grades"],
+            classes_per_grade=options["classes_per_grade"],
+            students_per_class=options["students_per_class"],
+            weeks=options["weeks"],
+            livings_per_teacher_per_week=options["livings_per_teacher_per_week"],
+            big_living_rows=options["big_living_rows"],
+        )
+        district = self._district(config, options)
+        state = district.default
+        for corp in district:
+            corp.set_faults(
+                busy=options["fault_busy"],
+                limit=options["fault_limit"],
+                http502=options["fault_502"],
+                slow=options["fault_slow"],
+                slow_seconds=options["fault_slow_seconds"],
+                revoke=options["fault_revoke"],
+                calls_per_minute=options["calls_per_minute"],
+                seed=options["seed"] if corp is state else corp.seed,
             )
-        )
-        state = SandboxState(
-            school,
-            corp_id=options["corp_id"],
-            secret=options["secret"],
-            agent_id=options["agent_id"],
-            page_size=options["page_size"],
-            token_ttl=options["token_ttl"],
-            seed=options["seed"],
-        )
-        state.set_faults(
-            busy=options["fault_busy"],
-            limit=options["fault_limit"],
-            http502=options["fault_502"],
-            slow=options["fault_slow"],
-            slow_seconds=options["fault_slow_seconds"],
-            revoke=options["fault_revoke"],
-            calls_per_minute=options["calls_per_minute"],
-            seed=options["seed"],
-        )
-        state.arrival_spread = options["arrival_spread"]
+            corp.arrival_spread = options["arrival_spread"]
         demo = None
         if options["demo_living_in"] >= 0:
             demo = state.schedule_demo_living(
@@ -120,7 +153,8 @@ class Command(BaseCommand):
                 duration=options["demo_living_duration"],
                 spread=options["arrival_spread"],
             )
-        state.mark_baseline()
+        for corp in district:
+            corp.mark_baseline()
         if options["callback_url"]:
             # The secrets come from the environment only: a command line shows in `ps`.
             try:
@@ -135,8 +169,15 @@ class Command(BaseCommand):
                 )
             except ValueError as error:
                 raise CommandError(f"Callbacks: {error}") from None
+        template = options["callback_url_template"]
+        if template and "{corp_id}" not in template:
+            raise CommandError("--callback-url-template must hold {corp_id}.")
+        for corp in district.states[1:] if template else ():
+            corp.set_callbacks(url=template.format(corp_id=corp.corp_id), seed=options["seed"])
 
-        server = SandboxServer(state, host=options["host"], port=options["port"])
+        if options["suite_url"]:
+            self._vendor(district, options)
+        server = SandboxServer(district, host=options["host"], port=options["port"])
         try:
             server.start()
         except OSError as error:
@@ -144,6 +185,13 @@ class Command(BaseCommand):
                 f"Cannot listen on {options['host']}:{options['port']}: {error}"
             ) from error
         self._describe(server, state, demo, time.monotonic() - started)
+        self._describe_corps(district)
+        if district.vendor is not None:
+            self.stdout.write(
+                f"代开发 vendor: suite {district.vendor.credentials.suite_id} → "
+                f"{options['suite_url']}; a school installs with POST /sandbox/suite/scan "
+                '{"qrcode_url": ..., "corp": ...} (see suite_api.py)'
+            )
 
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -155,6 +203,76 @@ class Command(BaseCommand):
         finally:
             server.stop()
             self.stdout.write("WeCom sandbox stopped.")
+
+    @staticmethod
+    def _vendor(district: SandboxDistrict, options) -> None:
+        """The vendor of --suite-url, with the site's vendor settings (never the command line:
+        it shows in `ps`)."""
+        names = [name for name in SUITE_SETTINGS if not getattr(settings, name, "")]
+        if names:
+            raise CommandError(f"--suite-url: set {', '.join(names)} (the site's too).")
+        credentials = VendorCredentials(
+            provider_corp_id=settings.WECOM_PROVIDER_CORP_ID,
+            suite_id=settings.WECOM_SUITE_ID,
+            provider_secret=settings.WECOM_PROVIDER_SECRET,
+            suite_secret=settings.WECOM_SUITE_SECRET,
+            token=settings.WECOM_SUITE_TOKEN,
+            aes_key=settings.WECOM_SUITE_AES_KEY,
+        )
+        vendor = SandboxVendor.attach(district, credentials)
+        try:  # the first ticket is pushed now; a site not up yet gets the next one
+            vendor.configure(
+                url=options["suite_url"], ticket_interval=options["suite_ticket_interval"]
+            )
+        except ValueError as error:
+            raise CommandError(f"--suite-url: {error}") from None
+
+    @staticmethod
+    def _district(config: SchoolConfig, options) -> SandboxDistrict:
+        """One corp as always, or --corps of them sharing ids, the first as configured."""
+        first = {
+            "corp_id": options["corp_id"],
+            "secret": options["secret"],
+            "agent_id": options["agent_id"],
+            "page_size": options["page_size"],
+            "token_ttl": options["token_ttl"],
+        }
+        if options["corps"] == 1:
+            return SandboxDistrict(
+                [SandboxState(generate_school(config), seed=options["seed"], **first)]
+            )
+        # The first corp's credentials as a one-corp sandbox has them (options, else WECOM_*).
+        credentials = district_credentials(options["corps"], seed=config.seed)
+        credentials[0] = dataclasses.replace(
+            credentials[0],
+            corp_id=first["corp_id"] or settings.WECOM_CORP_ID or DEFAULT_CORP_ID,
+            secret=first["secret"] or settings.WECOM_SECRET or DEFAULT_SECRET,
+            agent_id=first["agent_id"] or settings.WECOM_AGENT_ID or DEFAULT_AGENT_ID,
+        )
+        return SandboxDistrict.generate(
+            options["corps"],
+            config,
+            page_size=options["page_size"],
+            token_ttl=options["token_ttl"],
+            credentials=credentials,
+        )
+
+    def _describe_corps(self, district: SandboxDistrict) -> None:
+        if len(district) == 1:
+            return
+        self.stdout.write(f"{len(district)} corps, the same department ids and userids in each:")
+        for corp, state in zip(district.credentials, district, strict=True):
+            if state is district.default:
+                self.stdout.write(f"  {state.corp_id}  agent {state.agent_id}  {corp.school_name}")
+                continue
+            # Made up by the sandbox from --seed (district_credentials): fakes, like its default.
+            self.stdout.write(
+                f"  {state.corp_id}  agent {state.agent_id}  {corp.school_name}  "
+                f"secret {corp.secret}  callback token {corp.callback_token} "
+                f"aes key {corp.callback_aes_key}"
+            )
+        self.stdout.write("Control API: add ?corp=<corp id> (default: the first corp).")
+        self.stdout.flush()
 
     def _describe(self, server, state, demo, seconds) -> None:
         info = summary(state)

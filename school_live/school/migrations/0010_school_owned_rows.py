@@ -114,7 +114,7 @@ def watch_row_student(model_name: str, related_name: str) -> list:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("school", "0007_school_tenant"),
+        ("school", "0009_school_pending"),
     ]
 
     operations = [
