@@ -10,6 +10,7 @@ the second school's pages show its own rows.
 import datetime as dt
 
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
@@ -34,6 +35,8 @@ from school_live.school.models import (
 from school_live.school.tenancy import default_school
 from school_live.sync.living_stats import living_stats_sync
 from school_live.sync.roster import roster_sync
+from school_live.wecom.client import WeComClient
+from school_live.wecom_sandbox import SandboxDistrict, SandboxServer
 from tests.fixtures.people import PASSWORD
 from tests.fixtures.sandbox import ended_livingid
 
@@ -284,3 +287,75 @@ def test_purging_a_school_leaves_the_other_schools_rows_and_none_of_its_own(twin
         assert not model.objects.filter(**{f"{field}_id": other.pk}).exists(), model
     assert {model: model.objects.filter(school=home).count() for model in OWNED} == counts
     assert Living.objects.get(livingid=livingid).school == home
+
+
+# Two corps of one sandbox (SandboxDistrict): the same ids, other names and watch data ----------
+
+
+@pytest.fixture
+def district(settings, db):
+    """Two corps with the same department ids, userids and livingids on one sandbox server; the
+    default school is the first (the settings), the second is added with its secret stored."""
+    district = SandboxDistrict.generate(
+        2, seed=7, grades=1, classes_per_grade=2, students_per_class=8, weeks=1, page_size=5
+    )
+    first, second = district.credentials
+    with SandboxServer(district) as server:
+        settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+        settings.WECOM_API_BASE = server.url
+        settings.WECOM_CORP_ID, settings.WECOM_SECRET = first.corp_id, first.secret
+        settings.WECOM_AGENT_ID = first.agent_id
+        other = School.objects.create(
+            name=second.school_name,
+            corp_id=second.corp_id,
+            agent_id=second.agent_id,
+            secret=second.secret,
+        )
+        yield district, default_school(), School.objects.get(pk=other.pk)
+
+
+def _wecom_rows(school: School, livingid: str) -> set[tuple]:
+    """The watch rows the school's own corp serves for the living, through its own client."""
+    with WeComClient.for_school(school) as client:
+        return {
+            (row.student_userid, row.parent_userid, row.watch_time)
+            for page in client.iter_watch_stat(livingid)
+            for row in page.students
+        }
+
+
+@pytest.mark.django_db
+def test_two_corps_synced_through_their_own_clients_keep_their_own_rows(district):
+    corps, home, other = district
+    # Each corp's own lesson (the corps share ids of classes and people, not of lessons).
+    lesson = {s: ended_livingid(corps[s.wecom_corp_id]) for s in (home, other)}
+    for school in (home, other):
+        # No client given: each sync talks to WeCom as its school (school_client(school=...)).
+        assert roster_sync(school=school).status == "succeeded"
+        run = living_stats_sync(school=school, livingid=lesson[school])
+        assert run.status == "succeeded", run.error
+    wecom = {school: _wecom_rows(school, lesson[school]) for school in (home, other)}
+    assert wecom[home] != wecom[other]  # other watch data: a mix-up would show
+    for model, key in ((Department, "wecom_id"), (Student, "student_userid")):
+        ids = [
+            set(model.objects.filter(school=s).values_list(key, flat=True)) for s in (home, other)
+        ]
+        assert ids[0] and ids[0] == ids[1]
+    for school in (home, other):
+        livingid = lesson[school]
+        stored = StudentWatch.objects.filter(school=school, living__livingid=livingid)
+        assert (
+            set(stored.values_list("student_userid", "parent_userid", "watch_time"))
+            == (wecom[school])
+        )
+        living, department = _lesson(school, livingid)
+        longest = {}
+        for userid, _parent, seconds in wecom[school]:
+            longest[userid] = max(longest.get(userid, 0), seconds)
+        rows = queries.class_attendance(department=department, living=living)
+        for userid, watch_time, watched in rows.values_list(
+            "student_userid", "watch_time", "watched"
+        ):
+            assert watch_time == (longest.get(userid, 0) if watched else 0), (school, userid)
+        names = set(Student.objects.filter(school=school).values_list("name", flat=True))
+        assert names == {s.name for s in corps[school.wecom_corp_id].school.students.values()}
