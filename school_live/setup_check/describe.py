@@ -30,7 +30,7 @@ class LineView:
     title: str
     text: str
     errcode: int | None
-    ip: str  # the address WeCom saw (60020), "" otherwise
+    ip: str  # the address WeCom saw when it refused it as untrusted, "" otherwise
 
 
 def stored_in(school: School) -> str:
